@@ -1,0 +1,172 @@
+/**
+ * The relay config (a contract, see ../shared/design.md "Relay config"). Parsed once into a typed
+ * RelayConfig; every error names the field. Unknown keys are refused so that a typo does not
+ * silently fall back to a default.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { DURATION_PATTERN } from './duration';
+
+const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
+
+const hostnamePattern = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const hostname = z.string().regex(hostnamePattern, 'must be a DNS name like mail.example.com');
+// Domains are kept in their ASCII (A-label) form so comparisons with envelope addresses are exact.
+const domain = hostname.transform((d) => d.toLowerCase().replace(/\.$/, ''));
+
+const endpoint = z
+  .object({
+    host: z.string().min(1, 'must name an address to listen on'),
+    port: z.number().int().min(0).max(65535),
+  })
+  .strict();
+
+const cidr = z.string().refine((value) => {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || !isIP(address)) return false;
+  if (bits === undefined) return true;
+  const max = isIP(address) === 4 ? 32 : 128;
+  return /^\d+$/.test(bits) && Number(bits) <= max;
+}, 'must be a CIDR like 10.0.0.0/8 or 2001:db8::/32');
+
+const addressPattern = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like user@example.com or *@example.com');
+
+export const acmeSchema = z
+  .object({
+    directoryUrl: z.string().url(),
+    accountKeyFile: z.string().min(1),
+    email: z.string().email(),
+    names: z.array(hostname).min(1),
+    stateDir: z.string().min(1),
+  })
+  .strict();
+
+export const relayConfigSchema = z
+  .object({
+    hostname,
+    domains: z.array(domain).min(1, 'must list at least one mail domain'),
+    listen: z
+      .object({
+        mx: endpoint.optional(),
+        submission: endpoint.optional(),
+        submissions: endpoint.optional(),
+        http: endpoint.optional(),
+        acmeHttp: endpoint.optional(),
+        https: endpoint.optional(),
+      })
+      .strict(),
+    tls: z
+      .object({
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        acme: acmeSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    dkim: z
+      .array(z.object({ domain, selector: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be a DNS label'), keyFile: z.string().min(1) }).strict())
+      .default([]),
+    users: z
+      .array(
+        z
+          .object({
+            username: z.string().min(1),
+            passwordHash: z.string().regex(/^\$scrypt\$/, 'must be a hash printed by `mxkit hash-password`'),
+            allowedFrom: z.array(addressPattern).min(1, 'must allow at least one sender address'),
+          })
+          .strict(),
+      )
+      .default([]),
+    trustedNetworks: z.array(cidr).default([]),
+    routes: z.array(z.object({ match: addressPattern, forward: z.array(addressPattern).min(1) }).strict()).default([]),
+    spoolDir: z.string().min(1),
+    delivery: z
+      .object({
+        dnsServers: z.array(z.string().min(1)).optional(),
+        port: z.number().int().min(1).max(65535).default(25),
+        smarthost: z
+          .object({
+            host: z.string().min(1),
+            port: z.number().int().min(1).max(65535),
+            username: z.string().min(1).optional(),
+            passwordFile: z.string().min(1).optional(),
+          })
+          .strict()
+          .nullable()
+          .default(null),
+        retrySchedule: z.array(duration).min(1).default(['5m', '10m', '30m', '1h', '2h', '4h']),
+        maxQueueTime: duration.default('5d'),
+      })
+      .strict()
+      .default({ port: 25, smarthost: null, retrySchedule: ['5m', '10m', '30m', '1h', '2h', '4h'], maxQueueTime: '5d' }),
+    limits: z
+      .object({
+        maxMessageBytes: z.number().int().min(1024).default(26_214_400),
+        maxRecipients: z.number().int().min(1).default(100),
+        maxConnectionsPerIp: z.number().int().min(1).default(20),
+        idleTimeout: duration.default('5m'),
+        authFailuresPerIp: z.number().int().min(1).default(5),
+      })
+      .strict()
+      .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, idleTimeout: '5m', authFailuresPerIp: 5 }),
+    mtaSts: z.object({ mode: z.enum(['testing', 'enforce']), maxAge: duration }).strict().optional(),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const needsTls = config.listen.submission || config.listen.submissions || config.listen.mx || config.listen.https;
+    const hasFiles = config.tls?.certFile !== undefined && config.tls?.keyFile !== undefined;
+    if (config.tls?.certFile !== undefined && config.tls.keyFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'keyFile'], message: 'is required when tls.certFile is set' });
+    }
+    if (config.tls?.keyFile !== undefined && config.tls.certFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tls', 'certFile'], message: 'is required when tls.keyFile is set' });
+    }
+    if (needsTls && !hasFiles && !config.tls?.acme) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile (or acme): the SMTP listeners offer TLS' });
+    }
+    config.routes.forEach((route, index) => {
+      const routeDomain = route.match.split('@')[1].toLowerCase();
+      if (!config.domains.includes(routeDomain)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'match'], message: `domain ${routeDomain} is not in domains` });
+      }
+    });
+    const names = new Set<string>();
+    config.users.forEach((user, index) => {
+      if (names.has(user.username)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: 'is listed twice' });
+      names.add(user.username);
+    });
+  });
+
+/** The config as written in the JSON file (defaults optional). */
+export type RelayConfigInput = z.input<typeof relayConfigSchema>;
+/** The config after parsing: defaults filled in, domains normalised. */
+export type RelayConfig = z.output<typeof relayConfigSchema>;
+export type ListenerName = keyof RelayConfig['listen'];
+
+/** One line naming the first offending field, e.g. `listen.mx.port: expected number`. */
+export function describeConfigError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.reduce<string>(
+        (text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)),
+        '',
+      );
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => `${path ? `${path}.` : ''}${key}: is not a known setting`).join('; ');
+      }
+      const message = /received undefined$/.test(issue.message) ? 'is required' : issue.message;
+      return `${path || '(root)'}: ${message}`;
+    })
+    .join('; ');
+}
+
+export function parseRelayConfig(document: unknown): RelayConfig {
+  const result = relayConfigSchema.safeParse(document);
+  if (!result.success) throw new ConfigError(describeConfigError(result.error));
+  return result.data;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
