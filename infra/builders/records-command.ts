@@ -1,0 +1,128 @@
+/**
+ * `mxkit records --config FILE [--ip IP] [--ip6 IP] [--reports-to ADDR] [--format zone|json]`:
+ * the DNS records a relay config needs, as a BIND zone fragment or JSON. Bundled into the relay
+ * CLI, so it never imports @pulumi. Returns an exit code; errors are one line.
+ */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
+import { isIPv4, isIPv6 } from 'node:net';
+import { parseRelayConfig, type RelayConfig } from '../../relay/src/config/schema';
+import { buildMailRecords, type DnsRecord } from './records';
+import { LETS_ENCRYPT_CAA } from './relay-config';
+import { formatJson, formatZone } from './zone';
+
+const USAGE = 'usage: mxkit records --config FILE [--ip IPV4] [--ip6 IPV6] [--reports-to ADDRESS] [--format zone|json]';
+
+interface RecordsOptions {
+  config: string;
+  ip?: string;
+  ip6?: string;
+  reportsTo?: string;
+  format: 'zone' | 'json';
+}
+
+class UsageError extends Error {}
+
+function parseArgs(args: string[]): RecordsOptions {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 1) {
+    const flag = args[i];
+    const [name, inline] = flag.startsWith('--') ? flag.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
+    if (!name || !['config', 'ip', 'ip6', 'reports-to', 'format'].includes(name)) throw new UsageError(`unknown argument ${flag}`);
+    const value = inline ?? args[(i += 1)];
+    if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+    values[name] = value;
+  }
+  if (!values.config) throw new UsageError('--config is required');
+  const format = values.format ?? 'zone';
+  if (format !== 'zone' && format !== 'json') throw new UsageError('--format must be zone or json');
+  if (values.ip !== undefined && !isIPv4(values.ip)) throw new UsageError(`--ip ${values.ip} is not an IPv4 address`);
+  if (values.ip6 !== undefined && !isIPv6(values.ip6)) throw new UsageError(`--ip6 ${values.ip6} is not an IPv6 address`);
+  return { config: values.config, ip: values.ip, ip6: values.ip6, reportsTo: values['reports-to'], format };
+}
+
+async function loadConfig(path: string): Promise<RelayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not JSON: ${(error as Error).message}`);
+  }
+  return parseRelayConfig(document);
+}
+
+/** The public half of a DKIM private key file, so the printed record matches what the relay signs with. */
+async function dkimPublicKey(keyFile: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(keyFile, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read DKIM key ${keyFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    return createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    throw new Error(`DKIM key ${keyFile} is not a PEM private key`);
+  }
+}
+
+async function addressOf(hostname: string): Promise<string> {
+  try {
+    return (await lookup(hostname, { family: 4 })).address;
+  } catch {
+    throw new Error(`cannot resolve ${hostname}; pass --ip with the relay's public IPv4 address`);
+  }
+}
+
+async function recordsFor(config: RelayConfig, options: RecordsOptions): Promise<DnsRecord[]> {
+  const ipv4 = options.ip ?? (await addressOf(config.hostname));
+  const caaIssuers = config.tls?.acme && /(^|\.)letsencrypt\.org$/.test(new URL(config.tls.acme.directoryUrl).hostname) ? [LETS_ENCRYPT_CAA] : [];
+  const records: DnsRecord[] = [];
+  for (const domain of config.domains) {
+    const dkim = config.dkim.find((entry) => entry.domain === domain);
+    records.push(
+      ...buildMailRecords({
+        domain,
+        hostname: config.hostname,
+        ipv4,
+        ipv6: options.ip6,
+        dkim: dkim ? { selector: dkim.selector, publicKey: await dkimPublicKey(dkim.keyFile) } : undefined,
+        reportsTo: options.reportsTo,
+        mtaSts: config.mtaSts,
+        caaIssuers,
+      }),
+    );
+  }
+  // The host's own records (A, HELO SPF, CAA) are the same for every domain: print them once.
+  const seen = new Set<string>();
+  return records.filter((r) => {
+    const identity = `${r.type} ${r.name} ${r.content}`;
+    return seen.has(identity) ? false : (seen.add(identity), true);
+  });
+}
+
+export async function runRecordsCommand(args: string[], print: (line: string) => void): Promise<number> {
+  let options: RecordsOptions;
+  try {
+    options = parseArgs(args);
+  } catch (error) {
+    print(`mxkit records: ${(error as Error).message} (${USAGE})`);
+    return 2;
+  }
+  try {
+    const records = await recordsFor(await loadConfig(options.config), options);
+    const text = options.format === 'json' ? formatJson(records) : formatZone(records);
+    for (const line of text.replace(/\n$/, '').split('\n')) print(line);
+    return 0;
+  } catch (error) {
+    print(`mxkit records: ${(error as Error).message}`);
+    return 1;
+  }
+}

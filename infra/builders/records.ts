@@ -1,0 +1,153 @@
+/**
+ * Every DNS record a mail domain needs, from plain values: one pure function used by the Pulumi
+ * program (Cloudflare records), `mxkit records` (zone/JSON) and `mxkit local` (its DNS server).
+ * Names are FQDNs in A-labels without the trailing dot; `content` is the presentation form both
+ * Cloudflare and a BIND zone take.
+ */
+import { createHash, createPublicKey } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { parseDuration } from '../../relay/src/config/duration';
+import { toALabel, toAsciiAddress } from './names';
+import { txtContent } from './txt';
+
+export const DMARC_POLICIES = ['none', 'quarantine', 'reject'] as const;
+export type DmarcPolicy = (typeof DMARC_POLICIES)[number];
+export type MtaStsMode = 'testing' | 'enforce';
+
+export interface MailRecordsInput {
+  domain: string;
+  hostname: string;
+  ipv4: string;
+  ipv6?: string;
+  /** Public key as PEM (SPKI or PKCS#1) or as the base64 SPKI DER that goes after `p=`. */
+  dkim?: { selector: string; publicKey: string };
+  dmarcPolicy?: DmarcPolicy;
+  /** Where DMARC aggregate and TLS-RPT reports go; default postmaster@<domain>. */
+  reportsTo?: string;
+  mtaSts?: { mode: MtaStsMode; maxAge: string };
+  /** CAs allowed to issue for the mail host names (RFC 8659 `issue` values), e.g. letsencrypt.org. */
+  caaIssuers?: string[];
+  /** SPF `include:` mechanisms, e.g. the smarthost's published SPF domain. */
+  spfIncludes?: string[];
+  ttl?: number;
+}
+
+export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CAA';
+
+export interface CaaData {
+  flags: number;
+  tag: 'issue' | 'issuewild' | 'iodef';
+  value: string;
+}
+
+export interface DnsRecord {
+  /** Stable identity (also the Pulumi resource name suffix), so records never get replaced by reordering. */
+  key: string;
+  type: RecordType;
+  name: string;
+  /** The logical value: TXT text unsplit, MX/A target, CAA `flags tag "value"`. */
+  value: string;
+  /** Presentation form (zone file, Cloudflare `content`): TXT as quoted ≤255-octet strings. */
+  content: string;
+  priority?: number;
+  caa?: CaaData;
+  ttl: number;
+}
+
+export const DEFAULT_TTL = 3600;
+/** RFC 8461 §3.2: max_age is at most 31557600 seconds (about a year). */
+const MTA_STS_MAX_AGE_LIMIT = 31_557_600;
+
+/** `v=spf1 ip4:… [ip6:…] [include:…] -all` — `-all`: only this host (and the smarthost) send for the domain. */
+export function spfValue(ipv4: string, ipv6?: string, includes: string[] = []): string {
+  const terms = [`ip4:${ipv4}`, ...(ipv6 ? [`ip6:${ipv6}`] : []), ...includes.map((d) => `include:${toALabel(d, 'SPF include')}`)];
+  return `v=spf1 ${terms.join(' ')} -all`;
+}
+
+/** RFC 7489 §6.3. Relaxed alignment (the default) so that forwarded/SRS mail still aligns. */
+export function dmarcValue(policy: DmarcPolicy, reportsTo: string): string {
+  return `v=DMARC1; p=${policy}; rua=mailto:${reportsTo}`;
+}
+
+/**
+ * The `p=` value: base64 of the DER SubjectPublicKeyInfo, what OpenDKIM and every verifier publish
+ * and accept for k=rsa (RFC 6376 §3.6.1, and errata 3017 on SPKI vs. RSAPublicKey).
+ */
+export function dkimPublicKeyBase64(publicKey: string): string {
+  if (publicKey.includes('-----BEGIN')) {
+    return createPublicKey(publicKey).export({ type: 'spki', format: 'der' }).toString('base64');
+  }
+  const compact = publicKey.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new Error('DKIM public key is neither PEM nor base64');
+  return compact;
+}
+
+/** RFC 6376 §3.6.1 key record. */
+export function dkimValue(publicKey: string): string {
+  return `v=DKIM1; k=rsa; p=${dkimPublicKeyBase64(publicKey)}`;
+}
+
+/** RFC 8461 §3.2 policy file, CRLF line endings; served at https://mta-sts.<domain>/.well-known/mta-sts.txt. */
+export function mtaStsPolicy(mode: MtaStsMode, mxHosts: string[], maxAge: string): string {
+  const seconds = Math.floor(parseDuration(maxAge) / 1000);
+  if (seconds < 1 || seconds > MTA_STS_MAX_AGE_LIMIT) throw new Error(`mtaSts maxAge must be between 1s and ${MTA_STS_MAX_AGE_LIMIT}s`);
+  const lines = ['version: STSv1', `mode: ${mode}`, ...mxHosts.map((mx) => `mx: ${mx}`), `max_age: ${seconds}`];
+  return lines.map((line) => `${line}\r\n`).join('');
+}
+
+/**
+ * RFC 8461 §3.1: `id` (1–32 alphanumerics) must change whenever the policy changes, so senders
+ * refetch it. Derived from the policy text: changes if and only if the policy does.
+ */
+export function mtaStsId(policy: string): string {
+  return createHash('sha256').update(policy).digest('hex').slice(0, 20);
+}
+
+function record(key: string, type: RecordType, name: string, value: string, ttl: number, extra: Partial<DnsRecord> = {}): DnsRecord {
+  return { key, type, name, value, content: type === 'TXT' ? txtContent(value) : value, ttl, ...extra };
+}
+
+export function buildMailRecords(input: MailRecordsInput): DnsRecord[] {
+  const domain = toALabel(input.domain, 'domain');
+  const hostname = toALabel(input.hostname, 'hostname');
+  if (!isIPv4(input.ipv4)) throw new Error(`ipv4 "${input.ipv4}" is not an IPv4 address`);
+  if (input.ipv6 !== undefined && !isIPv6(input.ipv6)) throw new Error(`ipv6 "${input.ipv6}" is not an IPv6 address`);
+  const ttl = input.ttl ?? DEFAULT_TTL;
+  const reportsTo = toAsciiAddress(input.reportsTo ?? `postmaster@${domain}`, 'reportsTo');
+  const mtaStsHost = `mta-sts.${domain}`;
+  const records: DnsRecord[] = [];
+  const hostIps = (prefix: string, name: string) => {
+    records.push(record(`${prefix}a`, 'A', name, input.ipv4, ttl));
+    if (input.ipv6) records.push(record(`${prefix}aaaa`, 'AAAA', name, input.ipv6, ttl));
+  };
+
+  hostIps('', hostname);
+  records.push(record('mx', 'MX', domain, hostname, ttl, { priority: 10 }));
+  records.push(record('spf', 'TXT', domain, spfValue(input.ipv4, input.ipv6, input.spfIncludes), ttl));
+  // RFC 7208 §2.3: receivers may check SPF for the HELO name too; publish it unless it is the domain itself.
+  if (hostname !== domain) records.push(record('helo-spf', 'TXT', hostname, spfValue(input.ipv4, input.ipv6), ttl));
+  if (input.dkim) {
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(input.dkim.selector)) throw new Error(`DKIM selector "${input.dkim.selector}" is not a DNS label`);
+    records.push(record('dkim', 'TXT', `${input.dkim.selector}._domainkey.${domain}`, dkimValue(input.dkim.publicKey), ttl));
+  }
+  records.push(record('dmarc', 'TXT', `_dmarc.${domain}`, dmarcValue(input.dmarcPolicy ?? 'none', reportsTo), ttl));
+  if (input.mtaSts) {
+    const id = mtaStsId(mtaStsPolicy(input.mtaSts.mode, [hostname], input.mtaSts.maxAge));
+    records.push(record('mta-sts', 'TXT', `_mta-sts.${domain}`, `v=STSv1; id=${id}`, ttl));
+    hostIps('mta-sts-', mtaStsHost);
+  }
+  // RFC 8460 §3: where sending MTAs report TLS failures (and MTA-STS policy failures).
+  records.push(record('tls-rpt', 'TXT', `_smtp._tls.${domain}`, `v=TLSRPTv1; rua=mailto:${reportsTo}`, ttl));
+  // RFC 8659 §3: CAA is looked up at the exact name first, then its parents. Publishing it on the
+  // mail host names only (not the apex) restricts issuance for those names and leaves the
+  // domain's other certificates (website, Cloudflare edge) untouched.
+  const caaNames = input.mtaSts ? [hostname, mtaStsHost] : [hostname];
+  for (const [index, issuer] of (input.caaIssuers ?? []).entries()) {
+    const value = toALabel(issuer, 'CAA issuer');
+    for (const name of caaNames) {
+      const key = `caa-${name === hostname ? 'host' : 'mta-sts'}-${index}`;
+      records.push(record(key, 'CAA', name, `0 issue "${value}"`, ttl, { caa: { flags: 0, tag: 'issue', value } }));
+    }
+  }
+  return records;
+}

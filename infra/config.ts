@@ -1,0 +1,220 @@
+/**
+ * Stack config → one typed, validated object, read once. Every error names the key
+ * (`mxkit:domain is required`); all problems are reported together so one `pulumi up` shows them all.
+ * `parseStackConfig` is pure (tested without Pulumi); `readStackConfig` reads the stack and
+ * wraps the secret values back into Pulumi secrets.
+ */
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { z } from 'zod';
+import { DURATION_PATTERN } from '../relay/src/config/duration';
+import { toALabel, toAsciiAddress } from './builders/names';
+import { DMARC_POLICIES, type DmarcPolicy, type MtaStsMode } from './builders/records';
+import type { RelayRoute, RelayUser, TlsMode } from './builders/relay-config';
+
+export const TLS_MODES = ['acme', 'acme-staging', 'self-signed'] as const;
+const MTA_STS_MODES = ['testing', 'enforce', 'none'] as const;
+
+/** Every key this program reads; any other `mxkit:` key is a typo and is refused. */
+export const KNOWN_KEYS = [
+  'mxkit:domain', 'mxkit:hostname', 'mxkit:cloudflareZoneId', 'mxkit:instanceType', 'mxkit:dkimSelector',
+  'mxkit:dmarcPolicy', 'mxkit:reportsTo', 'mxkit:tls', 'mxkit:acmeEmail', 'mxkit:routes', 'mxkit:users',
+  'mxkit:smarthost', 'mxkit:smarthostPassword', 'mxkit:sshCidr', 'mxkit:ephemeral', 'mxkit:relayImage',
+  'mxkit:mtaStsMode', 'mxkit:mtaStsMaxAge', 'mxkit:spoolVolumeSize', 'mxkit:availabilityZone', 'mxkit:bundlePath',
+] as const;
+export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword'] as const;
+
+export interface SmarthostConfig {
+  host: string;
+  port: number;
+  username?: string;
+  /** The smarthost's SPF domain, added to our SPF as `include:` (e.g. amazonses.com). */
+  spfInclude?: string;
+}
+
+/** Plain, validated settings. Secret values are kept apart in `secrets`. */
+export interface MxkitSettings {
+  domain: string;
+  hostname: string;
+  cloudflareZoneId: string;
+  region: string;
+  instanceType: string;
+  architecture: 'arm64' | 'x86_64';
+  dkimSelector: string;
+  dmarcPolicy: DmarcPolicy;
+  reportsTo: string;
+  tls: TlsMode;
+  acmeEmail?: string;
+  mtaSts?: { mode: MtaStsMode; maxAge: string };
+  routes: RelayRoute[];
+  smarthost?: SmarthostConfig;
+  sshCidr?: string;
+  ephemeral: boolean;
+  relayImage?: string;
+  spoolVolumeSize: number;
+  availabilityZone?: string;
+  bundlePath: string;
+}
+
+export interface ParsedStackConfig extends MxkitSettings {
+  secrets: { cloudflareApiToken: string; users: RelayUser[]; smarthostPassword?: string };
+}
+
+export class StackConfigError extends pulumi.RunError {
+  override name = 'StackConfigError';
+}
+
+const address = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like user@example.com');
+const pattern = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like user@example.com or *@example.com');
+const routesSchema = z.array(z.object({ match: pattern, forward: z.array(address).min(1) }).strict());
+const usersSchema = z.array(
+  z.object({
+    username: z.string().min(1),
+    passwordHash: z.string().regex(/^\$scrypt\$/, 'must be a hash printed by `mxkit hash-password`'),
+    allowedFrom: z.array(pattern).min(1),
+  }).strict(),
+);
+const smarthostSchema = z.object({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  username: z.string().min(1).optional(),
+  spfInclude: z.string().min(1).optional(),
+}).strict();
+
+/** Graviton families carry a `g` after the generation digit: t4g, m7g, c7gn, r8gd (aws.amazon.com/ec2/graviton). */
+export function architectureOf(instanceType: string): 'arm64' | 'x86_64' {
+  return /^[a-z]+\d+[a-z]*g[a-z]*\./.test(instanceType) ? 'arm64' : 'x86_64';
+}
+
+type Raw = Record<string, string | undefined>;
+
+export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname, '..')): ParsedStackConfig {
+  const errors: string[] = [];
+  const fail = (key: string, message: string) => void errors.push(`${key} ${message}`);
+  const text = (key: string): string | undefined => {
+    const value = raw[key]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const required = (key: string): string => {
+    const value = text(key);
+    if (value === undefined) fail(key, 'is required');
+    return value ?? '';
+  };
+  const oneOf = <T extends string>(key: string, choices: readonly T[], fallback: T): T => {
+    const value = text(key) ?? fallback;
+    if (!(choices as readonly string[]).includes(value)) fail(key, `must be one of ${choices.join('|')}`);
+    return value as T;
+  };
+  const name = (key: string, value: string | undefined): string | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return toALabel(value, key);
+    } catch {
+      fail(key, `must be a DNS name like example.com (got "${value}")`);
+      return undefined;
+    }
+  };
+  const json = <T>(key: string, schema: z.ZodType<T>, fallback: T): T => {
+    const value = text(key);
+    if (value === undefined) return fallback;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      fail(key, 'must be JSON');
+      return fallback;
+    }
+    const result = schema.safeParse(parsed);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    fail(`${key}${where}`, issue.message);
+    return fallback;
+  };
+
+  for (const key of Object.keys(raw)) {
+    if (key.startsWith('mxkit:') && !(KNOWN_KEYS as readonly string[]).includes(key)) fail(key, 'is not a known key (typo?)');
+  }
+  const domain = name('mxkit:domain', required('mxkit:domain')) ?? 'invalid.example';
+  const hostname = name('mxkit:hostname', text('mxkit:hostname')) ?? `mail.${domain}`;
+  const cloudflareZoneId = required('mxkit:cloudflareZoneId');
+  if (cloudflareZoneId && !/^[0-9a-f]{32}$/.test(cloudflareZoneId)) fail('mxkit:cloudflareZoneId', 'must be the 32-hex-digit zone ID from the Cloudflare dashboard');
+  const cloudflareApiToken = required('cloudflare:apiToken');
+  const region = required('aws:region');
+  const instanceType = text('mxkit:instanceType') ?? 't4g.small';
+  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) fail('mxkit:instanceType', 'must be an EC2 instance type like t4g.small');
+  const dkimSelector = text('mxkit:dkimSelector') ?? 'mx1';
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(dkimSelector)) fail('mxkit:dkimSelector', 'must be a DNS label like mx1');
+  const dmarcPolicy = oneOf('mxkit:dmarcPolicy', DMARC_POLICIES, 'none');
+  let reportsTo = `postmaster@${domain}`;
+  const reportsText = text('mxkit:reportsTo');
+  if (reportsText !== undefined) {
+    try {
+      reportsTo = toAsciiAddress(reportsText, 'mxkit:reportsTo');
+    } catch {
+      fail('mxkit:reportsTo', 'must be an address like dmarc@example.com');
+    }
+  }
+  const tls = oneOf('mxkit:tls', TLS_MODES, 'acme');
+  const acmeEmail = tls === 'self-signed' ? undefined : text('mxkit:acmeEmail') ?? reportsTo;
+  if (acmeEmail !== undefined && !z.string().email().safeParse(acmeEmail).success) fail('mxkit:acmeEmail', 'must be an address like ops@example.com');
+  // MTA-STS needs a publicly trusted certificate for the policy host (RFC 8461 §3.3), so by
+  // default it is published only when the relay gets certificates from ACME.
+  const mtaStsMode = oneOf('mxkit:mtaStsMode', MTA_STS_MODES, tls === 'self-signed' ? 'none' : 'testing');
+  const mtaStsMaxAge = text('mxkit:mtaStsMaxAge') ?? '7d';
+  if (!DURATION_PATTERN.test(mtaStsMaxAge)) fail('mxkit:mtaStsMaxAge', 'must be a duration like "7d"');
+  const routes = json('mxkit:routes', routesSchema, []);
+  const users = json('mxkit:users', usersSchema, []);
+  const smarthost = json<SmarthostConfig | undefined>('mxkit:smarthost', smarthostSchema, undefined);
+  const smarthostPassword = text('mxkit:smarthostPassword');
+  if (smarthostPassword !== undefined && smarthost === undefined) fail('mxkit:smarthostPassword', 'is set but mxkit:smarthost is not');
+  const sshCidr = text('mxkit:sshCidr');
+  if (sshCidr !== undefined && !/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(sshCidr)) fail('mxkit:sshCidr', 'must be an IPv4 CIDR like 198.51.100.7/32');
+  if (sshCidr?.endsWith('/0')) fail('mxkit:sshCidr', 'must not open SSH to the whole internet; use SSM Session Manager instead');
+  const ephemeralText = text('mxkit:ephemeral') ?? 'false';
+  if (ephemeralText !== 'true' && ephemeralText !== 'false') fail('mxkit:ephemeral', 'must be true or false');
+  const spoolText = text('mxkit:spoolVolumeSize') ?? '8';
+  const spoolVolumeSize = Number(spoolText);
+  if (!Number.isInteger(spoolVolumeSize) || spoolVolumeSize < 1 || spoolVolumeSize > 16384) fail('mxkit:spoolVolumeSize', 'must be a size in GiB between 1 and 16384');
+  for (const [index, route] of routes.entries()) {
+    const routeDomain = route.match.split('@').pop() ?? '';
+    if (name(`mxkit:routes[${index}].match`, routeDomain) !== domain) fail(`mxkit:routes[${index}].match`, `must be an address at ${domain}`);
+  }
+
+  if (errors.length > 0) throw new StackConfigError(errors.join('; '));
+  return {
+    domain, hostname, cloudflareZoneId, region, instanceType, architecture: architectureOf(instanceType), dkimSelector,
+    dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, sshCidr,
+    mtaSts: mtaStsMode === 'none' ? undefined : { mode: mtaStsMode, maxAge: mtaStsMaxAge },
+    ephemeral: ephemeralText === 'true',
+    relayImage: text('mxkit:relayImage'),
+    spoolVolumeSize,
+    availabilityZone: text('mxkit:availabilityZone'),
+    bundlePath: path.resolve(projectRoot, text('mxkit:bundlePath') ?? 'dist/mxkit.js'),
+    secrets: { cloudflareApiToken, users, smarthostPassword },
+  };
+}
+
+export interface StackConfig extends MxkitSettings {
+  secrets: { cloudflareApiToken: pulumi.Output<string>; users: pulumi.Output<RelayUser[]>; smarthostPassword?: pulumi.Output<string> };
+}
+
+/**
+ * Reads the current stack's config. The values are read synchronously so a bad key fails before any
+ * resource is registered; secret values are wrapped with `pulumi.secret` straight away and never
+ * leave this function in plain form.
+ */
+export function readStackConfig(): StackConfig {
+  const all = pulumi.runtime.allConfig();
+  const raw: Raw = { ...all };
+  const parsed = parseStackConfig(raw);
+  const { cloudflareApiToken, users, smarthostPassword } = parsed.secrets;
+  return {
+    ...parsed,
+    secrets: {
+      cloudflareApiToken: pulumi.secret(cloudflareApiToken),
+      users: pulumi.secret(users),
+      smarthostPassword: smarthostPassword === undefined ? undefined : pulumi.secret(smarthostPassword),
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The mxkit command line (a contract, see ../shared/design.md "The command line"). The only place
+ * that calls process.exit. Errors print one line to stderr and exit non-zero.
+ */
+import { ConfigError } from './config/schema';
+import { parseArgs, UsageError } from './commands/args';
+import { runHashPasswordCommand } from './commands/hash-password';
+import { runRelayCommand } from './commands/relay-command';
+
+const USAGE = `usage: mxkit <command>
+  relay --config FILE            run the relay
+  hash-password                  read a password on stdin, print the hash for users[].passwordHash`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  switch (command) {
+    case 'relay':
+      return runRelayCommand(parseArgs(rest));
+    case 'hash-password':
+      return runHashPasswordCommand(print);
+    case undefined:
+    case 'help':
+    case '--help':
+      print(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) process.stderr.write(`mxkit: config error: ${error.message}\n`);
+    else if (error instanceof UsageError) process.stderr.write(`mxkit: ${error.message}\n`);
+    else process.stderr.write(`mxkit: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof UsageError ? 64 : 1);
+  },
+);

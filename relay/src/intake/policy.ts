@@ -1,0 +1,92 @@
+/**
+ * Who may send what (../shared/design.md "Relay behaviour"): envelope address syntax, routes for
+ * our domains, users' allowed senders and trusted networks. Pure functions, no I/O.
+ */
+import { BlockList, isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
+import type { RelayConfig } from '../config/schema';
+import { Replies, SmtpReply } from './reply';
+
+export interface Mailbox {
+  local: string;
+  /** Lower-case A-label form. */
+  domain: string;
+}
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Parses an envelope address and refuses every form that classic open-relay tricks use: more than
+ * one `@` (source routes `@a:b@c`, quoted local parts holding `@`), `%`-hack and `!` (UUCP bang)
+ * paths, quoted local parts, IP-literal domains and trailing-dot or otherwise malformed domains.
+ * Returns undefined for anything it refuses.
+ */
+export function parseMailbox(address: string): Mailbox | undefined {
+  if (address.length === 0 || address.length > 254) return undefined;
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || address.indexOf('@') !== at) return undefined;
+  const local = address.slice(0, at);
+  const rawDomain = address.slice(at + 1);
+  if (/["%!\\\s:,;<>()[\]]/.test(local) || local.length > 64) return undefined;
+  if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return undefined;
+  if (rawDomain.startsWith('[') || isIP(rawDomain) !== 0) return undefined;
+  const domain = domainToASCII(rawDomain).toLowerCase();
+  if (!domain || domain.endsWith('.') || domain.length > 253) return undefined;
+  const labels = domain.split('.');
+  if (labels.length < 2 || !labels.every((label) => LABEL.test(label))) return undefined;
+  return { local, domain };
+}
+
+export function formatMailbox(mailbox: Mailbox): string {
+  return `${mailbox.local}@${mailbox.domain}`;
+}
+
+/** `pattern` is an exact address or `*@domain`; comparison is case-insensitive. */
+export function addressMatches(pattern: string, mailbox: Mailbox): boolean {
+  const [patternLocal, patternDomain] = pattern.toLowerCase().split('@');
+  if (domainToASCII(patternDomain) !== mailbox.domain) return false;
+  return patternLocal === '*' || patternLocal === mailbox.local.toLowerCase();
+}
+
+export type Route = RelayConfig['routes'][number];
+
+/** The most specific route for a mailbox: an exact match wins over `*@domain`. */
+export function findRoute(routes: readonly Route[], mailbox: Mailbox): Route | undefined {
+  return (
+    routes.find((route) => !route.match.startsWith('*@') && addressMatches(route.match, mailbox)) ??
+    routes.find((route) => route.match.startsWith('*@') && addressMatches(route.match, mailbox))
+  );
+}
+
+/** Recipient policy of the `mx` listener: only routed addresses in our own domains. */
+export function checkInboundRecipient(config: Pick<RelayConfig, 'domains' | 'routes'>, address: string): SmtpReply | undefined {
+  const mailbox = parseMailbox(address);
+  if (!mailbox) return Replies.badRecipientSyntax(address);
+  if (!config.domains.includes(mailbox.domain)) return Replies.relayDenied();
+  if (!findRoute(config.routes, mailbox)) return Replies.unknownUser(address);
+  return undefined;
+}
+
+export function senderAllowed(allowedFrom: readonly string[], address: string): boolean {
+  const mailbox = parseMailbox(address);
+  return mailbox !== undefined && allowedFrom.some((pattern) => addressMatches(pattern, mailbox));
+}
+
+/** Trusted networks (like Postfix mynetworks) as a BlockList; empty unless configured. */
+export function trustedNetworkList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address, bits] = cidr.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(bits), family);
+  }
+  return list;
+}
+
+export function isTrusted(list: BlockList, remoteAddress: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
+  const address = mapped ? mapped[1] : remoteAddress;
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  return isIP(address) !== 0 && list.check(address, family);
+}

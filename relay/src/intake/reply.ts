@@ -1,0 +1,76 @@
+/**
+ * The one way the relay refuses or defers something: an SMTP reply code plus an RFC 3463 enhanced
+ * status code. smtp-server would otherwise guess the enhanced code from the reply code alone
+ * (550 -> 5.1.1 even for a policy refusal), so replies built here carry their own.
+ */
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+export class SmtpReply extends Error {
+  override name = 'SmtpReply';
+  /** smtp-server reads `responseCode` from handler errors. */
+  readonly responseCode: number;
+
+  constructor(
+    readonly code: number,
+    readonly enhanced: string,
+    readonly text: string,
+  ) {
+    super(`${enhanced} ${text}`);
+    this.responseCode = code;
+    if (!/^[245]\.\d{1,3}\.\d{1,3}$/.test(enhanced) || String(code)[0] !== enhanced[0]) {
+      throw new Error(`enhanced status ${enhanced} does not fit reply ${code}`);
+    }
+  }
+
+  get isTemporary(): boolean {
+    return this.code >= 400 && this.code < 500;
+  }
+
+  /** What a client sees on the wire, e.g. `554 5.7.1 Relaying denied`. */
+  override toString(): string {
+    return `${this.code} ${this.message}`;
+  }
+}
+
+/** The replies the intake gives, kept as data so tests and docs can name them. */
+export const Replies = {
+  relayDenied: () => new SmtpReply(554, '5.7.1', 'Relaying denied'),
+  unknownUser: (address: string) => new SmtpReply(550, '5.1.1', `<${address}>: no such user here`),
+  badRecipientSyntax: (address: string) => new SmtpReply(553, '5.1.3', `<${address}>: address form not accepted`),
+  badSenderSyntax: (address: string) => new SmtpReply(553, '5.1.7', `<${address}>: sender address form not accepted`),
+  authRequired: () => new SmtpReply(530, '5.7.0', 'Authentication required'),
+  senderNotAllowed: (address: string) => new SmtpReply(553, '5.7.1', `<${address}>: sender not owned by the authenticated user`),
+  authFailed: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid'),
+  authThrottled: () => new SmtpReply(421, '4.7.0', 'Too many failed authentications from your address, try again later'),
+  tooManyRecipients: () => new SmtpReply(452, '4.5.3', 'Too many recipients'),
+  tooManyConnections: () => new SmtpReply(421, '4.7.0', 'Too many connections from your address'),
+  messageTooBig: (limit: number) => new SmtpReply(552, '5.3.4', `Message exceeds the ${limit} byte size limit`),
+  bareLineEnding: () => new SmtpReply(554, '5.6.0', 'Message has a bare CR or LF; lines must end in CRLF (RFC 5321 2.3.8)'),
+  spoolFailed: () => new SmtpReply(451, '4.3.0', 'Could not store the message, try again later'),
+  shuttingDown: () => new SmtpReply(421, '4.3.2', 'Service shutting down, try again later'),
+  tlsRequired: () => new SmtpReply(530, '5.7.0', 'Must issue a STARTTLS command first'),
+} as const;
+
+interface SendingConnection {
+  send(code: number, data: unknown, context?: unknown): void;
+}
+
+let installed = false;
+
+/**
+ * smtp-server prefixes every reply with an enhanced code looked up from the reply code. When the
+ * text already starts with one (every SmtpReply does), tell it not to add a second (context
+ * `false`), so `554 5.7.1 Relaying denied` goes out rather than `554 5.6.0 5.7.1 Relaying denied`.
+ */
+export function installEnhancedStatusPassthrough(): void {
+  if (installed) return;
+  installed = true;
+  const prototype = SMTPConnection.prototype as unknown as SendingConnection;
+  const originalSend = prototype.send;
+  prototype.send = function send(this: SendingConnection, code: number, data: unknown, context?: unknown) {
+    if (context === undefined && typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data)) {
+      return originalSend.call(this, code, data, false);
+    }
+    return originalSend.call(this, code, data, context);
+  };
+}

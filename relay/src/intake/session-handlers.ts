@@ -1,0 +1,208 @@
+/**
+ * The SMTP conversation of one listener: connect, AUTH, MAIL, RCPT, DATA, close. Every refusal is
+ * an SmtpReply (code + enhanced status); a handler that throws unexpectedly answers 451 4.3.0,
+ * never a silent 550.
+ */
+import type { BlockList } from 'node:net';
+import type {
+  SMTPServerAddress,
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerDataStream,
+  SMTPServerSession,
+} from 'smtp-server';
+import type { RelayConfig } from '../config/schema';
+import type { Logger } from '../ops/logger';
+import type { RelayMetrics } from '../ops/metrics';
+import type { SpoolEnvelope } from '../spool/envelope';
+import { newQueueId } from '../spool/queue-id';
+import type { Spool } from '../spool/spool';
+import type { AuthThrottle } from './auth-throttle';
+import type { ConnectionTracker } from './connection-tracker';
+import { verifyPassword } from './password';
+import { checkInboundRecipient, isTrusted, parseMailbox, senderAllowed } from './policy';
+import { receiveMessage } from './receive-data';
+import { Replies, SmtpReply } from './reply';
+import { receivedHeader } from './trace-header';
+
+export type ListenerKind = 'mx' | 'submission' | 'submissions';
+
+export interface IntakeContext {
+  config: RelayConfig;
+  spool: Spool;
+  logger: Logger;
+  metrics: RelayMetrics;
+  throttle: AuthThrottle;
+  trusted: BlockList;
+  connections: ConnectionTracker;
+  isDraining(): boolean;
+  /** Called after a message is durably spooled and before the 250 goes out. */
+  onSpooled?(envelope: SpoolEnvelope): void;
+}
+
+interface Transaction {
+  queueId: string;
+  log: Logger;
+}
+
+type Done = (error?: Error | null) => void;
+
+export class SessionHandlers {
+  private readonly transactions = new WeakMap<SMTPServerSession, Transaction>();
+
+  constructor(
+    private readonly kind: ListenerKind,
+    private readonly context: IntakeContext,
+  ) {}
+
+  private sessionLog(session: SMTPServerSession): Logger {
+    return this.transactions.get(session)?.log ?? this.context.logger.child({ listener: this.kind, session: session.id });
+  }
+
+  private refuse(session: SMTPServerSession, reason: string, reply: SmtpReply, done: Done): void {
+    this.context.metrics.rejected.inc({ listener: this.kind, reason });
+    this.sessionLog(session).info({ reason, reply: reply.toString(), client: session.remoteAddress }, 'refused');
+    done(reply);
+  }
+
+  onConnect = (session: SMTPServerSession, done: Done): void => {
+    const { config, connections, metrics } = this.context;
+    if (this.context.isDraining()) return this.refuse(session, 'shutting_down', Replies.shuttingDown(), done);
+    if (!connections.tryOpen(session.id, session.remoteAddress, config.limits.maxConnectionsPerIp)) {
+      return this.refuse(session, 'too_many_connections', Replies.tooManyConnections(), done);
+    }
+    metrics.connections.inc({ listener: this.kind });
+    metrics.activeSessions.inc({ listener: this.kind });
+    // RFC 8314 / RFC 4954: AUTH is offered on submission only once the session is encrypted.
+    if (this.kind === 'submission') session.disabledCommands = ['AUTH'];
+    done();
+  };
+
+  onSecure = (_socket: unknown, session: SMTPServerSession, done: Done): void => {
+    if (this.kind === 'submission') session.disabledCommands = [];
+    done();
+  };
+
+  onClose = (session: SMTPServerSession): void => {
+    if (this.context.connections.close(session.id)) this.context.metrics.activeSessions.dec({ listener: this.kind });
+  };
+
+  onAuth = (
+    auth: SMTPServerAuthentication,
+    session: SMTPServerSession,
+    done: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void => {
+    this.authenticate(auth, session).then(
+      (result) => (result instanceof SmtpReply ? done(result) : done(null, { user: result })),
+      (error: unknown) => {
+        this.sessionLog(session).error({ err: error }, 'authentication failed unexpectedly');
+        done(new SmtpReply(454, '4.7.0', 'Temporary authentication failure'));
+      },
+    );
+  };
+
+  private async authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string | SmtpReply> {
+    const { throttle, config, metrics } = this.context;
+    const ip = session.remoteAddress;
+    const log = this.sessionLog(session);
+    if (throttle.isBlocked(ip)) {
+      log.warn({ client: ip, user: auth.username }, 'AUTH refused: too many failures from this address');
+      return Replies.authThrottled();
+    }
+    const user = config.users.find((candidate) => candidate.username === auth.username);
+    if (await verifyPassword(auth.password ?? '', user?.passwordHash)) {
+      throttle.recordSuccess(ip);
+      log.info({ user: auth.username, method: auth.method }, 'authenticated');
+      return auth.username ?? '';
+    }
+    metrics.authFailures.inc({ listener: this.kind });
+    log.warn({ client: ip, user: auth.username, method: auth.method }, 'AUTH failed');
+    await throttle.recordFailure(ip);
+    return throttle.isBlocked(ip) ? Replies.authThrottled() : Replies.authFailed();
+  }
+
+  onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, done: Done): void => {
+    if (this.context.isDraining()) return this.refuse(session, 'shutting_down', Replies.shuttingDown(), done);
+    const queueId = newQueueId();
+    const log = this.context.logger.child({ listener: this.kind, session: session.id, queueId });
+    this.transactions.set(session, { queueId, log });
+    const refusal = this.senderRefusal(address.address, session);
+    if (refusal) return this.refuse(session, refusal.reason, refusal.reply, done);
+    log.info({ from: address.address, client: session.remoteAddress, user: session.user }, 'MAIL FROM accepted');
+    done();
+  };
+
+  private senderRefusal(sender: string, session: SMTPServerSession): { reason: string; reply: SmtpReply } | undefined {
+    if (this.kind === 'mx') {
+      if (sender !== '' && !parseMailbox(sender)) return { reason: 'bad_sender', reply: Replies.badSenderSyntax(sender) };
+      return undefined;
+    }
+    const username = typeof session.user === 'string' ? session.user : undefined;
+    if (username === undefined) {
+      if (isTrusted(this.context.trusted, session.remoteAddress)) return undefined;
+      return { reason: 'auth_required', reply: Replies.authRequired() };
+    }
+    const user = this.context.config.users.find((candidate) => candidate.username === username);
+    if (!user || !senderAllowed(user.allowedFrom, sender)) return { reason: 'sender_not_allowed', reply: Replies.senderNotAllowed(sender) };
+    return undefined;
+  }
+
+  onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, done: Done): void => {
+    const { config } = this.context;
+    if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
+      return this.refuse(session, 'too_many_recipients', Replies.tooManyRecipients(), done);
+    }
+    const reply =
+      this.kind === 'mx'
+        ? checkInboundRecipient(config, address.address)
+        : parseMailbox(address.address)
+          ? undefined
+          : Replies.badRecipientSyntax(address.address);
+    if (reply) return this.refuse(session, reply.code === 550 ? 'unknown_user' : reply.enhanced === '5.7.1' ? 'relay_denied' : 'bad_recipient', reply, done);
+    this.sessionLog(session).info({ to: address.address }, 'RCPT TO accepted');
+    done();
+  };
+
+  onData = (stream: SMTPServerDataStream, session: SMTPServerSession, done: (error?: Error | null, message?: string) => void): void => {
+    this.receive(stream, session).then(
+      (queueId) => done(null, `Ok: queued as ${queueId}`),
+      (error: unknown) => {
+        const reply = error instanceof SmtpReply ? error : Replies.spoolFailed();
+        const reason = reply.code === 552 ? 'message_too_big' : reply.code === 554 ? 'bare_line_ending' : 'spool_error';
+        const log = this.sessionLog(session);
+        if (reply.code === 451) log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
+        this.refuse(session, reason, reply, done);
+      },
+    );
+  };
+
+  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const { spool, config, metrics } = this.context;
+    const transaction = this.transactions.get(session) ?? { queueId: newQueueId(), log: this.sessionLog(session) };
+    const envelope: SpoolEnvelope = {
+      id: transaction.queueId,
+      receivedAt: new Date().toISOString(),
+      mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+      rcptTo: session.envelope.rcptTo.map((recipient) => recipient.address),
+      listener: this.kind,
+      clientAddress: session.remoteAddress,
+      ...(typeof session.user === 'string' ? { authUser: session.user } : {}),
+      smtpUtf8: session.envelope.smtpUtf8 === true,
+      bodyType: session.envelope.bodyType === '8bitmime' ? '8bitmime' : '7bit',
+    };
+    const { bytes } = await receiveMessage(stream, {
+      maxMessageBytes: config.limits.maxMessageBytes,
+      openDraft: () => spool.begin(envelope.id),
+      prefix: async (draft) => {
+        await draft.writeEnvelope(envelope);
+        await draft.write(Buffer.from(receivedHeader(session, config.hostname, envelope.id), 'latin1'));
+      },
+    });
+    metrics.accepted.inc({ listener: this.kind });
+    metrics.receivedBytes.inc({ listener: this.kind }, bytes);
+    metrics.spoolMessages.inc();
+    transaction.log.info({ from: envelope.mailFrom, rcpt: envelope.rcptTo.length, bytes }, 'message spooled');
+    this.context.onSpooled?.(envelope);
+    return envelope.id;
+  }
+}
