@@ -135,7 +135,8 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   for (const key of Object.keys(raw)) {
     if (key.startsWith('mxkit:') && !(KNOWN_KEYS as readonly string[]).includes(key)) fail(key, 'is not a known key (typo?)');
   }
-  const domain = name('mxkit:domain', required('mxkit:domain')) ?? 'invalid.example';
+  const domainText = required('mxkit:domain');
+  const domain = (domainText ? name('mxkit:domain', domainText) : undefined) ?? 'invalid.example';
   const hostname = name('mxkit:hostname', text('mxkit:hostname')) ?? `mail.${domain}`;
   const cloudflareZoneId = required('mxkit:cloudflareZoneId');
   if (cloudflareZoneId && !/^[0-9a-f]{32}$/.test(cloudflareZoneId)) fail('mxkit:cloudflareZoneId', 'must be the 32-hex-digit zone ID from the Cloudflare dashboard');
@@ -205,16 +206,14 @@ export interface StackConfig extends MxkitSettings {
  * leave this function in plain form.
  */
 export function readStackConfig(): StackConfig {
-  const all = pulumi.runtime.allConfig();
-  const raw: Raw = { ...all };
-  const parsed = parseStackConfig(raw);
-  const { cloudflareApiToken, users, smarthostPassword } = parsed.secrets;
+  const parsed = parseStackConfig({ ...pulumi.runtime.allConfig() });
+  const { users, smarthostPassword } = parsed.secrets;
   return {
     ...parsed,
     secrets: {
-      cloudflareApiToken: pulumi.secret(cloudflareApiToken),
+      cloudflareApiToken: new pulumi.Config('cloudflare').requireSecret('apiToken'),
       users: pulumi.secret(users),
-      smarthostPassword: smarthostPassword === undefined ? undefined : pulumi.secret(smarthostPassword),
+      smarthostPassword: smarthostPassword === undefined ? undefined : new pulumi.Config('mxkit').requireSecret('smarthostPassword'),
     },
   };
 }

@@ -1,0 +1,50 @@
+/**
+ * Secrets in SSM Parameter Store as SecureString (encrypted with the account's aws/ssm KMS key) under
+ * /mxkit/<stack>/. The host reads them at boot into tmpfs; they never go into user data or plain outputs.
+ * aws.ssm.Parameter args: registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/ssm_parameter
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+
+export interface SecretStoreArgs {
+  /** e.g. /mxkit/prod (no trailing slash). */
+  prefix: string;
+  /** Parameter name (also the file name under /run/mxkit on the host) → value. */
+  values: Record<string, pulumi.Input<string>>;
+  /** Parameters that may outgrow the standard tier's 4 KB (the relay config, with many users). */
+  large?: string[];
+}
+
+export class SecretStore extends pulumi.ComponentResource {
+  readonly prefix: string;
+  readonly names: string[];
+  readonly arns: pulumi.Output<string>[];
+  /** Parameter versions; any change to any value changes this text. */
+  readonly revision: pulumi.Output<string>;
+
+  constructor(name: string, args: SecretStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('mxkit:secrets:SecretStore', name, {}, opts);
+    if (!/^\/[A-Za-z0-9_.\-/]+[^/]$/.test(args.prefix)) throw new Error(`SSM prefix "${args.prefix}" must look like /mxkit/<stack>`);
+    this.prefix = args.prefix;
+    this.names = Object.keys(args.values).sort();
+    const parameters = this.names.map(
+      (file) =>
+        new aws.ssm.Parameter(
+          `${name}-${file.replace(/[^A-Za-z0-9-]/g, '-')}`,
+          {
+            name: `${args.prefix}/${file}`,
+            type: 'SecureString',
+            value: pulumi.secret(args.values[file]),
+            // Standard holds 4 KB, Advanced 8 KB (docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+            // Not Intelligent-Tiering: the Pulumi provider creates those as Standard (pulumi/pulumi-aws#5595).
+            tier: args.large?.includes(file) ? 'Advanced' : 'Standard',
+            description: 'mxkit relay secret; read by the relay host at boot',
+          },
+          { parent: this },
+        ),
+    );
+    this.arns = parameters.map((p) => p.arn);
+    this.revision = pulumi.all(parameters.map((p) => p.version)).apply((versions) => versions.join('.'));
+    this.registerOutputs({ prefix: this.prefix, names: this.names, arns: this.arns, revision: this.revision });
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The Pulumi program (Pulumi.yaml `main`): read the stack's config, stand up one MailServer, export
+ * the outputs named in the design (a contract): publicIp, hostname, records, submission,
+ * dkimSelector, relayConfig. Nothing else lives here.
+ */
+import * as cloudflare from '@pulumi/cloudflare';
+import { readStackConfig } from './config';
+import { MailServer } from './mail-server';
+
+const config = readStackConfig();
+
+// An explicit provider so the token comes from the secret config value and nowhere else.
+const cloudflareProvider = new cloudflare.Provider('cloudflare', { apiToken: config.secrets.cloudflareApiToken });
+
+const server = new MailServer(
+  'mxkit',
+  {
+    domain: config.domain,
+    hostname: config.hostname,
+    cloudflareZoneId: config.cloudflareZoneId,
+    instanceType: config.instanceType,
+    architecture: config.architecture,
+    availabilityZone: config.availabilityZone,
+    dkimSelector: config.dkimSelector,
+    dmarcPolicy: config.dmarcPolicy,
+    reportsTo: config.reportsTo,
+    tls: config.tls,
+    acmeEmail: config.acmeEmail,
+    mtaSts: config.mtaSts,
+    routes: config.routes,
+    users: config.secrets.users,
+    smarthost: config.smarthost,
+    smarthostPassword: config.secrets.smarthostPassword,
+    sshCidr: config.sshCidr,
+    ephemeral: config.ephemeral,
+    relayImage: config.relayImage,
+    spoolVolumeSize: config.spoolVolumeSize,
+    bundlePath: config.bundlePath,
+  },
+  { providers: { cloudflare: cloudflareProvider } },
+);
+
+export const publicIp = server.publicIp;
+export const hostname = server.hostname;
+export const records = server.records;
+export const submission = server.submission;
+export const dkimSelector = server.dkimSelector;
+export const relayConfig = server.relayConfig;

@@ -1,0 +1,192 @@
+/**
+ * The whole deployment as one reusable component: `new MailServer(name, args)` stands up a mail host
+ * for a domain (host, DNS, DKIM, TLS, secrets, relay deployment). Another Pulumi program can import it;
+ * infra/index.ts is only a reader of stack config around it.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import type { RelayConfigInput } from '../relay/src/config/schema';
+import type { DmarcPolicy, DnsRecord, MtaStsMode } from './builders/records';
+import { buildRelayConfig, HOST_CONFIG_FILE, HOST_FILES, REDACTED, type RelayRoute, type RelayUser, type TlsMode } from './builders/relay-config';
+import { toALabel } from './builders/names';
+import { DkimKey } from './components/dkim';
+import { MailDns } from './components/dns';
+import { RelayDeployment } from './components/deployment';
+import { MailHost } from './components/host';
+import { architectureOf } from './config';
+import { SecretStore } from './components/secrets';
+import { TlsMaterial } from './components/tls';
+
+export interface SmarthostArgs {
+  host: string;
+  port: number;
+  username?: string;
+  /** SPF domain of the smarthost, published as `include:`. */
+  spfInclude?: string;
+}
+
+export interface MailServerArgs {
+  domain: string;
+  /** Default mail.<domain>. */
+  hostname?: string;
+  cloudflareZoneId: string;
+  /** Default t4g.small (arm64). */
+  instanceType?: string;
+  architecture?: 'arm64' | 'x86_64';
+  availabilityZone?: string;
+  /** Default mx1. */
+  dkimSelector?: string;
+  /** Default none. */
+  dmarcPolicy?: DmarcPolicy;
+  /** Default postmaster@<domain>. */
+  reportsTo?: string;
+  /** Default acme. */
+  tls?: TlsMode;
+  /** Required with acme/acme-staging (default reportsTo). */
+  acmeEmail?: string;
+  mtaSts?: { mode: MtaStsMode; maxAge: string };
+  routes?: RelayRoute[];
+  /** Secret: SMTP AUTH users with hashes from `mxkit hash-password`. */
+  users?: pulumi.Input<RelayUser[]>;
+  smarthost?: SmarthostArgs;
+  /** Secret. */
+  smarthostPassword?: pulumi.Input<string>;
+  sshCidr?: string;
+  /** Throw-away stacks: nothing protected or retained, `pulumi destroy` leaves nothing. */
+  ephemeral?: boolean;
+  relayImage?: string;
+  /** GiB, default 8. */
+  spoolVolumeSize?: number;
+  /** Path of dist/mxkit.js. */
+  bundlePath: string;
+  /** Default /mxkit/<stack>. */
+  parameterPrefix?: string;
+}
+
+export class MailServer extends pulumi.ComponentResource {
+  readonly publicIp: pulumi.Output<string>;
+  readonly hostname: string;
+  readonly records: pulumi.Output<DnsRecord[]>;
+  readonly submission: string;
+  readonly dkimSelector: string;
+  /** The relay config without secrets (user password hashes redacted). */
+  readonly relayConfig: pulumi.Output<RelayConfigInput>;
+
+  constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('mxkit:index:MailServer', name, {}, opts);
+    const parent = { parent: this };
+    const domain = toALabel(args.domain, 'domain');
+    const hostname = toALabel(args.hostname ?? `mail.${domain}`, 'hostname');
+    const ephemeral = args.ephemeral ?? false;
+    const tlsMode = args.tls ?? 'acme';
+    const reportsTo = args.reportsTo ?? `postmaster@${domain}`;
+    const selector = args.dkimSelector ?? 'mx1';
+    const instanceType = args.instanceType ?? 't4g.small';
+
+    const users = pulumi.output(args.users ?? []);
+    const relayConfigFor = (relayUsers: RelayUser[]) =>
+      buildRelayConfig({
+        hostname,
+        domains: [domain],
+        files: HOST_FILES,
+        dkimSelector: selector,
+        users: relayUsers,
+        routes: args.routes,
+        tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo },
+        mtaSts: args.mtaSts,
+        smarthost: args.smarthost ? { ...args.smarthost, hasPassword: args.smarthostPassword !== undefined } : null,
+      });
+    // Checked against the relay's schema before any resource is registered (a bad route fails
+    // here), and again with the real users once they resolve, so a bad config never reaches a host.
+    relayConfigFor([]);
+    const fullConfig = users.apply((list) => JSON.stringify(relayConfigFor(list), null, 2));
+
+    const dkim = new DkimKey(`${name}-dkim`, { selector, protect: !ephemeral }, parent);
+    const tls = new TlsMaterial(`${name}-tls`, { mode: tlsMode, dnsNames: [hostname, ...(args.mtaSts ? [`mta-sts.${domain}`] : [])] }, parent);
+
+
+    // Each parameter is named after the file the host writes it to under /run/mxkit.
+    const files = (path: string) => path.split('/').pop() as string;
+    const values: Record<string, pulumi.Input<string>> = { [files(HOST_FILES.dkimKey)]: dkim.privateKeyPem, [files(HOST_CONFIG_FILE)]: pulumi.secret(fullConfig) };
+    if (tls.certPem && tls.keyPem) {
+      values[files(HOST_FILES.tlsCert)] = tls.certPem;
+      values[files(HOST_FILES.tlsKey)] = tls.keyPem;
+    }
+    if (tls.acmeAccountKeyPem) values[files(HOST_FILES.acmeAccountKey)] = tls.acmeAccountKeyPem;
+    if (args.smarthostPassword !== undefined) values[files(HOST_FILES.smarthostPassword)] = args.smarthostPassword;
+    const secrets = new SecretStore(
+      `${name}-secrets`,
+      { prefix: args.parameterPrefix ?? `/mxkit/${pulumi.getStack()}`, values, large: [files(HOST_CONFIG_FILE)] },
+      parent,
+    );
+
+    const deployment = new RelayDeployment(
+      `${name}-deploy`,
+      {
+        bundlePath: args.bundlePath,
+        relayImage: args.relayImage,
+        parameterPrefix: secrets.prefix,
+        parameterNames: secrets.names,
+        secretsRevision: secrets.revision,
+        ephemeral,
+      },
+      parent,
+    );
+
+    const host = new MailHost(
+      `${name}-host`,
+      {
+        instanceType,
+        architecture: args.architecture ?? architectureOf(instanceType),
+        availabilityZone: args.availabilityZone,
+        sshCidr: args.sshCidr,
+        userData: deployment.userData,
+        parameterArns: secrets.arns,
+        objectArns: deployment.objectArns,
+        spoolVolumeSize: args.spoolVolumeSize ?? 8,
+        protectAddress: !ephemeral,
+        ephemeral,
+      },
+      parent,
+    );
+
+    const dns = new MailDns(
+      `${name}-dns`,
+      {
+        zoneId: args.cloudflareZoneId,
+        records: {
+          domain,
+          hostname,
+          dkimSelector: selector,
+          dmarcPolicy: args.dmarcPolicy ?? 'none',
+          reportsTo,
+          mtaSts: args.mtaSts,
+          caaIssuers: tls.caaIssuers,
+          spfIncludes: args.smarthost?.spfInclude ? [args.smarthost.spfInclude] : [],
+        },
+        publicIp: host.publicIp,
+        dkimPublicKeyPem: dkim.publicKeyPem,
+        eipAllocationId: host.allocationId,
+      },
+      parent,
+    );
+
+    this.publicIp = host.publicIp;
+    this.hostname = hostname;
+    this.records = dns.records;
+    this.submission = `${hostname}:587`;
+    this.dkimSelector = selector;
+    // Usernames and allowed senders are not secret; only the hashes are, and those are replaced.
+    // unsecret is applied to that redacted projection only, never to the hashes themselves.
+    this.relayConfig = pulumi
+      .unsecret(users.apply((list) => list.map((u) => ({ ...u, passwordHash: REDACTED }))))
+      .apply((redacted) => ({ ...relayConfigFor([]), users: redacted }));
+    this.registerOutputs({
+      publicIp: this.publicIp,
+      hostname: this.hostname,
+      records: this.records,
+      submission: this.submission,
+      dkimSelector: this.dkimSelector,
+      relayConfig: this.relayConfig,
+    });
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Components on their own (no stack file), as another Pulumi program would use them.
+ */
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import * as deployment from '../../infra/components/deployment';
+import * as mailServer from '../../infra/mail-server';
+import { installMocks, resolve, settle, type MockRun } from './helpers/mocks';
+
+// Importing components registers nothing; resources are made only by the tests, after setMocks.
+const components = { ...mailServer, ...deployment };
+let run: MockRun;
+
+beforeAll(() => {
+  run = installMocks('mxkit', 'components');
+});
+
+const registered = (prefix: string) => run.resources.filter((r) => r.name.startsWith(prefix));
+
+describe('MailServer as a reusable component', () => {
+  test('stands up an IDN domain with A-label records and host name', async () => {
+    const server = new components.MailServer('idn', {
+      domain: 'bücher.example',
+      cloudflareZoneId: '0123456789abcdef0123456789abcdef',
+      tls: 'self-signed',
+      ephemeral: true,
+      bundlePath: path.join(__dirname, 'no-such-bundle.js'),
+    });
+    const records = (await resolve(server.records)).value;
+    expect(server.hostname).toBe('mail.xn--bcher-kva.example');
+    expect(records.find((r) => r.type === 'MX')).toMatchObject({ name: 'xn--bcher-kva.example', value: 'mail.xn--bcher-kva.example' });
+    await settle(run);
+    expect(registered('idn').find((r) => r.type === 'aws:ec2/eipDomainName:EipDomainName')?.plain.domainName).toBe('mail.xn--bcher-kva.example');
+  });
+
+  test('runs a prebuilt relay image without a bucket, and the role then reads no S3 object', async () => {
+    const server = new components.MailServer('img', {
+      domain: 'example.org',
+      cloudflareZoneId: '0123456789abcdef0123456789abcdef',
+      tls: 'acme',
+      acmeEmail: 'ops@example.org',
+      ephemeral: true,
+      relayImage: 'ghcr.io/example/mxkit-relay:0.1.0',
+      bundlePath: '/unused',
+    });
+    await resolve(server.relayConfig);
+    await settle(run);
+    const mine = registered('img');
+    expect(mine.filter((r) => r.type.startsWith('aws:s3/'))).toEqual([]);
+    const userData = String(mine.find((r) => r.type === 'aws:ec2/instance:Instance')?.plain.userData);
+    expect(userData).toMatch(/ghcr\.io\/example\/mxkit-relay:0\.1\.0 \\\n +relay --config \/run\/mxkit\/relay\.json/);
+    expect(userData).not.toContain('node /opt/mxkit/mxkit.js');
+    expect(userData).toContain('MXKIT_BUNDLE_S3=""');
+    const policy = String(mine.find((r) => r.type === 'aws:iam/rolePolicy:RolePolicy')?.plain.policy);
+    expect(policy).not.toContain('s3:');
+  });
+});
+
+describe('relay deployment', () => {
+  test('warns and uploads a placeholder that exits when the bundle has not been built', async () => {
+    const warnings: string[] = [];
+    const warn = jest.spyOn(pulumi.log, 'warn').mockImplementation(async (message: string) => void warnings.push(message));
+    const deployment = new components.RelayDeployment('nobundle', {
+      bundlePath: '/nonexistent/dist/mxkit.js',
+      parameterPrefix: '/mxkit/components',
+      parameterNames: ['relay.json'],
+      secretsRevision: '1',
+      ephemeral: true,
+    });
+    await resolve(deployment.userData);
+    await settle(run);
+    warn.mockRestore();
+    expect(warnings).toEqual([expect.stringContaining('/nonexistent/dist/mxkit.js not found: run `npm run build`')]);
+    const object = registered('nobundle').find((r) => r.type === 'aws:s3/bucketObjectv2:BucketObjectv2');
+    const source = object?.plain.source as pulumi.asset.StringAsset;
+    expect(await source.text).toContain('process.exit(1)');
+  });
+
+  test('changes the user data when the bundle or the secrets revision changes, and only then', async () => {
+    const { loadBundle } = components;
+    const userData = async (name: string, revision: string, bundlePath = __filename) =>
+      (await resolve(new components.RelayDeployment(name, { bundlePath, parameterPrefix: '/mxkit/c', parameterNames: ['relay.json'], secretsRevision: revision, ephemeral: true }).userData)).value;
+    const first = await userData('rev-a', '1');
+    expect(await userData('rev-b', '1')).toBe(first);
+    expect(await userData('rev-c', '2')).not.toBe(first);
+    expect(await userData('rev-d', '1', path.join(__dirname, 'config.test.ts'))).not.toBe(first);
+    expect(first).toContain(`MXKIT_BUNDLE_SHA256="${loadBundle(__filename).sha256}"`);
+  });
+
+  test('derives a valid S3 bucket prefix from any stack name', () => {
+    expect(components.bucketPrefix('prod')).toBe('mxkit-prod-');
+    expect(components.bucketPrefix('Test_Alice.Long-Name-That-Goes-On-And-On-Forever')).toMatch(/^[a-z0-9-]{1,37}$/);
+  });
+});

@@ -1,0 +1,114 @@
+import { parseStackConfig, StackConfigError } from '../../infra/config';
+
+const HASH = '$scrypt$N=16384,r=8,p=1$c2FsdA$aGFzaA';
+const minimal = {
+  'mxkit:domain': 'example.com',
+  'mxkit:cloudflareZoneId': '0123456789abcdef0123456789abcdef',
+  'cloudflare:apiToken': 'token',
+  'aws:region': 'eu-west-1',
+};
+const parse = (overrides: Record<string, string | undefined>) => parseStackConfig({ ...minimal, ...overrides }, '/project');
+const errorOf = (overrides: Record<string, string | undefined>): string => {
+  try {
+    parse(overrides);
+  } catch (error) {
+    expect(error).toBeInstanceOf(StackConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a config error');
+};
+
+describe('stack config', () => {
+  test('fills in the documented defaults', () => {
+    const config = parse({});
+    expect(config).toMatchObject({
+      domain: 'example.com',
+      hostname: 'mail.example.com',
+      instanceType: 't4g.small',
+      architecture: 'arm64',
+      dkimSelector: 'mx1',
+      dmarcPolicy: 'none',
+      reportsTo: 'postmaster@example.com',
+      tls: 'acme',
+      acmeEmail: 'postmaster@example.com',
+      mtaSts: { mode: 'testing', maxAge: '7d' },
+      routes: [],
+      ephemeral: false,
+      spoolVolumeSize: 8,
+      bundlePath: '/project/dist/mxkit.js',
+    });
+    expect(config.sshCidr).toBeUndefined();
+    expect(config.secrets).toEqual({ cloudflareApiToken: 'token', users: [], smarthostPassword: undefined });
+  });
+
+  test('names a missing required key', () => {
+    expect(errorOf({ 'mxkit:domain': undefined })).toContain('mxkit:domain is required');
+    expect(errorOf({ 'mxkit:cloudflareZoneId': '' })).toContain('mxkit:cloudflareZoneId is required');
+    expect(errorOf({ 'cloudflare:apiToken': undefined })).toContain('cloudflare:apiToken is required');
+    expect(errorOf({ 'aws:region': undefined })).toContain('aws:region is required');
+  });
+
+  test('names an invalid choice with the allowed values', () => {
+    expect(errorOf({ 'mxkit:dmarcPolicy': 'strict' })).toBe('mxkit:dmarcPolicy must be one of none|quarantine|reject');
+    expect(errorOf({ 'mxkit:tls': 'letsencrypt' })).toBe('mxkit:tls must be one of acme|acme-staging|self-signed');
+    expect(errorOf({ 'mxkit:mtaStsMode': 'on' })).toBe('mxkit:mtaStsMode must be one of testing|enforce|none');
+  });
+
+  test('reports every problem at once', () => {
+    const message = errorOf({ 'mxkit:domain': undefined, 'mxkit:dmarcPolicy': 'strict', 'mxkit:ephemeral': 'yes' });
+    expect(message.split('; ')).toEqual([
+      'mxkit:domain is required',
+      'mxkit:dmarcPolicy must be one of none|quarantine|reject',
+      'mxkit:ephemeral must be true or false',
+    ]);
+  });
+
+  test('refuses unknown mxkit keys, which are usually typos', () => {
+    expect(errorOf({ 'mxkit:dmarcPolcy': 'reject' })).toBe('mxkit:dmarcPolcy is not a known key (typo?)');
+  });
+
+  test('names the field inside a JSON value', () => {
+    expect(errorOf({ 'mxkit:routes': '[{"match":"postmaster@example.com","forward":[]}]' })).toMatch(/^mxkit:routes\[0\]\.forward /);
+    expect(errorOf({ 'mxkit:users': '[{"username":"app","passwordHash":"secret","allowedFrom":["*@example.com"]}]' })).toBe(
+      'mxkit:users[0].passwordHash must be a hash printed by `mxkit hash-password`',
+    );
+    expect(errorOf({ 'mxkit:routes': 'not json' })).toBe('mxkit:routes must be JSON');
+    expect(errorOf({ 'mxkit:routes': '[{"match":"a@other.example","forward":["b@example.net"]}]' })).toBe(
+      'mxkit:routes[0].match must be an address at example.com',
+    );
+  });
+
+  test('checks names, addresses, CIDRs and sizes', () => {
+    expect(errorOf({ 'mxkit:domain': 'exa mple.com' })).toContain('mxkit:domain must be a DNS name');
+    expect(errorOf({ 'mxkit:reportsTo': 'nobody' })).toBe('mxkit:reportsTo must be an address like dmarc@example.com');
+    expect(errorOf({ 'mxkit:sshCidr': '198.51.100.7' })).toContain('mxkit:sshCidr must be an IPv4 CIDR');
+    expect(errorOf({ 'mxkit:sshCidr': '0.0.0.0/0' })).toContain('mxkit:sshCidr must not open SSH to the whole internet');
+    expect(errorOf({ 'mxkit:spoolVolumeSize': '0' })).toContain('mxkit:spoolVolumeSize must be a size in GiB');
+    expect(errorOf({ 'mxkit:cloudflareZoneId': 'example.com' })).toContain('mxkit:cloudflareZoneId must be the 32-hex-digit zone ID');
+    expect(errorOf({ 'mxkit:smarthostPassword': 'pw' })).toBe('mxkit:smarthostPassword is set but mxkit:smarthost is not');
+  });
+
+  test('reads secrets and structured values the way the Pulumi CLI passes them (JSON text)', () => {
+    const config = parse({
+      'mxkit:users': JSON.stringify([{ username: 'app', passwordHash: HASH, allowedFrom: ['*@example.com'] }]),
+      'mxkit:smarthost': '{"host":"smtp.example.net","port":587,"username":"u","spfInclude":"example.net"}',
+      'mxkit:smarthostPassword': 'pw',
+      'mxkit:ephemeral': 'true',
+      'mxkit:tls': 'self-signed',
+    });
+    expect(config.secrets.users).toHaveLength(1);
+    expect(config.smarthost).toEqual({ host: 'smtp.example.net', port: 587, username: 'u', spfInclude: 'example.net' });
+    expect(config.secrets.smarthostPassword).toBe('pw');
+    expect(config.ephemeral).toBe(true);
+    expect(config.mtaSts).toBeUndefined();
+    expect(config.acmeEmail).toBeUndefined();
+  });
+
+  test('converts an IDN domain and picks x86_64 for non-Graviton instance types', () => {
+    const config = parse({ 'mxkit:domain': 'bücher.example', 'mxkit:instanceType': 't3.small' });
+    expect(config.domain).toBe('xn--bcher-kva.example');
+    expect(config.hostname).toBe('mail.xn--bcher-kva.example');
+    expect(config.architecture).toBe('x86_64');
+    expect(parse({ 'mxkit:instanceType': 'c7gn.large' }).architecture).toBe('arm64');
+  });
+});

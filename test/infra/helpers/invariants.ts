@@ -1,0 +1,192 @@
+/**
+ * What must hold for every stack file: the program builds, and its resources keep the security and
+ * deliverability invariants of issue 4. Each stack test file calls describeStackProgram once (one
+ * program run per file: the Pulumi runtime is process-global).
+ */
+import { createPublicKey } from 'node:crypto';
+import { parseRelayConfig } from '../../../relay/src/config/schema';
+import { MAIL_PORTS } from '../../../infra/components/host';
+import { isSecretValue, mockKeyPair, MOCK_PUBLIC_IP } from './mocks';
+import { one, ofType, runProgram, type ProgramRun } from './stack';
+
+type Rule = { fromPort: number; toPort: number; protocol: string; cidrBlocks?: string[]; ipv6CidrBlocks?: string[] };
+type Statement = { Action: string[]; Resource: string | string[] };
+
+export const CUSTOM_TYPES_ALWAYS = [
+  'aws:ebs/volume:Volume',
+  'aws:ec2/eip:Eip',
+  'aws:ec2/eipAssociation:EipAssociation',
+  'aws:ec2/eipDomainName:EipDomainName',
+  'aws:ec2/instance:Instance',
+  'aws:ec2/securityGroup:SecurityGroup',
+  'aws:ec2/volumeAttachment:VolumeAttachment',
+  'aws:iam/instanceProfile:InstanceProfile',
+  'aws:iam/role:Role',
+  'aws:iam/rolePolicy:RolePolicy',
+  'aws:ssm/parameter:Parameter',
+  'cloudflare:index/dnsRecord:DnsRecord',
+  'tls:index/privateKey:PrivateKey',
+];
+export const BUNDLE_TYPES = [
+  'aws:s3/bucket:Bucket',
+  'aws:s3/bucketObjectv2:BucketObjectv2',
+  'aws:s3/bucketOwnershipControls:BucketOwnershipControls',
+  'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock',
+  'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+];
+export const COMPONENT_TYPES = [
+  'mxkit:deployment:RelayDeployment',
+  'mxkit:dkim:DkimKey',
+  'mxkit:dns:MailDns',
+  'mxkit:host:MailHost',
+  'mxkit:index:MailServer',
+  'mxkit:secrets:SecretStore',
+  'mxkit:tls:TlsMaterial',
+];
+
+export const userDataOf = (run: ProgramRun) => String(one(run, 'aws:ec2/instance:Instance').plain.userData);
+export const recordsOf = (run: ProgramRun) => ofType(run, 'cloudflare:index/dnsRecord:DnsRecord').map((r) => r.plain);
+export const parameter = (run: ProgramRun, file: string) =>
+  ofType(run, 'aws:ssm/parameter:Parameter').find((p) => String(p.plain.name).endsWith(`/${file}`));
+
+export function describeStackProgram(stack: string, specific: (get: () => ProgramRun) => void): void {
+  describe(`the program on stack ${stack}`, () => {
+    let run: ProgramRun;
+    const get = () => run;
+    beforeAll(async () => {
+      run = await runProgram(stack);
+    });
+
+    test('exports the contract outputs and nothing else', () => {
+      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'publicIp', 'records', 'relayConfig', 'submission']);
+      expect(run.outputs.publicIp.value).toBe(MOCK_PUBLIC_IP);
+      expect(run.outputs.submission.value).toBe(`${String(run.outputs.hostname.value)}:587`);
+    });
+
+    test('requires IMDSv2 tokens on the instance, with a hop limit of 2', () => {
+      expect(one(run, 'aws:ec2/instance:Instance').plain.metadataOptions).toEqual({ httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2 });
+    });
+
+    test('encrypts the gp3 root volume and the spool volume', () => {
+      const instance = one(run, 'aws:ec2/instance:Instance').plain;
+      expect(instance.rootBlockDevice).toMatchObject({ encrypted: true, volumeType: 'gp3' });
+      expect(instance.ebsBlockDevices).toBeUndefined();
+      for (const volume of ofType(run, 'aws:ebs/volume:Volume')) expect(volume.plain).toMatchObject({ encrypted: true, type: 'gp3' });
+    });
+
+    test('lets in only the mail ports from anywhere, and SSH only from mxkit:sshCidr', () => {
+      const rules = one(run, 'aws:ec2/securityGroup:SecurityGroup').plain.ingress as Rule[];
+      const open = rules.filter((r) => r.cidrBlocks?.includes('0.0.0.0/0') || r.ipv6CidrBlocks?.includes('::/0'));
+      expect(open.map((r) => [r.fromPort, r.toPort, r.protocol])).toEqual(MAIL_PORTS.map((p) => [p, p, 'tcp']));
+      const other = rules.filter((r) => !open.includes(r));
+      const sshCidr = run.config['mxkit:sshCidr'];
+      expect(other).toEqual(sshCidr ? [expect.objectContaining({ fromPort: 22, toPort: 22, protocol: 'tcp', cidrBlocks: [sshCidr] })] : []);
+    });
+
+    test('stores every SSM parameter as a SecureString whose value is a Pulumi secret, under /mxkit/<stack>/', () => {
+      const parameters = ofType(run, 'aws:ssm/parameter:Parameter');
+      expect(parameters.length).toBeGreaterThanOrEqual(2);
+      for (const p of parameters) {
+        expect(p.plain.type).toBe('SecureString');
+        expect(String(p.plain.name).startsWith(`/mxkit/${stack}/`)).toBe(true);
+        expect(isSecretValue(p.inputs.value)).toBe(true);
+      }
+    });
+
+    test('keeps secret text out of the user data and of every plain output', () => {
+      const userData = userDataOf(run);
+      const plainOutputs = JSON.stringify(Object.values(run.outputs).filter((o) => !o.secret).map((o) => o.value));
+      for (const secret of run.secretTexts) {
+        expect(userData).not.toContain(secret);
+        expect(plainOutputs).not.toContain(secret);
+      }
+      expect(userData).not.toContain('PRIVATE KEY');
+      expect(plainOutputs).not.toContain('PRIVATE KEY');
+    });
+
+    test('passes the Cloudflare API token to the provider only as a secret', () => {
+      const provider = one(run, 'pulumi:providers:cloudflare');
+      expect(isSecretValue(provider.inputs.apiToken)).toBe(true);
+      for (const record of ofType(run, 'cloudflare:index/dnsRecord:DnsRecord')) expect(record.provider).toContain('pulumi:providers:cloudflare::cloudflare');
+    });
+
+    test('never proxies the address records through Cloudflare', () => {
+      const addresses = recordsOf(run).filter((r) => r.type === 'A' || r.type === 'AAAA');
+      expect(addresses.length).toBeGreaterThan(0);
+      for (const record of addresses) expect(record).toMatchObject({ proxied: false, content: MOCK_PUBLIC_IP });
+      for (const record of recordsOf(run)) expect(record.ttl).toEqual(expect.any(Number));
+    });
+
+    test('publishes an SPF record with the Elastic IP that ends in -all', () => {
+      const domain = run.config['mxkit:domain'];
+      const spf = recordsOf(run).filter((r) => r.type === 'TXT' && r.name === domain && String(r.content).startsWith('"v=spf1'));
+      expect(spf).toHaveLength(1);
+      expect(String(spf[0].content)).toMatch(new RegExp(`^"v=spf1 ip4:${MOCK_PUBLIC_IP.replace(/\./g, '\\.')}( [^"]*)? -all"$`));
+    });
+
+    test('publishes the public key of the generated DKIM key, in strings of at most 255 octets', () => {
+      const name = `${String(run.outputs.dkimSelector.value)}._domainkey.`;
+      const dkim = recordsOf(run).find((r) => String(r.name).startsWith(name));
+      const strings = [...String(dkim?.content).matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+      expect(strings.every((s) => s.length <= 255)).toBe(true);
+      const published = strings.join('').replace(/^v=DKIM1; k=rsa; p=/, '');
+      const generated = createPublicKey(mockKeyPair().privateKeyPem).export({ type: 'spki', format: 'der' }).toString('base64');
+      expect(published).toBe(generated);
+    });
+
+    test('sets the PTR to the host name and makes it depend on the A record', () => {
+      const ptr = one(run, 'aws:ec2/eipDomainName:EipDomainName');
+      const a = ofType(run, 'cloudflare:index/dnsRecord:DnsRecord').find((r) => r.plain.type === 'A' && r.plain.name === run.outputs.hostname.value);
+      expect(ptr.plain.domainName).toBe(run.outputs.hostname.value);
+      expect(ptr.dependencies).toContain(a?.urn);
+    });
+
+    test('limits the instance role to its own SSM parameters and bundle object', () => {
+      const policy = JSON.parse(String(one(run, 'aws:iam/rolePolicy:RolePolicy').plain.policy)) as { Statement: Statement[] };
+      const parameterArns = ofType(run, 'aws:ssm/parameter:Parameter').map((p) => `arn:aws:ssm:eu-west-1:123456789012:parameter${String(p.plain.name)}`);
+      for (const statement of policy.Statement) {
+        const reads = statement.Action.filter((a) => /^(ssm:GetParameter|s3:GetObject)/.test(a));
+        if (reads.length === 0) continue;
+        expect(statement.Resource).not.toBe('*');
+        for (const resource of [statement.Resource].flat()) {
+          expect(parameterArns.includes(resource) || /^arn:aws:s3:::mxkit-.*\/relay\/mxkit\.js$/.test(resource)).toBe(true);
+        }
+      }
+      expect(policy.Statement.flatMap((s) => s.Action).filter((a) => /Put|Delete|Write|\*$/.test(a))).toEqual([]);
+    });
+
+    test('stores a relay config that passes the relay schema, and exports it without password hashes', () => {
+      const stored = JSON.parse(String(parameter(run, 'relay.json')?.plain.value)) as unknown;
+      const parsed = parseRelayConfig(stored);
+      expect(parsed.hostname).toBe(run.outputs.hostname.value);
+      expect(parsed.users.map((u) => u.passwordHash)).toEqual([expect.stringMatching(/^\$scrypt\$/)]);
+      expect(run.outputs.relayConfig.secret).toBe(false);
+      expect({ ...(run.outputs.relayConfig.value as object), users: parsed.users.length }).toEqual({ ...(stored as object), users: parsed.users.length });
+    });
+
+    test('parents every resource under the MailServer component tree', () => {
+      const components = new Set(run.resources.filter((r) => r.type.startsWith('mxkit:')).map((r) => r.urn));
+      for (const resource of run.resources) {
+        if (resource.type === 'mxkit:index:MailServer' || resource.type.startsWith('pulumi:providers:')) continue;
+        expect({ resource: resource.name, parented: components.has(resource.parent) }).toEqual({ resource: resource.name, parented: true });
+      }
+    });
+
+    test('protects and retains nothing in ephemeral stacks, and protects the Elastic IP and DKIM key otherwise', () => {
+      const ephemeral = run.config['mxkit:ephemeral'] === 'true';
+      expect(run.resources.filter((r) => r.retainOnDelete)).toEqual([]);
+      const protectedTypes = run.resources.filter((r) => r.protect).map((r) => `${r.type} ${r.name}`).sort();
+      expect(protectedTypes).toEqual(ephemeral ? [] : ['aws:ec2/eip:Eip mxkit-host-ip', 'tls:index/privateKey:PrivateKey mxkit-dkim-rsa']);
+      expect(one(run, 'aws:ebs/volume:Volume').plain.finalSnapshot).toBe(!ephemeral);
+    });
+
+    test('replaces the instance when its user data changes, and moves the spool volume safely', () => {
+      expect(one(run, 'aws:ec2/instance:Instance').plain.userDataReplaceOnChange).toBe(true);
+      const attachment = one(run, 'aws:ec2/volumeAttachment:VolumeAttachment');
+      expect(attachment.deleteBeforeReplace).toBe(true);
+      expect(attachment.plain).toMatchObject({ deviceName: '/dev/sdf', stopInstanceBeforeDetaching: true });
+    });
+
+    specific(get);
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * Pulumi mocks that record every registered resource with its inputs, options (protect,
+ * retainOnDelete, dependencies) and provider, and answer the provider functions the program calls.
+ * Offline: nothing reaches a cloud API.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import * as pulumi from '@pulumi/pulumi';
+
+/** Pulumi's wire marker for secret values (sdk/nodejs/runtime/rpc.ts `specialSecretSig`). */
+const SIG_KEY = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+
+export interface Recorded {
+  type: string;
+  name: string;
+  urn: string;
+  /** Inputs as sent: secret values still wrapped (see isSecretValue). */
+  inputs: Record<string, unknown>;
+  /** Inputs with secret wrappers removed. */
+  plain: Record<string, unknown>;
+  provider: string;
+  parent: string;
+  protect: boolean;
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  ignoreChanges: string[];
+  dependencies: string[];
+}
+
+export function isSecretValue(value: unknown): value is { value: unknown } {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+export function unwrap(value: unknown): unknown {
+  if (isSecretValue(value)) return unwrap(value.value);
+  if (Array.isArray(value)) return value.map(unwrap);
+  if (typeof value === 'object' && value !== null && !(value instanceof pulumi.asset.Asset)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+  }
+  return value;
+}
+
+/** One real RSA key per test file (generation takes ~100 ms), so DKIM records carry a real public key. */
+let keyPair: { privateKeyPem: string; publicKeyPem: string } | undefined;
+export function mockKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
+  if (!keyPair) {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keyPair = {
+      privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    };
+  }
+  return keyPair;
+}
+
+export const MOCK_PUBLIC_IP = '203.0.113.25';
+export const MOCK_REGION = 'eu-west-1';
+
+/** Outputs the providers would compute, per resource type. */
+function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case 'aws:ec2/eip:Eip':
+      return { publicIp: MOCK_PUBLIC_IP, allocationId: `eipalloc-${name}` };
+    case 'tls:index/privateKey:PrivateKey':
+      return mockKeyPair();
+    case 'tls:index/selfSignedCert:SelfSignedCert':
+      return { certPem: `-----BEGIN CERTIFICATE-----\nMOCK-${name}\n-----END CERTIFICATE-----\n` };
+    case 'aws:s3/bucket:Bucket':
+      return { bucket: `${String(inputs.bucketPrefix ?? 'bucket')}mock`, arn: `arn:aws:s3:::${String(inputs.bucketPrefix ?? 'bucket')}mock` };
+    case 'aws:ssm/parameter:Parameter':
+      return { arn: `arn:aws:ssm:${MOCK_REGION}:123456789012:parameter${String(inputs.name)}`, version: 1 };
+    case 'aws:iam/role:Role':
+      return { arn: `arn:aws:iam::123456789012:role/${name}`, name };
+    case 'aws:iam/instanceProfile:InstanceProfile':
+      return { arn: `arn:aws:iam::123456789012:instance-profile/${name}`, name };
+    default:
+      return {};
+  }
+}
+
+export interface MockRun {
+  resources: Recorded[];
+}
+
+export function installMocks(project: string, stack: string): MockRun {
+  const run: MockRun = { resources: [] };
+  const pending = new Map<string, Record<string, unknown>>();
+  pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const inputs = args.inputs as Record<string, unknown>;
+        pending.set(`${args.type}::${args.name}`, inputs);
+        const id = args.type.startsWith('pulumi:providers:') ? `${args.name}-provider-id` : `${args.name}-id`;
+        return { id, state: { ...inputs, ...computedState(args.type, args.name, inputs) } };
+      },
+      call: (args) => {
+        switch (args.token) {
+          case 'aws:ec2/getAmi:getAmi':
+            return { id: 'ami-0123456789abcdef0', imageId: 'ami-0123456789abcdef0', architecture: 'arm64', name: 'al2023-ami-2023.6.20250101.0-kernel-6.1-arm64' };
+          case 'aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings':
+            return { locations: ['eu-west-1c', 'eu-west-1a', 'eu-west-1b'], instanceTypes: [], locationTypes: [], id: MOCK_REGION };
+          case 'aws:index/getRegion:getRegion':
+            return { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION };
+          default:
+            throw new Error(`unexpected provider function ${args.token}: the test mocks do not answer it`);
+        }
+      },
+    },
+    project,
+    stack,
+    false,
+  );
+
+  // Wrap the mock monitor to see the resource options, which the newResource hook does not receive.
+  type Request = {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProvider(): string;
+    getProtect(): boolean;
+    getRetainondelete(): boolean;
+    getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
+    getDependenciesList(): string[];
+  };
+  type Callback = (error: Error | null, response?: { getUrn(): string }) => void;
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, cb: Callback): void };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) =>
+    original(req, (error, response) => {
+      if (!error && response) {
+        const inputs = pending.get(`${req.getType()}::${req.getName()}`) ?? {};
+        run.resources.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: response.getUrn(),
+          inputs,
+          plain: unwrap(inputs) as Record<string, unknown>,
+          provider: req.getProvider(),
+          parent: req.getParent(),
+          protect: req.getProtect(),
+          retainOnDelete: req.getRetainondelete(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+          ignoreChanges: req.getIgnorechangesList(),
+          dependencies: req.getDependenciesList(),
+        });
+      }
+      callback(error, response);
+    });
+  return run;
+}
+
+/** Resolves an Output in a test, with its secretness. */
+export async function resolve<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+  const value = await new Promise<T>((done) => output.apply((v) => done(v)));
+  return { value, secret: await pulumi.isSecret(output) };
+}
+
+/** Waits until every outstanding registration has been answered. */
+export async function settle(run: MockRun): Promise<void> {
+  let previous = -1;
+  let stable = 0;
+  while (stable < 5) {
+    await new Promise((r) => setTimeout(r, 10));
+    stable = run.resources.length === previous ? stable + 1 : 0;
+    previous = run.resources.length;
+  }
+}

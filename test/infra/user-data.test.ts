@@ -1,0 +1,66 @@
+import { load } from 'js-yaml';
+import { dockerRunCommand, NODE_IMAGE, renderUserData, type BootConfigInput } from '../../infra/components/user-data';
+
+const input: BootConfigInput = {
+  region: 'eu-west-1',
+  parameterPrefix: '/mxkit/prod',
+  parameterNames: ['dkim.key', 'relay.json'],
+  bundle: { s3Uri: 's3://mxkit-prod-abc/relay/mxkit.js', sha256: 'a'.repeat(64) },
+  image: NODE_IMAGE,
+  revision: 'b'.repeat(32),
+};
+type CloudConfig = { packages: string[]; write_files: { path: string; permissions: string; content: string }[]; runcmd: string[][] };
+
+describe('boot configuration', () => {
+  const document = load(renderUserData(input)) as CloudConfig;
+  const file = (path: string) => document.write_files.find((f) => f.path === path)?.content ?? '';
+
+  test('is valid cloud-config YAML that installs docker and enables the relay unit', () => {
+    expect(renderUserData(input).startsWith('#cloud-config\n')).toBe(true);
+    expect(document.packages).toEqual(['docker']);
+    expect(document.write_files.map((f) => f.path)).toEqual([
+      '/etc/mxkit/deploy.env',
+      '/usr/local/libexec/mxkit-spool-mount',
+      '/usr/local/libexec/mxkit-prepare',
+      '/etc/systemd/system/mxkit-relay.service',
+    ]);
+    expect(document.runcmd.at(-1)).toEqual(['systemctl', 'enable', '--now', 'mxkit-relay.service']);
+  });
+
+  test('pins the official Node.js 22 image by digest', () => {
+    expect(NODE_IMAGE).toMatch(/^node:22[a-z-]*@sha256:[a-f0-9]{64}$/);
+  });
+
+  test('names parameters and the bundle, with its checksum, but carries no secret value', () => {
+    expect(file('/etc/mxkit/deploy.env')).toBe(
+      'MXKIT_REGION="eu-west-1"\nMXKIT_PARAMETER_PREFIX="/mxkit/prod"\nMXKIT_PARAMETERS="dkim.key relay.json"\n' +
+        `MXKIT_BUNDLE_S3="s3://mxkit-prod-abc/relay/mxkit.js"\nMXKIT_BUNDLE_SHA256="${'a'.repeat(64)}"\nMXKIT_REVISION="${'b'.repeat(32)}"\n`,
+    );
+    expect(file('/usr/local/libexec/mxkit-prepare')).toContain('--with-decryption');
+    expect(file('/usr/local/libexec/mxkit-prepare')).toContain('sha256sum --check');
+  });
+
+  test('fetches secrets into tmpfs with owner-only permissions before every start', () => {
+    const unit = file('/etc/systemd/system/mxkit-relay.service');
+    expect(unit).toContain('ExecStartPre=/usr/local/libexec/mxkit-prepare');
+    expect(unit).toContain('Restart=always');
+    expect(file('/usr/local/libexec/mxkit-prepare')).toMatch(/umask 077\ninstall -d -m 0700 \/run\/mxkit/);
+  });
+
+  test('formats the spool volume only when it is blank and mounts it by label', () => {
+    const script = file('/usr/local/libexec/mxkit-spool-mount');
+    expect(script).toContain('if ! blkid "$device" >/dev/null 2>&1; then mkfs.xfs -L mxkit-spool "$device"; fi');
+    expect(script).toContain('LABEL=mxkit-spool /var/lib/mxkit xfs defaults,nofail 0 2');
+  });
+
+  test('runs the container read-only with every capability dropped but NET_BIND_SERVICE', () => {
+    const command = dockerRunCommand(NODE_IMAGE, true);
+    expect(command).toContain('--read-only --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges');
+    expect(command).toContain('--volume /run/mxkit:/run/mxkit:ro');
+    expect(command).toMatch(/node \/opt\/mxkit\/mxkit\.js \\\n +relay --config \/run\/mxkit\/relay\.json$/);
+  });
+
+  test('refuses values that could break out of the env file', () => {
+    expect(() => renderUserData({ ...input, region: 'eu-west-1"; rm -rf /' })).toThrow('MXKIT_REGION contains characters that are not allowed');
+  });
+});
