@@ -6,10 +6,13 @@ import { ConfigError } from './config/schema';
 import { parseArgs, UsageError } from './commands/args';
 import { runHashPasswordCommand } from './commands/hash-password';
 import { runRelayCommand } from './commands/relay-command';
+import { runRecordsCommand } from '../../infra/builders/records-command';
 
 const USAGE = `usage: mxkit <command>
   relay --config FILE            run the relay
-  hash-password                  read a password on stdin, print the hash for users[].passwordHash`;
+  hash-password                  read a password on stdin, print the hash for users[].passwordHash
+  records --config FILE [--ip IP] [--format zone|json]
+                                 the DNS records the deployment publishes`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -19,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return runRelayCommand(parseArgs(rest));
     case 'hash-password':
       return runHashPasswordCommand(print);
+    case 'records':
+      return runRecordsCommand(rest, print);
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,41 @@
+/** Runs the built bundle (`dist/mxkit.js relay`) as a child process, as production does. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const BUNDLE = join(__dirname, '..', '..', 'dist', 'mxkit.js');
+
+export interface ChildRelay {
+  process: ChildProcess;
+  ports: Record<string, number>;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+interface ReadyLine {
+  msg?: string;
+  addresses?: Record<string, { port: number }>;
+}
+
+/** Starts the relay and resolves once it logs "relay ready" (with the bound ports). */
+export function startChildRelay(configPath: string): Promise<ChildRelay> {
+  const child = spawn(process.execPath, [BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split('\n')) {
+        if (!line.includes('"relay ready"')) continue;
+        const ready = JSON.parse(line) as ReadyLine;
+        const ports = Object.fromEntries(Object.entries(ready.addresses ?? {}).map(([name, address]) => [name, address.port]));
+        child.stdout.off('data', onData);
+        child.stdout.on('data', (more: Buffer) => (output += more.toString()));
+        resolve({ process: child, ports, output: () => output, exited });
+        return;
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    exited.then((code) => reject(new Error(`relay exited with ${code} before it was ready:\n${output}`)));
+  });
+}
