@@ -8,6 +8,8 @@ export interface ChildRelay {
   process: ChildProcess;
   ports: Record<string, number>;
   output: () => string;
+  /** Resolves once the relay's output (stdout + stderr) matches `pattern`. */
+  waitFor: (pattern: RegExp) => Promise<void>;
   exited: Promise<number | null>;
 }
 
@@ -20,6 +22,20 @@ interface ReadyLine {
 export function startChildRelay(configPath: string): Promise<ChildRelay> {
   const child = spawn(process.execPath, [BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  const notify = () => {
+    for (const watcher of [...watchers]) {
+      if (watcher.pattern.test(output)) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        watcher.resolve();
+      }
+    }
+  };
+  const waitFor = (pattern: RegExp) =>
+    new Promise<void>((resolve) => {
+      watchers.push({ pattern, resolve });
+      notify();
+    });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -29,8 +45,11 @@ export function startChildRelay(configPath: string): Promise<ChildRelay> {
         const ready = JSON.parse(line) as ReadyLine;
         const ports = Object.fromEntries(Object.entries(ready.addresses ?? {}).map(([name, address]) => [name, address.port]));
         child.stdout.off('data', onData);
-        child.stdout.on('data', (more: Buffer) => (output += more.toString()));
-        resolve({ process: child, ports, output: () => output, exited });
+        child.stdout.on('data', (more: Buffer) => {
+          output += more.toString();
+          notify();
+        });
+        resolve({ process: child, ports, output: () => output, waitFor, exited });
         return;
       }
     };

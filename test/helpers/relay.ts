@@ -20,6 +20,8 @@ export interface TestRelay {
   config: RelayConfigInput;
   certificate: TestCertificate;
   logs: string[];
+  /** Resolves once a log line matches `pattern`. */
+  waitForLog(pattern: RegExp): Promise<void>;
   port(listener: 'mx' | 'submission' | 'submissions' | 'http'): number;
   stop(): Promise<void>;
 }
@@ -71,9 +73,19 @@ export async function startTestRelay(
 ): Promise<TestRelay> {
   const files = await writeRelayFiles(overrides);
   const logs: string[] = [];
+  const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  const notify = () => {
+    for (const watcher of [...watchers]) {
+      if (logs.some((line) => watcher.pattern.test(line))) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        watcher.resolve();
+      }
+    }
+  };
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      notify();
       callback();
     },
   });
@@ -83,6 +95,11 @@ export async function startTestRelay(
     ...files,
     relay,
     logs,
+    waitForLog: (pattern) =>
+      new Promise<void>((resolve) => {
+        watchers.push({ pattern, resolve });
+        notify();
+      }),
     port(listener) {
       const address = relay.addresses[listener];
       if (!address) throw new Error(`listener ${listener} is not running`);

@@ -9,7 +9,9 @@ export interface RunResult {
 /** Runs a program to completion, feeding it `input` on stdin. */
 export function run(command: string, args: readonly string[], input = '', env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A program that should exit but hangs is killed well inside jest's timeout, so the test
+    // fails on its assertions instead of timing out.
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

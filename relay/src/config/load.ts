@@ -3,7 +3,7 @@
  * start-up with a ConfigError naming the field: fail closed, never run without a TLS key or with
  * a DKIM key that cannot sign.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, parseRelayConfig, type RelayConfig } from './schema';
@@ -48,11 +48,14 @@ export async function readTlsMaterial(config: RelayConfig): Promise<TlsMaterial 
   if (!config.tls?.certFile || !config.tls.keyFile) return undefined;
   const cert = await readNamedFile('tls.certFile', config.tls.certFile);
   const key = await readNamedFile('tls.keyFile', config.tls.keyFile);
+  let matches: boolean;
   try {
     createSecureContext({ cert, key });
+    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
   } catch (error) {
     throw new ConfigError(`tls.keyFile: ${config.tls.keyFile} does not fit ${config.tls.certFile}: ${(error as Error).message}`);
   }
+  if (!matches) throw new ConfigError(`tls.keyFile: ${config.tls.keyFile} does not fit ${config.tls.certFile}: the key is not the certificate's`);
   return { cert, key };
 }
 

@@ -1,0 +1,227 @@
+/**
+ * The durable store: the only code that touches spoolDir. A message is written to tmp/, its file
+ * fsync'ed, renamed into queue/ and the directory fsync'ed before the caller may answer 250, so
+ * a crash at any moment leaves either a complete message in queue/ or a temp file that start-up
+ * removes.
+ *
+ *   spoolDir/tmp/<id>.tmp     being written
+ *   spoolDir/queue/<id>.msg   complete: one JSON envelope line, then the message bytes
+ *   spoolDir/state/<id>.json  per-recipient delivery state (state.ts)
+ *   spoolDir/control/<id|all>.retry  "retry now" requests from `mxkit queue retry`
+ *   spoolDir/srs.secret       the SRS signing secret, made once
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { DirectorySync } from './directory-sync';
+import type { SpoolEnvelope, SpooledMessage } from './envelope';
+import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
+import { StateStore } from './state';
+
+export class Spool {
+  readonly root: string;
+  readonly tmpDir: string;
+  readonly queueDir: string;
+  readonly controlDir: string;
+  readonly state: StateStore;
+  private readonly queueSync: DirectorySync;
+
+  constructor(spoolDir: string) {
+    this.root = resolve(spoolDir);
+    this.tmpDir = join(this.root, 'tmp');
+    this.queueDir = join(this.root, 'queue');
+    this.controlDir = join(this.root, 'control');
+    this.queueSync = new DirectorySync(this.queueDir);
+    this.state = new StateStore(this.root);
+  }
+
+  /** Creates the folders, removes incomplete temp files, and returns every complete message. */
+  async open(): Promise<{ messages: SpooledMessage[]; removedTemp: number }> {
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.queueDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.state.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.controlDir, { recursive: true, mode: 0o700 });
+    const temps = await readdir(this.tmpDir);
+    await Promise.all(temps.map((name) => rm(join(this.tmpDir, name), { force: true })));
+    const messages = await this.list();
+    // State whose message is gone (removed, or a crash between the two deletions) is dropped.
+    const live = new Set(messages.map((message) => message.envelope.id));
+    const states = await readdir(this.state.dir);
+    await Promise.all(
+      states.filter((name) => !live.has(name.split('.')[0])).map((name) => rm(join(this.state.dir, name), { force: true })),
+    );
+    return { messages, removedTemp: temps.length };
+  }
+
+  /** Whether a message is still queued (it may have been removed by `mxkit queue remove`). */
+  async has(id: string): Promise<boolean> {
+    try {
+      await (await open(this.pathOf(id), 'r')).close();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The whole message (without the envelope line). Messages are bounded by limits.maxMessageBytes. */
+  async readBody(message: SpooledMessage): Promise<Buffer> {
+    return (await readFile(message.path)).subarray(message.bodyOffset);
+  }
+
+  /** Spools a message made by the relay itself (a DSN): same durability as intake. */
+  async enqueue(envelope: Omit<SpoolEnvelope, 'id' | 'receivedAt'>, body: Buffer): Promise<SpoolEnvelope> {
+    const full: SpoolEnvelope = { id: newQueueId(), receivedAt: new Date().toISOString(), ...envelope };
+    const draft = await this.begin(full.id);
+    try {
+      await draft.writeEnvelope(full);
+      await draft.write(body);
+      await draft.commit();
+    } catch (error) {
+      await draft.abort();
+      throw error;
+    }
+    return full;
+  }
+
+  /** Asks the running relay (or the next one to start) to retry a message, or every message, now. */
+  async requestRetry(id: string | 'all'): Promise<void> {
+    if (id !== 'all') this.pathOf(id);
+    await mkdir(this.controlDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(this.controlDir, `${id}.retry`), '');
+  }
+
+  /** Takes (reads and deletes) pending retry requests. */
+  async takeRetryRequests(): Promise<string[]> {
+    const names = await readdir(this.controlDir).catch(() => [] as string[]);
+    const requests = names.filter((name) => name.endsWith('.retry'));
+    await Promise.all(requests.map((name) => rm(join(this.controlDir, name), { force: true })));
+    return requests.map((name) => name.slice(0, -'.retry'.length)).filter((id) => id === 'all' || QUEUE_ID_PATTERN.test(id));
+  }
+
+  /** A secret kept in the spool (made on first use), e.g. for SRS: stable across restarts. */
+  async secret(name: 'srs'): Promise<Buffer> {
+    const path = join(this.root, `${name}.secret`);
+    try {
+      return await readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const temp = `${path}.${process.pid}.tmp`;
+    await writeFile(temp, randomBytes(32), { mode: 0o600, flush: true });
+    await rename(temp, path);
+    return readFile(path);
+  }
+
+  async list(): Promise<SpooledMessage[]> {
+    const names = (await readdir(this.queueDir)).filter((name) => name.endsWith('.msg')).sort();
+    const messages: SpooledMessage[] = [];
+    for (const name of names) {
+      const message = await this.read(name.slice(0, -4)).catch(() => undefined);
+      if (message) messages.push(message);
+    }
+    return messages;
+  }
+
+  async count(): Promise<number> {
+    return (await readdir(this.queueDir)).filter((name) => name.endsWith('.msg')).length;
+  }
+
+  pathOf(id: string): string {
+    if (!QUEUE_ID_PATTERN.test(id)) throw new Error(`not a queue id: ${id}`);
+    return join(this.queueDir, `${id}.msg`);
+  }
+
+  /** Reads the envelope line of a spooled message. */
+  async read(id: string): Promise<SpooledMessage> {
+    const path = this.pathOf(id);
+    const handle = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      const newline = head.subarray(0, bytesRead).indexOf(0x0a);
+      if (newline < 0) throw new Error(`spool file ${path} has no envelope line`);
+      const envelope = JSON.parse(head.subarray(0, newline).toString('utf8')) as SpoolEnvelope;
+      return { envelope, path, bodyOffset: newline + 1 };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The message bytes (without the envelope line). */
+  openBody(message: SpooledMessage): NodeJS.ReadableStream {
+    return createReadStream(message.path, { start: message.bodyOffset });
+  }
+
+  /** Removes a message and its delivery state (delivered, bounced, or `mxkit queue remove`). */
+  async remove(id: string): Promise<boolean> {
+    const existed = await this.has(id);
+    await rm(this.pathOf(id), { force: true });
+    await this.queueSync.sync();
+    await this.state.remove(id);
+    return existed;
+  }
+
+  /** Starts writing a message; nothing is visible in queue/ until `commit`. */
+  async begin(id: string): Promise<SpoolDraft> {
+    const tmpPath = join(this.tmpDir, `${id}.tmp`);
+    const handle = await open(tmpPath, 'wx', 0o600);
+    return new SpoolDraft(id, tmpPath, this.pathOf(id), handle, this.queueSync);
+  }
+}
+
+/** A message being written. Exactly one of `commit` or `abort` ends it. */
+export class SpoolDraft {
+  private position = 0;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly tmpPath: string,
+    private readonly finalPath: string,
+    private readonly handle: FileHandle,
+    private readonly queueSync: DirectorySync,
+  ) {}
+
+  /** Bytes of message body written so far. */
+  get bodyBytes(): number {
+    return this.position - this.headerBytes;
+  }
+
+  private headerBytes = 0;
+
+  async writeEnvelope(envelope: SpoolEnvelope): Promise<void> {
+    if (this.position !== 0) throw new Error('the envelope goes first');
+    const line = Buffer.from(`${JSON.stringify(envelope)}\n`, 'utf8');
+    await this.write(line);
+    this.headerBytes = line.length;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset, this.position);
+      offset += bytesWritten;
+      this.position += bytesWritten;
+    }
+  }
+
+  /** Makes the message durable and visible: fsync file, rename into queue/, fsync queue/ (group commit). */
+  async commit(): Promise<void> {
+    await this.handle.sync();
+    await this.close();
+    await rename(this.tmpPath, this.finalPath);
+    await this.queueSync.sync();
+  }
+
+  async abort(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await rm(this.tmpPath, { force: true });
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}

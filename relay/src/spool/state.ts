@@ -1,0 +1,82 @@
+/**
+ * Per-recipient delivery state, kept next to the queued message as spoolDir/state/<id>.json.
+ * Written atomically (temp file, fsync, rename, directory fsync) after every outcome, so a
+ * recipient recorded as delivered is never sent to again, whatever crashes afterwards. A crash
+ * between the remote 250 and this write can still repeat that one delivery: at-least-once is the
+ * promise (RFC 5321 6.1 asks that a message not be lost; duplicates are the lesser evil).
+ */
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DirectorySync } from './directory-sync';
+import { QUEUE_ID_PATTERN } from './queue-id';
+
+export type RecipientStatus = 'pending' | 'delivered' | 'bounced';
+
+export interface RecipientState {
+  /** Where the message goes (after routes and SRS reversal). */
+  to: string;
+  /** The envelope recipient the message was accepted for (differs when forwarded). */
+  original: string;
+  /** Envelope sender used for this recipient ('' is the null sender; SRS when forwarded). */
+  mailFrom: string;
+  status: RecipientStatus;
+  attempts: number;
+  lastAttemptAt?: string;
+  /** Last reply or failure, for `mxkit queue list` and the DSN. */
+  lastError?: string;
+  /** RFC 3463 status of the last outcome. */
+  statusCode?: string;
+  remoteMta?: string;
+}
+
+export interface DeliveryState {
+  id: string;
+  attempts: number;
+  nextAttemptAt: string;
+  recipients: RecipientState[];
+  /** A delay warning DSN has been sent (sent at most once). */
+  delayWarned?: boolean;
+}
+
+export class StateStore {
+  readonly dir: string;
+  private readonly sync: DirectorySync;
+
+  constructor(root: string) {
+    this.dir = join(root, 'state');
+    this.sync = new DirectorySync(this.dir);
+  }
+
+  pathOf(id: string): string {
+    if (!QUEUE_ID_PATTERN.test(id)) throw new Error(`not a queue id: ${id}`);
+    return join(this.dir, `${id}.json`);
+  }
+
+  /** The stored state, or undefined when the message has never been attempted. */
+  async read(id: string): Promise<DeliveryState | undefined> {
+    try {
+      return JSON.parse(await readFile(this.pathOf(id), 'utf8')) as DeliveryState;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async write(state: DeliveryState): Promise<void> {
+    const path = this.pathOf(state.id);
+    const temp = `${path}.${process.pid}.tmp`;
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(state));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    await this.sync.sync();
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
+  }
+}

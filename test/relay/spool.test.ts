@@ -1,0 +1,77 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DirectorySync } from '../../relay/src/spool/directory-sync';
+import { Spool } from '../../relay/src/spool/spool';
+import { startTestRelay, tempDir } from '../helpers/relay';
+import { SmtpDialog } from '../helpers/smtp-dialog';
+
+describe('directory fsync group commit', () => {
+  it('lets many commits that arrive together share one fsync, and never resolves a caller before a sync that began after it', async () => {
+    const started: number[] = [];
+    const releases: Array<() => void> = [];
+    const sync = new DirectorySync('/unused', () => {
+      started.push(Date.now());
+      return new Promise<void>((resolve) => releases.push(resolve));
+    });
+    const first = sync.sync();
+    const waiting = Array.from({ length: 20 }, () => sync.sync());
+    let laterResolved = false;
+    void Promise.all(waiting).then(() => (laterResolved = true));
+    expect(started).toHaveLength(1);
+    releases[0]();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    // The 20 late callers share exactly one further fsync, and are not done until it is.
+    expect(started).toHaveLength(2);
+    expect(laterResolved).toBe(false);
+    releases[1]();
+    await Promise.all(waiting);
+    expect(started).toHaveLength(2);
+  });
+});
+
+describe('the spool at start-up', () => {
+  it('removes incomplete temp files and lists every complete message', async () => {
+    const dir = tempDir();
+    const spool = new Spool(dir);
+    await spool.open();
+    const draft = await spool.begin('0MX0000000000000001');
+    await draft.writeEnvelope({ id: '0MX0000000000000001', receivedAt: new Date().toISOString(), mailFrom: '', rcptTo: ['a@b.test'], listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
+    await draft.write(Buffer.from('Subject: kept\r\n\r\nx\r\n'));
+    await draft.commit();
+    writeFileSync(join(dir, 'tmp', '0MX0000000000000002.tmp'), '{"id":"half'); // a write cut by a crash
+    const reopened = await new Spool(dir).open();
+    expect(reopened.removedTemp).toBe(1);
+    expect(reopened.messages.map((message) => message.envelope.id)).toEqual(['0MX0000000000000001']);
+    expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('a spool write that fails', () => {
+  it('answers 451 4.3.0 and leaves no file behind', async () => {
+    const t = await startTestRelay();
+    try {
+      // Root ignores permissions, so break the spool another way: tmp/ stops being a folder.
+      const tmp = join(t.dir, 'spool', 'tmp');
+      rmSync(tmp, { recursive: true });
+      writeFileSync(tmp, 'not a folder');
+      const dialog = await SmtpDialog.open(t.port('mx'));
+      await dialog.greet();
+      await dialog.command('MAIL FROM:<sender@outside.test>');
+      await dialog.command('RCPT TO:<postmaster@example.test>');
+      expect((await dialog.data('Subject: x\r\n\r\nbody\r\n')).lines[0]).toMatch(/^451 4\.3\.0 /);
+      rmSync(tmp);
+      mkdirSync(tmp);
+      // Once the disk is back, the same session can send the message again.
+      await dialog.command('MAIL FROM:<sender@outside.test>');
+      await dialog.command('RCPT TO:<postmaster@example.test>');
+      expect((await dialog.data('Subject: x\r\n\r\nbody\r\n')).lines[0]).toMatch(/^250 2\.6\.0 /);
+      dialog.close();
+      expect(await t.relay.spool.count()).toBe(1);
+      expect(readdirSync(tmp)).toEqual([]);
+      expect(t.logs.join('\n')).toContain('could not spool the message');
+    } finally {
+      await t.stop();
+    }
+  });
+});
