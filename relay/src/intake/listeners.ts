@@ -4,6 +4,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { TlsMaterial } from '../config/load';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import { parseDuration } from '../config/duration';
+import { installGreetingDelayOption } from './greeting-delay';
 import { installEnhancedStatusPassthrough, Replies } from './reply';
 import { SessionHandlers, type IntakeContext, type ListenerKind } from './session-handlers';
 
@@ -35,6 +36,8 @@ function optionsFor(kind: ListenerKind, config: RelayConfig, tls: TlsMaterial | 
     closeTimeout: 30_000,
     logger: false,
     minVersion: 'TLSv1.2',
+    // See greeting-delay.ts: only port 25 keeps the early-talker pause.
+    ...(kind === 'mx' ? {} : { greetingDelayMs: 0 }),
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     onConnect: handlers.onConnect,
     onSecure: handlers.onSecure,
@@ -48,6 +51,7 @@ function optionsFor(kind: ListenerKind, config: RelayConfig, tls: TlsMaterial | 
 
 export async function startSmtpListeners(context: IntakeContext, tls: TlsMaterial | undefined): Promise<SmtpListener[]> {
   installEnhancedStatusPassthrough();
+  installGreetingDelayOption();
   const started: SmtpListener[] = [];
   try {
     for (const kind of SMTP_LISTENERS) {

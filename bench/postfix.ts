@@ -1,0 +1,91 @@
+/**
+ * Postfix as the baseline relay, run from its own config directory (no system service, no
+ * chroot, loopback only): smtpd on 127.0.0.1:<port>, mynetworks = loopback, relayhost = the sink.
+ * Settings follow ../shared/peers.md, where each one was found necessary on these machines.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitForBanner } from './net';
+
+export interface PostfixRelay {
+  port: number;
+  configDir: string;
+  masterPid(): number | undefined;
+  stop(): void;
+}
+
+function postfixUid(): { uid: number; gid: number } {
+  return { uid: Number(execFileSync('id', ['-u', 'postfix']).toString()), gid: Number(execFileSync('id', ['-g', 'postfix']).toString()) };
+}
+
+export async function startPostfix(root: string, port: number, relayhost: string): Promise<PostfixRelay> {
+  const configDir = join(root, 'etc');
+  const queueDir = join(root, 'queue');
+  const dataDir = join(root, 'data');
+  for (const dir of [configDir, queueDir, dataDir]) mkdirSync(dir, { recursive: true });
+  // Postfix's daemons run as the postfix user and must reach their folders under ours.
+  chmodSync(root, 0o755);
+  const { uid, gid } = postfixUid();
+  chownSync(dataDir, uid, gid);
+  writeFileSync(
+    join(configDir, 'main.cf'),
+    [
+      'compatibility_level = 3.6',
+      `queue_directory = ${queueDir}`,
+      `data_directory = ${dataDir}`,
+      'inet_interfaces = loopback-only',
+      'inet_protocols = ipv4',
+      'myhostname = baseline.bench.test',
+      'mydestination =',
+      'local_recipient_maps =',
+      'mynetworks = 127.0.0.0/8',
+      `relayhost = ${relayhost}`,
+      'smtpd_relay_restrictions = permit_mynetworks, reject',
+      'smtp_dns_support_level = disabled',
+      'smtp_tls_security_level = none',
+      `maillog_file = ${join(root, 'maillog')}`,
+      `maillog_file_prefixes = ${root}`,
+      'default_process_limit = 1200',
+      'smtpd_client_connection_count_limit = 0',
+      'smtpd_client_connection_rate_limit = 0',
+      'smtp_destination_concurrency_limit = 20',
+      'default_destination_concurrency_limit = 20',
+      '',
+    ].join('\n'),
+  );
+  // The distribution's master.cf, with chroot off everywhere and smtpd moved to our port.
+  const master = readFileSync('/etc/postfix/master.cf', 'utf8')
+    .split('\n')
+    .map((line) => {
+      const fields = line.split(/\s+/);
+      if (line.startsWith('#') || fields.length < 8) return line;
+      if (fields[0] === 'smtp' && fields[1] === 'inet') return `127.0.0.1:${port} inet n - n - - smtpd`;
+      fields[4] = 'n';
+      return fields.join(' ');
+    })
+    .join('\n');
+  writeFileSync(join(configDir, 'master.cf'), master);
+  execFileSync('postfix', ['-c', configDir, 'check'], { stdio: 'inherit' });
+  execFileSync('postfix', ['-c', configDir, 'start'], { stdio: 'pipe' });
+  await waitForBanner('127.0.0.1', port);
+  const pidFile = join(queueDir, 'pid', 'master.pid');
+  return {
+    port,
+    configDir,
+    masterPid: () => {
+      try {
+        return Number(readFileSync(pidFile, 'utf8').trim());
+      } catch {
+        return undefined;
+      }
+    },
+    stop: () => {
+      try {
+        execFileSync('postfix', ['-c', configDir, 'stop'], { stdio: 'pipe' });
+      } catch {
+        // already stopped
+      }
+    },
+  };
+}
