@@ -37,7 +37,8 @@ export class DirectorySync {
   }
 }
 
-async function fsyncPath(path: string): Promise<void> {
+/** fsync of a file or folder by path. */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();
