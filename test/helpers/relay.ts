@@ -59,6 +59,10 @@ export async function writeRelayFiles(overrides: (config: RelayConfigInput, dir:
       { match: 'info@example.test', forward: ['inbox@elsewhere.test'] },
     ],
     spoolDir: join(dir, 'spool'),
+    // Delivery runs in every relay: point its DNS at a closed loopback port so tests that do not
+    // set up a DNS world never query the system resolver (outside 127.0.0.0/8); their mail is
+    // simply deferred and stays in the spool. Delivery tests override this block.
+    delivery: { dnsServers: ['127.0.0.1:9'] },
     limits: { maxMessageBytes: 64 * 1024, maxRecipients: 5, maxConnectionsPerIp: 20, authFailuresPerIp: 3 },
   };
   overrides(config, dir);

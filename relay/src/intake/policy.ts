@@ -90,3 +90,26 @@ export function isTrusted(list: BlockList, remoteAddress: string): boolean {
   const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
   return isIP(address) !== 0 && list.check(address, family);
 }
+
+/** Replies of the inbound authentication check at DATA (kept as data, like Replies). */
+export const InboundReplies = {
+  // RFC 7489 7.2 / RFC 7372 3.2: a DMARC p=reject failure is refused during the SMTP transaction.
+  dmarcReject: (domain: string) => new SmtpReply(550, '5.7.1', `Rejected by the DMARC policy of ${domain}`),
+  authCheckFailed: () => new SmtpReply(451, '4.7.0', 'Temporary failure checking the message authentication, try again later'),
+} as const;
+
+/** What the `mx` listener needs from inbound authentication (implemented in delivery/, wired by relay.ts). */
+export interface InboundHooks {
+  check(input: { message: Buffer; clientAddress: string; helo: string; mailFrom: string; recipientDomain: string }): Promise<{
+    action: 'accept' | 'quarantine' | 'reject';
+    headers: string;
+    spf: string;
+    dkim: string;
+    dmarc: string;
+    /** The From domain whose DMARC policy applied. */
+    dmarcDomain?: string;
+    arc: string;
+  }>;
+  /** A valid SRS address of ours: a bounce coming back for mail we forwarded. */
+  isReturnAddress(address: string): boolean;
+}

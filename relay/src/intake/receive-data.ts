@@ -12,8 +12,14 @@ export interface ReceiveOptions {
   maxMessageBytes: number;
   /** Opens the draft; a failure is answered 451 once the stream has been consumed. */
   openDraft: () => Promise<SpoolDraft>;
-  /** Written before the message: the envelope line and our Received header. */
-  prefix: (draft: SpoolDraft) => Promise<void>;
+  /** Written before the message: the envelope line, `inspected` headers, our Received header. */
+  prefix: (draft: SpoolDraft, inspected?: Buffer) => Promise<void>;
+  /**
+   * Looks at the whole message before it is stored (inbound authentication on `mx`): returns header
+   * bytes to add, or throws an SmtpReply to refuse it. The message is held in memory for this, which
+   * limits.maxMessageBytes bounds.
+   */
+  inspect?: (message: Buffer) => Promise<Buffer>;
 }
 
 export interface ReceivedMessage {
@@ -21,6 +27,7 @@ export interface ReceivedMessage {
 }
 
 export async function receiveMessage(stream: SMTPServerDataStream, options: ReceiveOptions): Promise<ReceivedMessage> {
+  if (options.inspect) return receiveInspected(stream, options, options.inspect);
   const scanner = new LineEndingScanner();
   let draft: SpoolDraft | undefined;
   let storageError: unknown;
@@ -50,6 +57,33 @@ export async function receiveMessage(stream: SMTPServerDataStream, options: Rece
   }
   try {
     await (draft as SpoolDraft).commit();
+  } catch (error) {
+    await draft?.abort().catch(() => undefined);
+    throw Object.assign(Replies.spoolFailed(), { cause: error });
+  }
+  return { bytes };
+}
+
+/** Reads the whole message, lets `inspect` judge it, and only then opens, writes and commits the draft. */
+async function receiveInspected(stream: SMTPServerDataStream, options: ReceiveOptions, inspect: (message: Buffer) => Promise<Buffer>): Promise<ReceivedMessage> {
+  const scanner = new LineEndingScanner();
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    scanner.update(chunk);
+    if (!stream.sizeExceeded && bytes <= options.maxMessageBytes) chunks.push(chunk);
+  }
+  const refusal = refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, undefined, options.maxMessageBytes);
+  if (refusal) throw refusal;
+  const message = Buffer.concat(chunks);
+  const added = await inspect(message);
+  let draft: SpoolDraft | undefined;
+  try {
+    draft = await options.openDraft();
+    await options.prefix(draft, added);
+    await draft.write(message);
+    await draft.commit();
   } catch (error) {
     await draft?.abort().catch(() => undefined);
     throw Object.assign(Replies.spoolFailed(), { cause: error });

@@ -20,7 +20,7 @@ import type { Spool } from '../spool/spool';
 import type { AuthThrottle } from './auth-throttle';
 import type { ConnectionTracker } from './connection-tracker';
 import { verifyPassword } from './password';
-import { checkInboundRecipient, isTrusted, parseMailbox, senderAllowed } from './policy';
+import { checkInboundRecipient, InboundReplies, isTrusted, parseMailbox, senderAllowed, type InboundHooks } from './policy';
 import { receiveMessage } from './receive-data';
 import { Replies, SmtpReply } from './reply';
 import { receivedHeader } from './trace-header';
@@ -38,6 +38,8 @@ export interface IntakeContext {
   isDraining(): boolean;
   /** Called after a message is durably spooled and before the 250 goes out. */
   onSpooled?(envelope: SpoolEnvelope): void;
+  /** Inbound authentication and SRS bounce addresses for the `mx` listener (from delivery/). */
+  inbound?: InboundHooks;
 }
 
 interface Transaction {
@@ -152,12 +154,15 @@ export class SessionHandlers {
     if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
       return this.refuse(session, 'too_many_recipients', Replies.tooManyRecipients(), done);
     }
-    const reply =
+    let reply =
       this.kind === 'mx'
         ? checkInboundRecipient(config, address.address)
         : parseMailbox(address.address)
           ? undefined
           : Replies.badRecipientSyntax(address.address);
+    // An SRS address of ours (our domain, no route) is a bounce to mail we forwarded: accepted, and
+    // delivery returns it to the original sender. Only addresses whose hash and age check out.
+    if (reply?.code === 550 && reply.enhanced === '5.1.1' && this.context.inbound?.isReturnAddress(address.address)) reply = undefined;
     if (reply) return this.refuse(session, reply.code === 550 ? 'unknown_user' : reply.enhanced === '5.7.1' ? 'relay_denied' : 'bad_recipient', reply, done);
     this.sessionLog(session).info({ to: address.address }, 'RCPT TO accepted');
     done();
@@ -168,7 +173,7 @@ export class SessionHandlers {
       (queueId) => done(null, `Ok: queued as ${queueId}`),
       (error: unknown) => {
         const reply = error instanceof SmtpReply ? error : Replies.spoolFailed();
-        const reason = reply.code === 552 ? 'message_too_big' : reply.code === 554 ? 'bare_line_ending' : 'spool_error';
+        const reason = reply.code === 552 ? 'message_too_big' : reply.code === 554 ? 'bare_line_ending' : reply.code === 550 ? 'dmarc_reject' : reply.enhanced === '4.7.0' ? 'auth_check_failed' : 'spool_error';
         const log = this.sessionLog(session);
         if (reply.code === 451) log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
         this.refuse(session, reason, reply, done);
@@ -190,13 +195,17 @@ export class SessionHandlers {
       smtpUtf8: session.envelope.smtpUtf8 === true,
       bodyType: session.envelope.bodyType === '8bitmime' ? '8bitmime' : '7bit',
     };
+    const received = Buffer.from(receivedHeader(session, config.hostname, envelope.id), 'latin1');
+    const inbound = this.kind === 'mx' ? this.context.inbound : undefined;
     const { bytes } = await receiveMessage(stream, {
       maxMessageBytes: config.limits.maxMessageBytes,
       openDraft: () => spool.begin(envelope.id),
-      prefix: async (draft) => {
+      prefix: async (draft, inspected) => {
         await draft.writeEnvelope(envelope);
-        await draft.write(Buffer.from(receivedHeader(session, config.hostname, envelope.id), 'latin1'));
+        if (inspected) await draft.write(inspected);
+        await draft.write(received);
       },
+      ...(inbound ? { inspect: (message: Buffer) => this.authenticateInbound(inbound, session, envelope, Buffer.concat([received, message]), transaction.log) } : {}),
     });
     metrics.accepted.inc({ listener: this.kind });
     metrics.receivedBytes.inc({ listener: this.kind }, bytes);
@@ -204,5 +213,27 @@ export class SessionHandlers {
     transaction.log.info({ from: envelope.mailFrom, rcpt: envelope.rcptTo.length, bytes }, 'message spooled');
     this.context.onSpooled?.(envelope);
     return envelope.id;
+  }
+
+  /** SPF/DKIM/DMARC/ARC at DATA, before anything is stored: refuse p=reject failures (550 5.7.1). */
+  private async authenticateInbound(inbound: InboundHooks, session: SMTPServerSession, envelope: SpoolEnvelope, message: Buffer, log: Logger): Promise<Buffer> {
+    const recipient = envelope.rcptTo[0] ?? '';
+    let verdict: Awaited<ReturnType<InboundHooks['check']>>;
+    try {
+      verdict = await inbound.check({
+        message,
+        clientAddress: session.remoteAddress,
+        helo: session.hostNameAppearsAs || session.remoteAddress,
+        mailFrom: envelope.mailFrom,
+        recipientDomain: recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase(),
+      });
+    } catch (error) {
+      log.error({ err: error }, 'inbound authentication failed unexpectedly');
+      throw InboundReplies.authCheckFailed();
+    }
+    this.context.metrics.inbound.inc({ dmarc: verdict.dmarc, action: verdict.action });
+    log.info({ spf: verdict.spf, dkim: verdict.dkim, dmarc: verdict.dmarc, arc: verdict.arc, action: verdict.action }, 'inbound authentication');
+    if (verdict.action === 'reject') throw InboundReplies.dmarcReject(verdict.dmarcDomain ?? 'the sender domain');
+    return Buffer.from(verdict.headers, 'latin1');
   }
 }

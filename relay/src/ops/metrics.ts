@@ -1,5 +1,5 @@
 /** Prometheus metrics of the relay, in a registry of its own (no global state between tests). */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class RelayMetrics {
   readonly registry = new Registry();
@@ -10,6 +10,21 @@ export class RelayMetrics {
   readonly receivedBytes = new Counter({ name: 'mxkit_received_bytes_total', help: 'Message bytes spooled', labelNames: ['listener'], registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'mxkit_auth_failures_total', help: 'Failed AUTH attempts', labelNames: ['listener'], registers: [this.registry] });
   readonly spoolMessages = new Gauge({ name: 'mxkit_spool_messages', help: 'Messages in the spool queue', registers: [this.registry] });
+  // TLS (relay/src/tls/state.ts sets it; docs/tls.md). source: acme | file | temporary (self-signed stand-in).
+  readonly tlsCertificateExpiry = new Gauge({ name: 'mxkit_tls_certificate_expiry_seconds', help: 'Seconds until the served TLS certificate expires (negative once expired), by source', labelNames: ['source'], registers: [this.registry] });
+  // Delivery (per recipient).
+  readonly delivered = new Counter({ name: 'mxkit_delivery_delivered_total', help: 'Recipients delivered, by route (mx|smarthost) and TLS use', labelNames: ['route', 'tls'], registers: [this.registry] });
+  readonly deferred = new Counter({ name: 'mxkit_delivery_deferred_total', help: 'Recipient attempts deferred for a retry, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly bounced = new Counter({ name: 'mxkit_delivery_bounced_total', help: 'Recipients given up on, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly dsns = new Counter({ name: 'mxkit_delivery_dsn_total', help: 'DSNs queued, by action (failed|delayed)', labelNames: ['action'], registers: [this.registry] });
+  readonly sessions = new Counter({ name: 'mxkit_delivery_sessions_total', help: 'Outbound SMTP sessions that held a transaction, by TLS use (TLS share = yes / all)', labelNames: ['tls'], registers: [this.registry] });
+  readonly queueAge = new Histogram({
+    name: 'mxkit_delivery_queue_age_seconds',
+    help: 'Time from acceptance to final outcome (delivered or bounced), per recipient',
+    buckets: [1, 10, 60, 300, 1800, 3600, 4 * 3600, 86_400, 5 * 86_400],
+    registers: [this.registry],
+  });
+  readonly inbound = new Counter({ name: 'mxkit_inbound_auth_total', help: 'Inbound messages by DMARC result and action', labelNames: ['dmarc', 'action'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mxkit_process_' });

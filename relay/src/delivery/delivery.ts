@@ -1,0 +1,151 @@
+/**
+ * The delivery half of the relay: picks up every queued message (at start and as the intake spools
+ * them), attempts them on schedule, answers `mxkit queue retry` requests, and offers the intake an
+ * inbound authenticator and an SRS check (injected by relay.ts, so intake never imports delivery).
+ */
+import { EventEmitter } from 'node:events';
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseDuration } from '../config/duration';
+import { ConfigError, type RelayConfig } from '../config/schema';
+import type { Logger } from '../ops/logger';
+import type { RelayMetrics } from '../ops/metrics';
+import type { SpoolEnvelope, SpooledMessage } from '../spool/envelope';
+import type { Spool } from '../spool/spool';
+import { attemptMessage, type AttemptContext } from './attempt';
+import { dkimSigners } from './dkim';
+import { InboundAuthenticator } from './inbound';
+import { Limiter } from './limiter';
+import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
+import { DeliveryResolver } from './resolver';
+import { Scheduler } from './scheduler';
+import { Srs } from './srs';
+import type { Smarthost } from './transport';
+
+/** Internal knobs for tests; never read from the config file. */
+export interface DeliveryHooks {
+  /** Fetch MTA-STS policies from here instead of https://mta-sts.<domain>/ (loopback test servers). */
+  mtaSts?: MtaStsFetchOverride;
+  /** Extra CAs trusted where TLS is verified (MTA-STS enforce, smarthost). */
+  tlsCa?: string[];
+  /** How often `mxkit queue retry` requests are picked up (default 500 ms). */
+  controlPollMs?: number;
+}
+
+export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, sessionsPerDomain: 4 } as const;
+
+export interface Delivery {
+  events: EventEmitter;
+  inbound: InboundAuthenticator;
+  srs: Srs;
+  /** Called by the intake once a message is durably spooled. */
+  onSpooled(envelope: SpoolEnvelope): void;
+  /** Attempts queued messages now (all, or one id). */
+  retryNow(id?: string): void;
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export interface DeliveryDeps {
+  config: RelayConfig;
+  dkimKeys: ReadonlyMap<string, KeyObject>;
+  spool: Spool;
+  logger: Logger;
+  metrics: RelayMetrics;
+  hooks?: DeliveryHooks;
+}
+
+export async function startDelivery(deps: DeliveryDeps, queued: readonly SpooledMessage[]): Promise<Delivery> {
+  const { config, spool, metrics } = deps;
+  const logger = deps.logger.child({ component: 'delivery' });
+  const resolver = new DeliveryResolver(config.delivery.dnsServers);
+  const signers = dkimSigners(config, deps.dkimKeys);
+  const srs = new Srs(await spool.secret('srs'));
+  const smarthost = await readSmarthost(config);
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+
+  const late: { scheduler?: Scheduler } = {};
+  const context: AttemptContext = {
+    config,
+    spool,
+    logger,
+    metrics,
+    events,
+    signers,
+    srs,
+    limiter: new Limiter(LIMITS.sessionsTotal, LIMITS.sessionsPerDomain),
+    transport: {
+      heloName: config.hostname,
+      port: config.delivery.port,
+      ...(smarthost ? { smarthost } : {}),
+      resolver,
+      mtaSts: new MtaStsPolicies(resolver, logger, deps.hooks?.mtaSts),
+      logger,
+      ...(deps.hooks?.tlsCa ? { ca: deps.hooks.tlsCa } : {}),
+    },
+    retryScheduleMs: config.delivery.retrySchedule.map(parseDuration),
+    maxQueueTimeMs: parseDuration(config.delivery.maxQueueTime),
+    scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
+  };
+  const failureDelay = context.retryScheduleMs[0];
+  const active = new Scheduler((id) => attemptMessage(context, id), LIMITS.messagesInFlight, (id, error) => {
+    logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
+    return failureDelay;
+  });
+  late.scheduler = active;
+
+  for (const message of queued) {
+    const state = await spool.state.read(message.envelope.id).catch(() => undefined);
+    active.schedule(message.envelope.id, state ? Date.parse(state.nextAttemptAt) : Date.now());
+  }
+  logger.info({ queued: queued.length, smarthost: smarthost ? `${smarthost.host}:${smarthost.port}` : undefined }, 'delivery started');
+
+  const retryNow = (id?: string) => {
+    for (const queuedId of id ? [id] : active.ids()) active.schedule(queuedId, Date.now());
+  };
+  // `mxkit queue retry` drops a file in spoolDir/control; polling a small folder is cheap and
+  // works on every filesystem (inotify is not everywhere, e.g. some container sandboxes).
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    spool
+      .takeRetryRequests()
+      .then(async (requests) => {
+        for (const request of requests) {
+          if (request === 'all') retryNow();
+          else if (await spool.has(request)) active.schedule(request, Date.now());
+          if (requests.length) logger.info({ request }, 'retry requested');
+        }
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'cannot read retry requests'))
+      .finally(() => (polling = false));
+  }, deps.hooks?.controlPollMs ?? 500);
+  poll.unref();
+
+  return {
+    events,
+    srs,
+    inbound: new InboundAuthenticator(config.hostname, resolver, signers),
+    onSpooled: (envelope) => active.schedule(envelope.id, Date.now()),
+    retryNow,
+    stop: async (timeoutMs) => {
+      clearInterval(poll);
+      await active.stop(timeoutMs);
+    },
+  };
+}
+
+async function readSmarthost(config: RelayConfig): Promise<Smarthost | undefined> {
+  const smarthost = config.delivery.smarthost;
+  if (!smarthost) return undefined;
+  if (smarthost.username === undefined) return { host: smarthost.host, port: smarthost.port };
+  if (!smarthost.passwordFile) throw new ConfigError('delivery.smarthost.passwordFile: is required when username is set');
+  let pass: string;
+  try {
+    pass = (await readFile(smarthost.passwordFile, 'utf8')).split(/\r?\n/)[0];
+  } catch (error) {
+    throw new ConfigError(`delivery.smarthost.passwordFile: cannot read ${smarthost.passwordFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return { host: smarthost.host, port: smarthost.port, auth: { user: smarthost.username, pass } };
+}

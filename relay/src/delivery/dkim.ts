@@ -1,0 +1,70 @@
+/**
+ * DKIM signing of outbound mail (RFC 6376) with mailauth: rsa-sha256 (or ed25519-sha256 for an
+ * Ed25519 key), relaxed/relaxed, mailauth's default header list (From, To, Subject, Date,
+ * Message-ID, MIME headers, ...). A message whose From domain -- or a parent of it, which DMARC's
+ * relaxed alignment accepts -- has a `dkim` entry is signed or not sent at all: a signing failure
+ * throws, and the caller defers.
+ */
+import type { KeyObject } from 'node:crypto';
+import { dkimSign } from 'mailauth/lib/dkim/sign';
+import type { RelayConfig } from '../config/schema';
+import { fromDomain } from './message';
+
+export interface DkimSigner {
+  domain: string;
+  selector: string;
+  privateKey: string;
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+}
+
+export class DkimSigningError extends Error {
+  override name = 'DkimSigningError';
+}
+
+export function dkimSigners(config: Pick<RelayConfig, 'dkim'>, keys: ReadonlyMap<string, KeyObject>): DkimSigner[] {
+  return config.dkim.map((entry) => {
+    const key = keys.get(`${entry.domain}/${entry.selector}`);
+    if (!key) throw new DkimSigningError(`no key loaded for dkim ${entry.domain}/${entry.selector}`);
+    return {
+      domain: entry.domain,
+      selector: entry.selector,
+      privateKey: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      algorithm: key.asymmetricKeyType === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
+    };
+  });
+}
+
+/** The signers for a From domain: exact domain entries, else the closest parent domain's. */
+export function signersFor(signers: readonly DkimSigner[], domain: string | undefined): DkimSigner[] {
+  if (!domain) return [];
+  const labels = domain.split('.');
+  for (let index = 0; index < labels.length - 1; index++) {
+    const candidate = labels.slice(index).join('.');
+    const matching = signers.filter((signer) => signer.domain === candidate);
+    if (matching.length > 0) return matching;
+  }
+  return [];
+}
+
+/** Returns the message with DKIM-Signature header(s) prepended, or unchanged when no key applies. */
+export async function signMessage(message: Buffer, signers: readonly DkimSigner[]): Promise<Buffer> {
+  const applicable = signersFor(signers, fromDomain(message));
+  if (applicable.length === 0) return message;
+  const result = await dkimSign(message, {
+    signingDomain: applicable[0].domain,
+    selector: applicable[0].selector,
+    privateKey: applicable[0].privateKey,
+    canonicalization: 'relaxed/relaxed',
+    signatureData: applicable.map((signer) => ({
+      signingDomain: signer.domain,
+      selector: signer.selector,
+      privateKey: signer.privateKey,
+      algorithm: signer.algorithm,
+      canonicalization: 'relaxed/relaxed',
+    })),
+  });
+  if (result.errors.length > 0 || !result.signatures.trim()) {
+    throw new DkimSigningError(`DKIM signing for ${applicable[0].domain} failed: ${result.errors.map((error) => error.message).join('; ') || 'no signature'}`);
+  }
+  return Buffer.concat([Buffer.from(result.signatures, 'latin1'), message]);
+}

@@ -1,0 +1,62 @@
+/**
+ * Who a spooled message goes to. Mail submitted by our users goes to its envelope recipients.
+ * Mail received on `mx` for our domains is forwarded per `routes` (an exact address beats
+ * `*@domain`), with the envelope sender SRS-rewritten into the routed domain; mail to an SRS
+ * address of ours is a bounce coming back, and goes to the original sender un-rewritten.
+ */
+import type { RelayConfig } from '../config/schema';
+import type { SpoolEnvelope } from '../spool/envelope';
+import type { RecipientState } from '../spool/state';
+import type { Srs } from './srs';
+
+type Route = RelayConfig['routes'][number];
+
+function matches(pattern: string, address: string): boolean {
+  const [patternLocal, patternDomain] = pattern.toLowerCase().split('@');
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at).toLowerCase();
+  const domain = address.slice(at + 1).toLowerCase();
+  return patternDomain === domain && (patternLocal === '*' || patternLocal === local);
+}
+
+export function routeFor(routes: readonly Route[], address: string): Route | undefined {
+  return (
+    routes.find((route) => !route.match.startsWith('*@') && matches(route.match, address)) ??
+    routes.find((route) => route.match.startsWith('*@') && matches(route.match, address))
+  );
+}
+
+/** The recipients of a message's first attempt, each with the envelope sender to use. */
+export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig, 'routes' | 'domains'>, srs: Srs): RecipientState[] {
+  const planned = new Map<string, RecipientState>();
+  const add = (to: string, original: string, mailFrom: string, status: RecipientState['status'] = 'pending', lastError?: string) => {
+    const key = to.toLowerCase();
+    if (!planned.has(key)) planned.set(key, { to, original, mailFrom, status, attempts: 0, ...(lastError ? { lastError, statusCode: '5.1.1' } : {}) });
+  };
+  for (const rcpt of envelope.rcptTo) {
+    if (envelope.listener !== 'mx') {
+      add(rcpt, rcpt, envelope.mailFrom);
+      continue;
+    }
+    const returned = srs.reverse(rcpt);
+    if (returned) {
+      add(returned, rcpt, envelope.mailFrom);
+      continue;
+    }
+    const route = routeFor(config.routes, rcpt);
+    const domain = rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase();
+    if (!route) {
+      add(rcpt, rcpt, envelope.mailFrom, 'bounced', 'no route for this address any more');
+      continue;
+    }
+    const mailFrom = envelope.mailFrom === '' ? '' : srs.forward(envelope.mailFrom, domain);
+    for (const target of route.forward) add(target, rcpt, mailFrom);
+  }
+  return [...planned.values()];
+}
+
+/** Where a DSN about `envelope` goes: the original sender (never an SRS address of ours). */
+export function dsnRecipient(envelope: SpoolEnvelope, srs: Srs): string | undefined {
+  if (envelope.mailFrom === '') return undefined;
+  return srs.reverse(envelope.mailFrom) ?? envelope.mailFrom;
+}
