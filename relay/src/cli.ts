@@ -5,14 +5,22 @@
 import { ConfigError } from './config/schema';
 import { parseArgs, UsageError } from './commands/args';
 import { runHashPasswordCommand } from './commands/hash-password';
+import { runQueueCommand } from './commands/queue';
 import { runRelayCommand } from './commands/relay-command';
+import { runLocalCommand } from './local/local-command';
+import { CHECK_USAGE, runCheckCommand } from './commands/check';
 import { runRecordsCommand } from '../../infra/builders/records-command';
 
 const USAGE = `usage: mxkit <command>
   relay --config FILE            run the relay
+  local [--state DIR] [--ports auto]
+                                 the whole mail system on loopback: DNS, relay, a receiving inbox
   hash-password                  read a password on stdin, print the hash for users[].passwordHash
+  queue list|retry|remove [ID] --config FILE [--json]
+                                 inspect the spool, retry now, remove (no bounce)
   records --config FILE [--ip IP] [--format zone|json]
-                                 the DNS records the deployment publishes`;
+                                 the DNS records the deployment publishes
+  ${CHECK_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -20,10 +28,16 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'relay':
       return runRelayCommand(parseArgs(rest));
+    case 'local':
+      return runLocalCommand(parseArgs(rest), print);
     case 'hash-password':
       return runHashPasswordCommand(print);
+    case 'queue':
+      return runQueueCommand(parseArgs(rest, ['json']), print);
     case 'records':
       return runRecordsCommand(rest, print);
+    case 'check':
+      return runCheckCommand(rest, print);
     case undefined:
     case 'help':
     case '--help':

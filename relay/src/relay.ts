@@ -1,11 +1,13 @@
 /**
- * Starts and stops the relay: spool, SMTP listeners, ops HTTP endpoint and TLS reload. Data flows
- * intake -> spool; this file only wires the parts together.
+ * Starts and stops the relay: spool, delivery, SMTP listeners, ops HTTP endpoint and TLS reload.
+ * Data flows intake -> spool -> delivery; this file only wires the parts together (the intake gets
+ * delivery's inbound checks as injected functions, so intake and delivery never import each other).
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readTlsMaterial, type LoadedRelay } from './config/load';
 import { ConfigError } from './config/schema';
+import { startDelivery, type Delivery, type DeliveryHooks } from './delivery/delivery';
 import { AuthThrottle } from './intake/auth-throttle';
 import { ConnectionTracker } from './intake/connection-tracker';
 import { closeServer, dismissIdleSessions, startSmtpListeners, type SmtpListener } from './intake/listeners';
@@ -15,18 +17,24 @@ import type { Logger } from './ops/logger';
 import { RelayMetrics } from './ops/metrics';
 import { TlsReloader } from './ops/tls-reload';
 import { Spool } from './spool/spool';
+import { startTlsServices, type TlsRuntimeOptions, type TlsServices } from './tls';
 
 export interface RelayOptions {
   /** Delay before a failed AUTH is answered (tests shorten it). */
   authFailureDelayMs?: number;
   /** Longest wait for in-flight sessions at shutdown before they are cut. */
   drainTimeoutMs?: number;
+  /** Internal delivery knobs for tests (MTA-STS policy URL, extra CAs). */
+  delivery?: DeliveryHooks;
+  /** TLS/ACME knobs for tests (clock, ACME poll interval): relay/src/tls. */
+  tls?: TlsRuntimeOptions;
 }
 
 export interface RunningRelay {
-  addresses: Partial<Record<'mx' | 'submission' | 'submissions' | 'http', AddressInfo>>;
+  addresses: Partial<Record<'mx' | 'submission' | 'submissions' | 'http' | 'acmeHttp' | 'https', AddressInfo>>;
   spool: Spool;
   metrics: RelayMetrics;
+  delivery: Delivery;
   reloadTls(): Promise<boolean>;
   shutdown(): Promise<void>;
 }
@@ -38,6 +46,8 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
   const recovered = await spool.open();
   metrics.spoolMessages.set(recovered.messages.length);
   logger.info({ spoolDir: spool.root, queued: recovered.messages.length, removedTemp: recovered.removedTemp }, 'spool opened');
+
+  const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, ...(options.delivery ? { hooks: options.delivery } : {}) }, recovered.messages);
 
   let draining = false;
   let listeners: SmtpListener[] = [];
@@ -51,28 +61,39 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     trusted: trustedNetworkList(config.trustedNetworks),
     throttle: new AuthThrottle({ limit: config.limits.authFailuresPerIp, windowMs: 15 * 60_000, failureDelayMs: options.authFailureDelayMs ?? 1000 }),
     isDraining: () => draining,
+    onSpooled: delivery.onSpooled,
+    inbound: {
+      check: (input: Parameters<Delivery['inbound']['check']>[0]) => delivery.inbound.check(input),
+      isReturnAddress: (address: string) => delivery.srs.reverse(address) !== undefined,
+    },
   };
 
   let ops: Server | undefined;
+  let tls: TlsServices | undefined;
   const addresses: RunningRelay['addresses'] = {};
   try {
     listeners = await startSmtpListeners(context, loaded.tls);
     listeners.forEach(({ kind, address }) => (addresses[kind] = address));
+    // Certificate state, expiry watch, ACME and the acmeHttp/https listeners (docs/tls.md).
+    tls = await startTlsServices({ loaded, logger, metrics, options: options.tls, swapSmtp: (material) => listeners.forEach(({ server }) => server.updateSecureContext({ key: material.key, cert: material.cert })) });
+    Object.assign(addresses, tls.addresses);
     if (config.listen.http) {
-      ops = createOpsServer({ isReady: () => !draining && listeners.every(({ server }) => server.server.listening) }, metrics.registry);
+      ops = createOpsServer({ isReady: () => !draining && listeners.every(({ server }) => server.server.listening) && (tls?.listening() ?? true) }, metrics.registry);
       addresses.http = await listenHttp(ops, config.listen.http.host, config.listen.http.port);
     }
   } catch (error) {
     await Promise.all(listeners.map(({ server }) => closeServer(server)));
+    await tls?.stop();
+    await delivery.stop(0);
     throw error;
   }
 
-  const reloader = config.tls?.certFile && config.tls.keyFile
+  const reloader = config.tls?.certFile && config.tls.keyFile && !config.tls.acme
     ? new TlsReloader({
         certFile: config.tls.certFile,
         keyFile: config.tls.keyFile,
         read: () => readTlsMaterial(config),
-        apply: (material) => listeners.forEach(({ server }) => server.updateSecureContext({ key: material.key, cert: material.cert })),
+        apply: (material) => tls?.install(material, 'file'),
         logger,
       })
     : undefined;
@@ -83,16 +104,20 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     draining = true;
     logger.info({ open: connections.open }, 'shutting down: refusing new sessions, letting open transactions finish');
     reloader?.stop();
+    await tls?.stop();
     listeners.forEach(({ server }) => dismissIdleSessions(server));
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? 60_000).unref());
     await Promise.race([connections.whenIdle(), timeout]);
     await Promise.all(listeners.map(({ server }) => closeServer(server)));
+    // Attempts in progress finish (or are cut at the drain timeout: their state is durable, and an
+    // unfinished recipient is simply retried after the restart).
+    await delivery.stop(options.drainTimeoutMs ?? 60_000);
     await new Promise<void>((resolve) => (ops ? ops.close(() => resolve()) : resolve()));
     ops?.closeAllConnections();
     logger.info('relay stopped');
   };
 
-  return { addresses, spool, metrics, reloadTls: () => reloader?.reload() ?? Promise.resolve(false), shutdown };
+  return { addresses, spool, metrics, delivery, reloadTls: () => reloader?.reload() ?? Promise.resolve(false), shutdown };
 }
 
 function listenHttp(server: Server, host: string, port: number): Promise<AddressInfo> {

@@ -42,7 +42,8 @@ describe('relay config builder', () => {
     const config = parseRelayConfig(
       buildRelayConfig({ ...base, tls: { mode: 'acme', email: 'ops@example.com' }, mtaSts: { mode: 'testing', maxAge: '7d' } }),
     );
-    expect(config.tls).toEqual({
+    // The relay schema fills in its own ACME timing defaults; the builder's choices are these.
+    expect(config.tls).toMatchObject({
       acme: {
         directoryUrl: ACME_DIRECTORIES.acme,
         accountKeyFile: '/run/mxkit/acme-account.key',

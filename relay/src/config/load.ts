@@ -7,6 +7,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, parseRelayConfig, type RelayConfig } from './schema';
+import { loadAcmeStart, type AcmeStart } from '../tls/startup';
 
 export interface TlsMaterial {
   key: Buffer;
@@ -17,6 +18,8 @@ export interface LoadedRelay {
   config: RelayConfig;
   tls: TlsMaterial | undefined;
   dkimKeys: Map<string, KeyObject>;
+  /** Set with tls.acme: the account key and where the served certificate came from. */
+  acme?: AcmeStart;
 }
 
 export async function readConfigFile(path: string): Promise<RelayConfig> {
@@ -76,8 +79,13 @@ async function readDkimKeys(config: RelayConfig): Promise<Map<string, KeyObject>
 
 export async function loadRelay(path: string): Promise<LoadedRelay> {
   const config = await readConfigFile(path);
-  if (config.tls?.acme && !config.tls.certFile) {
-    throw new ConfigError('tls.acme: this relay version does not obtain certificates yet; set tls.certFile and tls.keyFile');
+  const files = await readTlsMaterial(config);
+  const dkimKeys = await readDkimKeys(config);
+  // With tls.acme: the stored ACME certificate, else the files, else a temporary self-signed one;
+  // the relay orders a real one in the background (relay/src/tls, docs/tls.md).
+  if (config.tls?.acme) {
+    const acme = await loadAcmeStart(config, config.tls.acme, files);
+    return { config, tls: acme.material, dkimKeys, acme };
   }
-  return { config, tls: await readTlsMaterial(config), dkimKeys: await readDkimKeys(config) };
+  return { config, tls: files, dkimKeys };
 }

@@ -38,6 +38,13 @@ export const acmeSchema = z
     email: z.string().email(),
     names: z.array(hostname).min(1),
     stateDir: z.string().min(1),
+    // Optional (docs/tls.md): extra CA PEM trusted for the directory's HTTPS (a test CA such as
+    // pebble); how often the certificate's expiry and renewal time are checked; the bounds of the
+    // jittered, doubling wait between failed orders.
+    caFile: z.string().min(1).optional(),
+    checkInterval: duration.default('1m'),
+    retryMin: duration.default('1m'),
+    retryMax: duration.default('6h'),
   })
   .strict();
 

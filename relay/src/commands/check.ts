@@ -1,0 +1,83 @@
+/**
+ * `mxkit check --domain D [--host H] [--selector S] [--dns-server HOST:PORT] [--json] …`: argv to
+ * CheckOptions, run, print, exit code (0 all pass or warn, 1 anything failed, 64 bad usage).
+ */
+import { readFileSync } from 'node:fs';
+import { DEFAULT_DNSBL_ZONES } from '../check/reputation';
+import { exitCode, formatJson, formatText } from '../check/report';
+import { runChecks } from '../check/run-checks';
+import type { CheckOptions } from '../check/types';
+import { parseArgs, requireOption, optionalOption, UsageError, type ParsedArgs } from './args';
+
+export const CHECK_USAGE = `check --domain D [--host H] [--selector S] [--dns-server HOST:PORT] [--json]
+        [--smtp-port 25] [--submission-port 587] [--submissions-port 465] [--https-port 443]
+        [--ca FILE] [--closed-ports 22] [--dnsbl zen.spamhaus.org,bl.spamcop.net]
+        [--relay-test-rcpt ADDRESS] [--timeout 5000]
+                                 deliverability checks against live DNS and ports`;
+
+function port(args: ParsedArgs, name: string, fallback: number): number {
+  const value = optionalOption(args, name);
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < 1 || number > 65535) throw new UsageError(`--${name} must be a port number (1-65535)`);
+  return number;
+}
+
+/** A comma list; an empty value (`--dnsbl ""`, `--closed-ports none`) turns the check off. */
+function list(args: ParsedArgs, name: string, fallback: string[]): string[] {
+  const value = optionalOption(args, name);
+  if (value === undefined) return fallback;
+  if (value === 'none') return [];
+  return value.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+export function parseCheckArgs(argv: readonly string[]): { options: CheckOptions; json: boolean } {
+  const args = parseArgs(argv, ['json']);
+  if (args.positionals.length > 0) throw new UsageError(`check takes no positional arguments (got "${args.positionals[0]}")`);
+  const closedPorts = list(args, 'closed-ports', ['22']).map((value) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new UsageError(`--closed-ports: "${value}" is not a port`);
+    return Number(value);
+  });
+  const caFile = optionalOption(args, 'ca');
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--ca ${caFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  const timeout = optionalOption(args, 'timeout') ?? '5000';
+  if (!/^\d+$/.test(timeout) || Number(timeout) < 1) throw new UsageError('--timeout must be milliseconds');
+  const domain = requireOption(args, 'domain');
+  const options: CheckOptions = {
+    domain,
+    host: optionalOption(args, 'host'),
+    selector: optionalOption(args, 'selector') ?? 'mx1',
+    dnsServer: optionalOption(args, 'dns-server'),
+    ports: {
+      smtp: port(args, 'smtp-port', 25),
+      submission: port(args, 'submission-port', 587),
+      submissions: port(args, 'submissions-port', 465),
+      https: port(args, 'https-port', 443),
+    },
+    closedPorts,
+    dnsblZones: list(args, 'dnsbl', DEFAULT_DNSBL_ZONES),
+    ca,
+    // A domain reserved for documentation (RFC 2606) that is not ours: relaying there must be refused.
+    relayTestRecipient: optionalOption(args, 'relay-test-rcpt') ?? 'mxkit-relay-test@example.org',
+    timeoutMs: Number(timeout),
+  };
+  if (options.dnsServer !== undefined && !/^(\[[0-9a-f:.]+\]|[^:\s]+)(:\d{1,5})?$/i.test(options.dnsServer)) {
+    throw new UsageError(`--dns-server "${options.dnsServer}" is not HOST:PORT`);
+  }
+  return { options, json: args.options.get('json') === true };
+}
+
+export async function runCheckCommand(argv: readonly string[], print: (text: string) => void): Promise<number> {
+  const { options, json } = parseCheckArgs(argv);
+  const report = await runChecks(options);
+  // print adds the final newline.
+  print((json ? formatJson(report) : formatText(report)).replace(/\n$/, ''));
+  return exitCode(report);
+}

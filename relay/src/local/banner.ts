@@ -1,0 +1,66 @@
+/**
+ * What `mxkit local` prints once it is up: where everything listens, the demo credentials, and
+ * commands to paste (swaks and python3) for mail out through the relay and mail in to postmaster.
+ * Paths are shown relative to the working directory when they are inside it, so commands stay short.
+ */
+import { isAbsolute, relative } from 'node:path';
+import type { Endpoints } from './endpoints';
+import type { StoredMessage } from './inbox-store';
+import { INBOX_HOSTNAME, INBOX_IP, INBOX_RECIPIENT, MAIL_DOMAIN, POSTMASTER, POSTMASTER_FORWARD, SENDER_DOMAIN, SENDER_IP } from './settings';
+import { LOCAL_ZONES } from './zones';
+import { CHECKS } from './verdicts';
+
+export interface BannerContext {
+  stateDir: string;
+  caFile: string;
+  endpoints: Endpoints;
+  submissions: number;
+  health: number;
+  inboxSmtpPort: number;
+}
+
+function shown(path: string): string {
+  const inside = relative(process.cwd(), path);
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside : path;
+}
+
+export function banner(context: BannerContext): string[] {
+  const { endpoints: e } = context;
+  const ca = shown(context.caFile);
+  const to = INBOX_RECIPIENT;
+  const swaksOut =
+    `swaks --server ${e.submission.host} --port ${e.submission.port} --tls --tls-verify --tls-ca-path ${ca} ` +
+    `--auth PLAIN --auth-user ${e.user.username} --auth-password ${e.user.password} --from ${e.user.address} --to ${to}`;
+  const body = `From: ${e.user.address}\\r\\nTo: ${to}\\r\\nSubject: hello from mxkit local\\r\\n\\r\\nIt works.\\r\\n`;
+  const pythonOut =
+    `python3 -c "import smtplib, ssl; s = smtplib.SMTP('${e.submission.host}', ${e.submission.port}); ` +
+    `s.starttls(context=ssl.create_default_context(cafile='${ca}')); s.login('${e.user.username}', '${e.user.password}'); ` +
+    `s.sendmail('${e.user.address}', ['${to}'], '${body}'); s.quit()"`;
+  const swaksIn =
+    `swaks --server ${e.mx.host} --port ${e.mx.port} --local-interface ${SENDER_IP} --from alice@${SENDER_DOMAIN} --to ${POSTMASTER} --header 'Subject: hello postmaster'`;
+  return [
+    `mxkit local is up. State: ${shown(context.stateDir)} (keys, spool, inbox; reused next time). Ctrl-C stops everything.`,
+    '',
+    `  DNS        ${e.dns.host}:${e.dns.port} (UDP and TCP) for ${LOCAL_ZONES.join(', ')}`,
+    `  relay      mx ${e.mx.host}:${e.mx.port} · submission ${e.submission.host}:${e.submission.port} (STARTTLS) · submissions ${e.submission.host}:${context.submissions} (TLS) · health http://${e.mx.host}:${context.health}/readyz`,
+    `  inbox      ${e.inbox.url}  (MX of inbox.test: ${INBOX_HOSTNAME} = ${INBOX_IP}:${context.inboxSmtpPort})`,
+    `  demo user  ${e.user.username} / ${e.user.password}  (sends as ${e.user.address} or any *@${MAIL_DOMAIN})`,
+    `  CA file    ${ca}  (the relay's self-signed certificate)`,
+    '',
+    'Send a message out through the relay; it shows up on the inbox page with its SPF, DKIM and DMARC verdicts:',
+    `  ${swaksOut}`,
+    `  ${pythonOut}`,
+    '',
+    `Send mail in, as a third party, to ${POSTMASTER}; the relay forwards it to ${POSTMASTER_FORWARD} (SRS sender, ARC seal):`,
+    `  ${swaksIn}`,
+    '',
+    `Records: dig @${e.dns.host} -p ${e.dns.port} ${MAIL_DOMAIN} TXT · relay log: ${shown(context.stateDir)}/relay.log`,
+  ];
+}
+
+/** One line per arrival, so the terminal shows delivery without opening the page. */
+export function arrivalLine(message: StoredMessage): string {
+  const verdicts = CHECKS.map((check) => `${check}=${message.verdicts[check].result}`).join(' ');
+  const tls = message.tls ? message.tls.protocol : 'no TLS';
+  return `inbox: "${message.subject}" from <${message.envelope.mailFrom}> to ${message.envelope.rcptTo.join(', ')}: ${verdicts}, ${tls}`;
+}

@@ -1,0 +1,37 @@
+/**
+ * `DIR/endpoints.json`, a contract (design.md, "Relay config", the `mxkit local` paragraph): written
+ * once everything listens, removed when `mxkit local` stops, so whoever waits for the file knows
+ * the system is up and never reads the ports of a run that is gone.
+ */
+import type { StateFolder } from './state-folder';
+
+export const ENDPOINTS_FILE = 'endpoints.json';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface Endpoints {
+  submission: HostPort;
+  mx: HostPort;
+  inbox: { url: string };
+  dns: HostPort;
+  user: { username: string; password: string; address: string };
+}
+
+export async function writeEndpoints(folder: StateFolder, endpoints: Endpoints): Promise<void> {
+  // Exactly the contract's keys, in its order, whatever else the caller's objects carry.
+  const document: Endpoints = {
+    submission: { host: endpoints.submission.host, port: endpoints.submission.port },
+    mx: { host: endpoints.mx.host, port: endpoints.mx.port },
+    inbox: { url: endpoints.inbox.url },
+    dns: { host: endpoints.dns.host, port: endpoints.dns.port },
+    user: { username: endpoints.user.username, password: endpoints.user.password, address: endpoints.user.address },
+  };
+  await folder.writeAtomic(ENDPOINTS_FILE, `${JSON.stringify(document, null, 2)}\n`);
+}
+
+export function removeEndpoints(folder: StateFolder): Promise<void> {
+  return folder.remove(ENDPOINTS_FILE);
+}

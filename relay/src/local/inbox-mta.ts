@@ -1,0 +1,113 @@
+/**
+ * The receiving "internet" MTA for inbox.test on its own loopback address: what Gmail or any
+ * provider is to a real deployment. It offers STARTTLS (with its own certificate), takes mail for
+ * inbox.test only, verifies SPF/DKIM/DMARC/ARC against the local DNS, and stores the message with
+ * its verdicts. It trusts nothing the client says about itself beyond what a real MX would.
+ */
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { DNSResolver } from 'mailauth';
+import { listenError } from './errors';
+import type { InboxStore, StoredMessage } from './inbox-store';
+import { headerValue } from './message-headers';
+import { verifyMessage } from './verdicts';
+
+export interface InboxMtaOptions {
+  host: string;
+  port: number;
+  hostname: string;
+  domain: string;
+  tls: { key: Buffer; cert: Buffer };
+  store: InboxStore;
+  resolver: DNSResolver;
+  maxMessageBytes?: number;
+}
+
+export interface InboxMta {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function smtpError(code: number, text: string): Error {
+  return Object.assign(new Error(text), { responseCode: code });
+}
+
+async function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** RFC 5321 §4.4 trace field, as the first line of the stored message. */
+function receivedHeader(session: SMTPServerSession, hostname: string, recipient: string): string {
+  const helo = session.hostNameAppearsAs || 'unknown';
+  return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${hostname} with ${session.transmissionType} id ${session.id}\r\n\tfor <${recipient}>; ${new Date().toUTCString()}\r\n`;
+}
+
+export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta> {
+  const maxBytes = options.maxMessageBytes ?? 26_214_400;
+  const domainSuffix = `@${options.domain}`;
+
+  const receive = async (stream: SMTPServerDataStream, session: SMTPServerSession): Promise<StoredMessage> => {
+    const message = await readAll(stream);
+    if (stream.sizeExceeded) throw smtpError(552, `5.3.4 Message larger than ${maxBytes} bytes`);
+    const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const recipients = session.envelope.rcptTo.map((r) => r.address);
+    const { verdicts, headers } = await verifyMessage(message, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender }, options.hostname, options.resolver);
+    const stored = Buffer.concat([Buffer.from(receivedHeader(session, options.hostname, recipients[0]) + headers), message]);
+    return options.store.save(stored, {
+      receivedAt: new Date().toISOString(),
+      envelope: { mailFrom: sender, rcptTo: recipients },
+      client: { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
+      tls: session.secure && session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null,
+      from: headerValue(message, 'from'),
+      to: headerValue(message, 'to'),
+      subject: headerValue(message, 'subject'),
+      verdicts,
+    });
+  };
+
+  const server = new SMTPServer({
+    name: options.hostname,
+    banner: `${options.domain} (mxkit local: the receiving internet)`,
+    key: options.tls.key,
+    cert: options.tls.cert,
+    size: maxBytes,
+    // An MX takes mail from anyone and authenticates no one: verdicts decide, not logins.
+    disabledCommands: ['AUTH'],
+    authOptional: true,
+    disableReverseLookup: true,
+    hideDSN: true,
+    logger: false,
+    // Closing happens after the relay has stopped, so nothing should still be sending; an upper
+    // bound keeps Ctrl-C quick even if a client hangs on.
+    closeTimeout: 2000,
+    onRcptTo(address, _session, done) {
+      if (address.address.toLowerCase().endsWith(domainSuffix)) return done();
+      done(smtpError(550, `5.7.1 ${options.hostname} accepts mail for ${options.domain} only`));
+    },
+    onData(stream, session, done) {
+      receive(stream, session).then(
+        (stored) => done(null, `2.0.0 Ok: queued as ${stored.id}`),
+        (error: Error & { responseCode?: number }) => done(error.responseCode ? error : smtpError(451, `4.3.0 Could not store the message: ${error.message}`)),
+      );
+    },
+  });
+  server.on('error', () => undefined);
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => reject(listenError(`inbox MTA (${options.domain})`, options.host, options.port, error));
+    server.server.once('error', onError);
+    server.listen(options.port, options.host, () => {
+      server.server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.server.address() as AddressInfo;
+  return {
+    host: options.host,
+    port: address.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

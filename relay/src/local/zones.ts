@@ -1,0 +1,57 @@
+/**
+ * What the local DNS serves: every domain's records come from the infra's pure builder, the same
+ * call a real stack makes for its Cloudflare zone, only with loopback addresses. So a record the
+ * builder gets wrong fails here first, on a laptop, not in production.
+ */
+import { buildMailRecords, type DnsRecord } from '../../../infra/builders/records';
+import {
+  DKIM_SELECTOR,
+  INBOX_DOMAIN,
+  INBOX_HOSTNAME,
+  INBOX_IP,
+  MAIL_DOMAIN,
+  MAIL_HOSTNAME,
+  MAIL_IP,
+  MTA_STS,
+  SENDER_DKIM_SELECTOR,
+  SENDER_DOMAIN,
+  SENDER_HOSTNAME,
+  SENDER_IP,
+} from './settings';
+
+export interface ZoneKeys {
+  /** PEM public key of the relay's DKIM key (state folder dkim.key). */
+  mailDkim: string;
+  /** PEM public key of the third-party sender's DKIM key (state folder sender-dkim.key). */
+  senderDkim: string;
+}
+
+/** The zone apexes the local DNS answers for; anything else is refused, it never recurses out. */
+export const LOCAL_ZONES = [MAIL_DOMAIN, INBOX_DOMAIN, SENDER_DOMAIN] as const;
+
+/** The mail domain's records exactly as the real stack would publish them for MAIL_IP. */
+export function mailDomainRecords(dkimPublicKey: string): DnsRecord[] {
+  return buildMailRecords({
+    domain: MAIL_DOMAIN,
+    hostname: MAIL_HOSTNAME,
+    ipv4: MAIL_IP,
+    dkim: { selector: DKIM_SELECTOR, publicKey: dkimPublicKey },
+    mtaSts: MTA_STS,
+  });
+}
+
+export function localRecords(keys: ZoneKeys): DnsRecord[] {
+  return [
+    ...mailDomainRecords(keys.mailDkim),
+    // The inbox's domain: MX -> mx.inbox.test -> 127.0.0.2, with SPF/DMARC like any provider's.
+    ...buildMailRecords({ domain: INBOX_DOMAIN, hostname: INBOX_HOSTNAME, ipv4: INBOX_IP }),
+    // The third party: sends from 127.0.0.3 and signs with its own key, so forwarded mail has real
+    // SPF and DKIM results to carry in the ARC chain.
+    ...buildMailRecords({
+      domain: SENDER_DOMAIN,
+      hostname: SENDER_HOSTNAME,
+      ipv4: SENDER_IP,
+      dkim: { selector: SENDER_DKIM_SELECTOR, publicKey: keys.senderDkim },
+    }),
+  ];
+}

@@ -1,0 +1,91 @@
+/**
+ * The two web listeners of a relay that looks after its own TLS:
+ *  - listen.acmeHttp (port 80): HTTP-01 challenge responses, RFC 8555 §8.3; every other request
+ *    gets 404 — no redirect anywhere (RFC 8461 §3.3: policy fetches must not follow redirects);
+ *  - listen.https (port 443): the MTA-STS policy, RFC 8461 §3.3, at
+ *    https://mta-sts.<domain>/.well-known/mta-sts.txt for each mail domain; 404 elsewhere.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TlsMaterial } from '../config/load';
+import { ConfigError } from '../config/schema';
+
+/** Key authorizations by token, while an order's HTTP-01 challenges are open. */
+export class ChallengeStore {
+  private readonly tokens = new Map<string, string>();
+
+  set(token: string, keyAuthorization: string): void {
+    this.tokens.set(token, keyAuthorization);
+  }
+
+  delete(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  get(token: string): string | undefined {
+    return this.tokens.get(token);
+  }
+}
+
+const CHALLENGE_PATH = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/;
+export const MTA_STS_PATH = '/.well-known/mta-sts.txt';
+
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0];
+}
+
+function notFound(response: ServerResponse): void {
+  response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+}
+
+function answer(request: IncomingMessage, response: ServerResponse, body: string): void {
+  response.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+export function createAcmeHttpServer(challenges: ChallengeStore): HttpServer {
+  return createHttpServer((request, response) => {
+    const match = CHALLENGE_PATH.exec(pathOf(request));
+    const keyAuthorization = match && (request.method === 'GET' || request.method === 'HEAD') ? challenges.get(match[1]) : undefined;
+    // RFC 8555 §8.3: the body is the key authorization; the validator ignores the content type.
+    if (keyAuthorization) answer(request, response, keyAuthorization);
+    else notFound(response);
+  });
+}
+
+/**
+ * `policy` is the exact text infra/builders/records.ts builds, so the `_mta-sts` TXT id published in
+ * DNS (a hash of that text) matches what is served; undefined (no `mtaSts` in the config): 404.
+ */
+export function createMtaStsServer(material: TlsMaterial, domains: readonly string[], policy: string | undefined): HttpsServer {
+  const hosts = new Set(domains.map((domain) => `mta-sts.${domain}`));
+  return createHttpsServer({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' }, (request, response) => {
+    const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+    const wanted = pathOf(request) === MTA_STS_PATH && (request.method === 'GET' || request.method === 'HEAD') && hosts.has(host);
+    // RFC 8461 §3.2: media type text/plain.
+    if (wanted && policy !== undefined) answer(request, response, policy);
+    else notFound(response);
+  });
+}
+
+export function listenWeb(server: HttpServer | HttpsServer, field: string, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'is already in use' : error.code === 'EACCES' ? 'needs privileges to bind' : error.message;
+      reject(new ConfigError(`${field}: ${host}:${port} ${why}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.removeListener('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export function closeWeb(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
