@@ -95,7 +95,7 @@ async function measure(system: SystemName): Promise<Figures> {
     const began = Date.now();
     await smtpSource(port, MESSAGES);
     const acceptedAt = Date.now();
-    const deliveredAt = await Promise.race([sink.reach(MESSAGES), new Promise<number>((resolve) => setTimeout(() => resolve(NaN), 600_000))]);
+    const deliveredAt = await Promise.race([sink.reach(MESSAGES), new Promise<number>((resolve) => setTimeout(() => resolve(NaN), 600_000).unref())]);
     const peakRssMiB = rss.stop();
     const delivered = sink.count();
     const latency = await runLoad({ host: '127.0.0.1', port, messages: LATENCY_MESSAGES, concurrency: SESSIONS, messageBytes: 5120, from: SENDER, to: RECIPIENT });

@@ -132,6 +132,9 @@ export const relayConfigSchema = z
     if (needsTls && !hasFiles && !config.tls?.acme) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile (or acme): the SMTP listeners offer TLS' });
     }
+    if (config.tls?.acme && !config.listen.acmeHttp) {
+      ctx.addIssue({ code: 'custom', path: ['listen', 'acmeHttp'], message: 'is required with tls.acme: HTTP-01 challenges (RFC 8555 §8.3) are answered there' });
+    }
     config.routes.forEach((route, index) => {
       const routeDomain = route.match.split('@')[1].toLowerCase();
       if (!config.domains.includes(routeDomain)) {

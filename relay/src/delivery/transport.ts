@@ -50,8 +50,11 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
     }
     if (addresses.length === 0) return all(localOutcome('dns', `smarthost ${host} has no address`));
     for (const address of addresses.slice(0, 2)) {
-      // RFC 8314: 465 is implicit TLS; anything else must STARTTLS before AUTH, verified either way.
-      targets.push({ host: address, port, servername: host, heloName: settings.heloName, tls: 'verified', implicitTls: port === 465, ...(auth ? { auth } : {}), ...(settings.ca ? { ca: settings.ca } : {}) });
+      // RFC 8314: 465 is implicit TLS; with credentials anything else must STARTTLS before AUTH,
+      // verified either way. A smarthost we do not log in to (a relay on a private network, like
+      // Postfix's relayhost at smtp_tls_security_level=may) gets opportunistic TLS instead.
+      const tls = auth || port === 465 ? 'verified' : 'opportunistic';
+      targets.push({ host: address, port, servername: host, heloName: settings.heloName, tls, implicitTls: port === 465, ...(auth ? { auth } : {}), ...(settings.ca && tls === 'verified' ? { ca: settings.ca } : {}) });
     }
   } else {
     const route = await routeDomain(settings.resolver, domain);
@@ -89,7 +92,7 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
     let result = await sendOverSmtp(target, mailFrom, recipients, message);
     if (result.kind === 'unreachable' && result.failure === 'tls' && target.tls === 'opportunistic') {
       // Opportunistic TLS (RFC 7435): a broken handshake is retried in cleartext, as Postfix does at
-      // "may"; never under MTA-STS enforce or to a smarthost, where the target is 'verified'.
+      // "may"; never under MTA-STS enforce or to an authenticated smarthost ('verified' targets).
       settings.logger.info({ domain, host: target.servername, detail: result.detail }, 'STARTTLS handshake failed; retrying without TLS');
       result = await sendOverSmtp({ ...target, plaintext: true }, mailFrom, recipients, message);
     }

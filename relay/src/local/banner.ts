@@ -17,6 +17,8 @@ export interface BannerContext {
   submissions: number;
   health: number;
   inboxSmtpPort: number;
+  /** The relay's MTA-STS policy server, when this relay version runs one. */
+  mtaStsPort?: number;
 }
 
 function shown(path: string): string {
@@ -46,6 +48,7 @@ export function banner(context: BannerContext): string[] {
     `  inbox      ${e.inbox.url}  (MX of inbox.test: ${INBOX_HOSTNAME} = ${INBOX_IP}:${context.inboxSmtpPort})`,
     `  demo user  ${e.user.username} / ${e.user.password}  (sends as ${e.user.address} or any *@${MAIL_DOMAIN})`,
     `  CA file    ${ca}  (the relay's self-signed certificate)`,
+    ...(context.mtaStsPort ? [`  MTA-STS    https://${e.mx.host}:${context.mtaStsPort}/.well-known/mta-sts.txt  (served by the relay for mta-sts.${MAIL_DOMAIN})`] : []),
     '',
     'Send a message out through the relay; it shows up on the inbox page with its SPF, DKIM and DMARC verdicts:',
     `  ${swaksOut}`,

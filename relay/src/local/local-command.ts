@@ -57,9 +57,9 @@ export async function runLocalCommand(args: ParsedArgs, print: (line: string) =>
   try {
     const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)) });
     killRelay = system.killRelay;
-    for (const line of banner({ stateDir: system.folder.root, caFile: system.caFile, endpoints: system.endpoints, submissions: system.ports.submissions, health: system.ports.health, inboxSmtpPort: system.ports.inboxSmtp })) {
-      print(line);
-    }
+    const { folder, caFile, endpoints, ports: bound } = system;
+    const lines = banner({ stateDir: folder.root, caFile, endpoints, submissions: bound.submissions, health: bound.health, inboxSmtpPort: bound.inboxSmtp, mtaStsPort: bound.mtaSts });
+    for (const line of lines) print(line);
     // Last, so whoever sees endpoints.json also finds the instructions already printed.
     await system.publish();
     const outcome = await Promise.race([signal.requested.then((name) => ({ signal: name })), system.relayDied.then((code) => ({ died: code }))]);

@@ -33,7 +33,7 @@ export interface LocalSystem {
   folder: StateFolder;
   endpoints: Endpoints;
   caFile: string;
-  ports: { submissions: number; health: number; inboxSmtp: number };
+  ports: { submissions: number; health: number; inboxSmtp: number; mtaSts?: number };
   /** Writes endpoints.json: the sign, for tools, that everything is up (call it last). */
   publish(): Promise<void>;
   /** Settles when the relay process ends on its own (a crash); stop() does not count. */
@@ -98,7 +98,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     // Only an exit nobody asked for is news; after stop() began, the exit is the expected end.
     const relayDied = relay.exited.then((code) => (stopping ? new Promise<string>(() => undefined) : code));
-    const { mx, submission, submissions, http } = relay.addresses;
+    const { mx, submission, submissions, http, https } = relay.addresses;
     if (!mx || !submission || !submissions || !http) throw new LocalError('the relay reported no mx, submission, submissions or http listener');
 
     const endpoints: Endpoints = {
@@ -113,7 +113,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       endpoints,
       caFile: relayTls.certFile,
       publish: () => writeEndpoints(folder, endpoints),
-      ports: { submissions: submissions.port, health: http.port, inboxSmtp: mta.port },
+      ports: { submissions: submissions.port, health: http.port, inboxSmtp: mta.port, ...(https ? { mtaSts: https.port } : {}) },
       relayDied,
       killRelay: () => relay.kill(),
       stop: stopAll,

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { LocalError } from './errors';
 
-export type RelayAddresses = Partial<Record<'mx' | 'submission' | 'submissions' | 'http', { address: string; port: number }>>;
+/** What the relay's ready line reports; `https` (the MTA-STS policy) only from relay versions that serve it. */
+export type RelayAddresses = Partial<Record<'mx' | 'submission' | 'submissions' | 'http' | 'https', { address: string; port: number }>>;
 
 export interface RelayChild {
   pid: number;

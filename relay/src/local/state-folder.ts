@@ -4,7 +4,7 @@
  * keeps two `mxkit local` runs from sharing one folder (they would fight over ports and spool).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LocalError } from './errors';
 
@@ -37,6 +37,9 @@ export class StateFolder {
       throw new LocalError(`cannot create state folder ${this.root}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
     await this.lock();
+    // Leftovers of writeAtomic in a run that was killed mid-write; only we write here, and we hold the lock.
+    const names = await readdir(this.root);
+    await Promise.all(names.filter((name) => /\.[0-9a-f]{8}\.tmp$/.test(name)).map((name) => rm(this.path(name), { force: true })));
   }
 
   private async lock(): Promise<void> {

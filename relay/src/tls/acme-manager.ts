@@ -12,7 +12,7 @@
  * `tick()` is called periodically (tls.acme.checkInterval); it starts an order when one is due.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { Agent } from 'node:https';
+import { Agent, get as httpsGet } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import type { TlsMaterial } from '../config/load';
@@ -115,12 +115,17 @@ export class AcmeManager {
       const material = await this.order();
       if (this.stopped) return;
       const info = describeCertificate(material);
-      await writeStoredCertificate(settings.stateDir, material, {
-        directoryUrl: settings.directoryUrl,
-        names: [...settings.names],
-        serial: info.serial,
-        obtainedAt: new Date(this.now()).toISOString(),
-      });
+      try {
+        await writeStoredCertificate(settings.stateDir, material, {
+          directoryUrl: settings.directoryUrl,
+          names: [...settings.names],
+          serial: info.serial,
+          obtainedAt: new Date(this.now()).toISOString(),
+        });
+      } catch (error) {
+        // A valid certificate beats the one in use even if it cannot be kept: serve it anyway.
+        logger.error({ reason: describeError(error), stateDir: settings.stateDir }, 'cannot store the TLS certificate; serving it anyway, the next start orders again');
+      }
       this.deps.install(material);
       this.failures = 0;
       this.nextAttemptAt = renewalTime(info);
@@ -131,11 +136,11 @@ export class AcmeManager {
     } catch (error) {
       if (this.stopped) return;
       this.failures += 1;
-      const wait = Math.min(parseDuration(settings.retryMax), parseDuration(settings.retryMin) * 2 ** (this.failures - 1));
+      const wait = Math.min(parseDuration(settings.retryMax), parseDuration(settings.retryMin) * 2 ** Math.min(this.failures - 1, 30));
       const jittered = Math.round(wait / 2 + (this.random() * wait) / 2);
       this.nextAttemptAt = this.now() + jittered;
       logger.warn(
-        { err: describeError(error), failures: this.failures, retryInMs: jittered, keeping: previous.source, serial: previous.info.serial },
+        { reason: describeError(error), failures: this.failures, retryInMs: jittered, keeping: previous.source, serial: previous.info.serial },
         'TLS certificate order failed; keeping the current certificate and retrying',
       );
     }
@@ -153,6 +158,7 @@ export class AcmeManager {
    */
   private async order(): Promise<TlsMaterial> {
     const { acme: settings, challenges } = this.deps;
+    await this.probeDirectory();
     try {
       this.client.getAccountUrl();
     } catch {
@@ -181,6 +187,24 @@ export class AcmeManager {
     return { key: Buffer.from(key), cert: Buffer.from(chain) };
   }
 
+  /**
+   * GET the directory (§7.1.1) first: with its own retries off, acme-client reports a transport
+   * failure (connection refused, timeout) as "Cannot read properties of undefined", so a CA that is
+   * down or unreachable is named here instead.
+   */
+  private probeDirectory(): Promise<void> {
+    const url = this.deps.acme.directoryUrl;
+    return new Promise((resolve, reject) => {
+      const request = httpsGet(url, { agent: this.agent, timeout: REQUEST_TIMEOUT_MS }, (response) => {
+        response.resume();
+        if (response.statusCode === 200) resolve();
+        else reject(new Error(`ACME directory ${url} answered HTTP ${response.statusCode}`));
+      });
+      request.on('timeout', () => request.destroy(new Error('timed out')));
+      request.on('error', (error: NodeJS.ErrnoException) => reject(new Error(`ACME directory ${url} unreachable: ${error.code ?? error.message}`)));
+    });
+  }
+
   /** Stops scheduling; waits (briefly) for an order in progress so nothing writes after shutdown. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -190,9 +214,9 @@ export class AcmeManager {
   }
 }
 
-/** Errors from acme-client/axios carry request objects (and headers): log only what matters. */
-function describeError(error: unknown): { message: string; code?: string } {
-  if (!(error instanceof Error)) return { message: String(error) };
+/** Errors from acme-client/axios carry request objects (and headers): log only the message. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
   const code = (error as NodeJS.ErrnoException).code;
-  return { message: error.message || (code ?? error.name), ...(code ? { code } : {}) };
+  return error.message || code || error.name;
 }

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { mtaStsPolicy } from '../../../infra/builders/records';
 import type { LoadedRelay, TlsMaterial } from '../config/load';
 import { parseDuration } from '../config/duration';
+import { ConfigError } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import { AcmeManager, type TlsRuntimeOptions } from './acme-manager';
@@ -67,7 +68,7 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
       logger.info({ listener: 'acmeHttp', host: addresses.acmeHttp.address, port: addresses.acmeHttp.port }, 'listening');
     }
     if (config.listen.https && loaded.tls) {
-      const policy = config.mtaSts ? mtaStsPolicy(config.mtaSts.mode, [config.hostname], config.mtaSts.maxAge) : undefined;
+      const policy = config.mtaSts ? policyText(config.mtaSts, config.hostname) : undefined;
       https = createMtaStsServer(loaded.tls, config.domains, policy);
       servers.push(https);
       addresses.https = await listenWeb(https, 'listen.https', config.listen.https.host, config.listen.https.port);
@@ -123,4 +124,13 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
       await Promise.all(servers.map(closeWeb));
     },
   };
+}
+
+/** The RFC 8461 §3.2 policy, built by the same function that hashes it into the `_mta-sts` TXT id. */
+function policyText(mtaSts: NonNullable<LoadedRelay['config']['mtaSts']>, hostname: string): string {
+  try {
+    return mtaStsPolicy(mtaSts.mode, [hostname], mtaSts.maxAge);
+  } catch (error) {
+    throw new ConfigError(`mtaSts.maxAge: ${(error as Error).message}`);
+  }
 }

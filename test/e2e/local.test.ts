@@ -1,0 +1,174 @@
+/**
+ * `mxkit local` end to end, as a child process on loopback with ephemeral ports and its own state
+ * folder: the records it serves, the inbox's verdicts, mail out through the relay and mail in to
+ * postmaster, and a clean stop. Tests marked "through the relay" need the relay's delivery.
+ */
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildMailRecords } from '../../infra/builders/records';
+import { inboxMessages, rawSource, receiveWhile } from './helpers/inbox';
+import { processesMentioning, startLocal, type LocalRun } from './helpers/local-process';
+import { arcSealed, dkimSigned, dnsResolver, inboxMx, mailauthResolver, plainMessage, send, stateFile } from './helpers/mail';
+
+let local: LocalRun;
+let stateDir: string;
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), 'mxkit-local-'));
+  local = await startLocal(stateDir);
+});
+
+afterAll(async () => {
+  await local?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+const relayDkimKey = () => stateFile(stateDir, 'dkim.key');
+
+describe('mxkit local on loopback', () => {
+  it('writes endpoints.json with exactly the submission, mx, inbox, dns and user entries', () => {
+    const { endpoints } = local;
+    expect(Object.keys(endpoints)).toEqual(['submission', 'mx', 'inbox', 'dns', 'user']);
+    expect(endpoints.submission).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
+    expect(endpoints.mx).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
+    expect(endpoints.dns).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
+    expect(endpoints.inbox.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(endpoints.user).toEqual({ username: 'demo', password: expect.stringMatching(/^[A-Za-z0-9]{20}$/), address: 'demo@example.test' });
+  });
+
+  it('prints the ports, the demo password and commands to send mail out and in', async () => {
+    await local.waitForOutput(/Records: dig/);
+    const output = local.output();
+    expect(output).toContain(`submission 127.0.0.1:${local.endpoints.submission.port}`);
+    expect(output).toContain(local.endpoints.user.password);
+    expect(output).toMatch(/swaks --server 127\.0\.0\.1 --port \d+ --tls/);
+    expect(output).toContain('python3 -c "import smtplib');
+    expect(output).toContain('--to postmaster@example.test');
+  });
+
+  it('serves every record the infra builder makes for example.test at 127.0.0.1', async () => {
+    const publicKey = createPublicKey(relayDkimKey()).export({ type: 'spki', format: 'pem' }).toString();
+    const expected = buildMailRecords({
+      domain: 'example.test',
+      hostname: 'mail.example.test',
+      ipv4: '127.0.0.1',
+      dkim: { selector: 'mx1', publicKey },
+      mtaSts: { mode: 'testing', maxAge: '1d' },
+    });
+    expect(expected.map((r) => r.key).sort()).toEqual(['a', 'dkim', 'dmarc', 'helo-spf', 'mta-sts', 'mta-sts-a', 'mx', 'spf', 'tls-rpt']);
+    const resolver = dnsResolver(local.endpoints);
+    for (const record of expected) {
+      if (record.type === 'A') expect(await resolver.resolve4(record.name)).toEqual([record.value]);
+      if (record.type === 'MX') expect(await resolver.resolveMx(record.name)).toEqual([{ exchange: record.value, priority: record.priority }]);
+      if (record.type === 'TXT') expect((await resolver.resolveTxt(record.name)).map((parts) => parts.join(''))).toEqual([record.value]);
+    }
+  });
+
+  it("points inbox.test's MX at a host on 127.0.0.2 and refuses names outside its zones", async () => {
+    const resolver = dnsResolver(local.endpoints);
+    expect(await resolver.resolveMx('inbox.test')).toEqual([{ exchange: 'mx.inbox.test', priority: 10 }]);
+    expect(await resolver.resolve4('mx.inbox.test')).toEqual(['127.0.0.2']);
+    await expect(resolver.resolve4('example.com')).rejects.toMatchObject({ code: 'EREFUSED' });
+  });
+
+  it('the inbox passes SPF, DKIM and DMARC for mail signed with the local key from 127.0.0.1, and records TLS', async () => {
+    const inbox = await inboxMx(local.endpoints, stateDir);
+    const { raw, subject } = plainMessage('demo@example.test', 'someone@inbox.test', 'direct');
+    const signed = await dkimSigned(raw, 'example.test', 'mx1', relayDkimKey());
+    const message = await receiveWhile(local.endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: inbox.host, port: inbox.port, localAddress: '127.0.0.1', ca: inbox.ca, envelope: { from: 'demo@example.test', to: ['someone@inbox.test'] }, raw: signed }),
+    );
+    expect(message.verdicts.spf.result).toBe('pass');
+    expect(message.verdicts.dkim).toMatchObject({ result: 'pass', detail: expect.stringContaining('d=example.test s=mx1') });
+    expect(message.verdicts.dmarc.result).toBe('pass');
+    expect(message.tls).toEqual({ protocol: expect.stringMatching(/^TLSv1\.[23]$/), cipher: expect.any(String) });
+    const source = await rawSource(local.endpoints.inbox.url, message.id);
+    expect(source.type).toMatch(/^text\/plain/);
+    expect(source.body).toMatch(/^Received: from /);
+    expect(source.body).toMatch(/Authentication-Results: mx\.inbox\.test;[\s\S]*dkim=pass/);
+    expect(source.body).toContain(`Subject: ${subject}`);
+  });
+
+  it('the inbox fails SPF and DMARC for example.test mail from an address its SPF does not list', async () => {
+    const inbox = await inboxMx(local.endpoints, stateDir);
+    const { raw, subject } = plainMessage('demo@example.test', 'someone@inbox.test', 'spoofed');
+    const message = await receiveWhile(local.endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: inbox.host, port: inbox.port, localAddress: '127.0.0.3', ca: inbox.ca, envelope: { from: 'demo@example.test', to: ['someone@inbox.test'] }, raw }),
+    );
+    expect(message.verdicts.spf.result).toBe('fail');
+    expect(message.verdicts.dkim.result).toBe('none');
+    expect(message.verdicts.dmarc.result).toBe('fail');
+  });
+
+  it('the inbox accepts a forwarded message sealed with the local key as a valid ARC chain', async () => {
+    const inbox = await inboxMx(local.endpoints, stateDir);
+    const { raw, subject } = plainMessage('alice@sender.test', 'postmaster@example.test', 'sealed');
+    const original = await dkimSigned(raw, 'sender.test', 's1', stateFile(stateDir, 'sender-dkim.key'));
+    const resolver = mailauthResolver(local.endpoints);
+    const sealed = await arcSealed(original, { ip: '127.0.0.3', helo: 'mail.sender.test', sender: 'alice@sender.test' }, { domain: 'example.test', selector: 'mx1', privateKey: relayDkimKey() }, resolver);
+    const srsSender = 'SRS0=abcd=AA=sender.test=alice@example.test';
+    const message = await receiveWhile(local.endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: inbox.host, port: inbox.port, localAddress: '127.0.0.1', ca: inbox.ca, envelope: { from: srsSender, to: ['someone@inbox.test'] }, raw: sealed }),
+    );
+    expect(message.verdicts.arc).toMatchObject({ result: 'pass', detail: expect.stringMatching(/^1 set/) });
+    expect(message.verdicts.spf.result).toBe('pass');
+    expect(message.verdicts.dkim).toMatchObject({ result: 'pass', detail: expect.stringContaining('d=sender.test') });
+    expect(message.verdicts.dmarc.result).toBe('pass');
+  });
+
+  it('through the relay: a message submitted with STARTTLS and AUTH reaches the inbox with dkim, spf and dmarc pass over TLS', async () => {
+    const { endpoints } = local;
+    const { raw, subject } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'submitted');
+    const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({
+        host: endpoints.submission.host,
+        port: endpoints.submission.port,
+        ca: stateFile(stateDir, 'tls.crt'),
+        auth: { user: endpoints.user.username, pass: endpoints.user.password },
+        envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] },
+        raw,
+      }),
+    );
+    expect(message.envelope).toEqual({ mailFrom: 'demo@example.test', rcptTo: ['someone@inbox.test'] });
+    expect(message.client.ip).toBe('127.0.0.1');
+    expect(message.verdicts.dkim).toMatchObject({ result: 'pass', detail: expect.stringContaining('d=example.test s=mx1') });
+    expect(message.verdicts.spf.result).toBe('pass');
+    expect(message.verdicts.dmarc.result).toBe('pass');
+    expect(message.tls).not.toBeNull();
+  });
+
+  it('through the relay: mail to postmaster@example.test from a third domain is forwarded with an SRS sender and a valid ARC chain', async () => {
+    const { endpoints } = local;
+    const { raw, subject } = plainMessage('alice@sender.test', 'postmaster@example.test', 'inbound');
+    const signed = await dkimSigned(raw, 'sender.test', 's1', stateFile(stateDir, 'sender-dkim.key'));
+    const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: endpoints.mx.host, port: endpoints.mx.port, localAddress: '127.0.0.3', envelope: { from: 'alice@sender.test', to: ['postmaster@example.test'] }, raw: signed }),
+    );
+    expect(message.envelope.rcptTo).toEqual(['someone@inbox.test']);
+    expect(message.envelope.mailFrom).toMatch(/^SRS0[=+-][^@]*=sender\.test=alice@example\.test$/i);
+    expect(message.verdicts.spf.result).toBe('pass');
+    expect(message.verdicts.arc.result).toBe('pass');
+    expect(message.verdicts.dkim).toMatchObject({ result: 'pass', detail: expect.stringContaining('d=sender.test') });
+    expect(message.verdicts.dmarc.result).toBe('pass');
+    const source = await rawSource(endpoints.inbox.url, message.id);
+    expect(source.body).toMatch(/ARC-Seal: i=1; [^\r]*cv=none/);
+  });
+
+  it('lists every received message on its JSON endpoint, newest first', async () => {
+    const messages = await inboxMessages(local.endpoints.inbox.url);
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+    const times = messages.map((m) => m.receivedAt);
+    expect([...times].sort().reverse()).toEqual(times);
+  });
+
+  it('stops on SIGTERM with exit code 0, every child process gone and endpoints.json removed', async () => {
+    expect(processesMentioning(stateDir).length).toBeGreaterThanOrEqual(2);
+    const code = await local.stop();
+    expect(code).toBe(0);
+    expect(processesMentioning(stateDir)).toEqual([]);
+    expect(local.output()).toContain('mxkit local: stopped');
+    expect(() => stateFile(stateDir, 'endpoints.json')).toThrow(/ENOENT/);
+  });
+});
