@@ -120,7 +120,11 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
           for (const recipient of group) {
             record(recipient, result.outcomes.get(recipient.to) ?? localOutcome('local_error', `no reply recorded for ${recipient.to}`));
           }
-          await persist(); // this group's outcomes are durable before anything else happens
+          // This group's outcomes are durable before anything else happens. When it was the only
+          // group and every recipient is now delivered, removing the message (next) is that
+          // durable record, so the state file would be written only to be deleted.
+          const messageDone = groups.size === 1 && state.recipients.every((recipient) => recipient.status === 'delivered');
+          if (!messageDone) await persist();
         }),
       );
     }

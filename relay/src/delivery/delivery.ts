@@ -20,6 +20,7 @@ import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { DeliveryResolver } from './resolver';
 import { Scheduler } from './scheduler';
 import { Srs } from './srs';
+import { closeIdleConnections } from './smtp-client';
 import type { Smarthost } from './transport';
 
 /** Internal knobs for tests; never read from the config file. */
@@ -132,6 +133,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     stop: async (timeoutMs) => {
       clearInterval(poll);
       await active.stop(timeoutMs);
+      closeIdleConnections();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { dkimSign } from 'mailauth/lib/dkim/sign';
 import type { RelayConfig } from '../config/schema';
 import { fromDomain } from './message';
+import { rememberPrivateKey } from './parsed-key-cache';
 
 export interface DkimSigner {
   domain: string;
@@ -28,7 +29,7 @@ export function dkimSigners(config: Pick<RelayConfig, 'dkim'>, keys: ReadonlyMap
     return {
       domain: entry.domain,
       selector: entry.selector,
-      privateKey: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      privateKey: rememberPrivateKey(key),
       algorithm: key.asymmetricKeyType === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
     };
   });

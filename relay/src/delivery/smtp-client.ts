@@ -41,62 +41,154 @@ export type SessionResult =
 
 const TIMEOUTS = { connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 5 * 60_000, dnsTimeout: 10_000 };
 
-export async function sendOverSmtp(target: SmtpTarget, from: string, to: readonly string[], message: Buffer): Promise<SessionResult> {
-  const connection = new SMTPConnection({
-    host: target.host,
-    port: target.port,
-    name: target.heloName,
-    secure: target.implicitTls === true,
-    requireTLS: target.tls === 'verified' && !target.implicitTls,
-    ignoreTLS: target.plaintext === true && target.tls !== 'verified',
-    opportunisticTLS: target.tls === 'opportunistic',
-    tls: {
-      servername: target.servername,
-      rejectUnauthorized: target.tls === 'verified',
-      minVersion: 'TLSv1.2',
-      ...(target.ca ? { ca: target.ca } : {}),
-    },
-    allowInternalNetworkInterfaces: true,
-    logger: false,
-    ...TIMEOUTS,
-  });
-  // Failures of the connection itself (refused, TLS handshake, dropped) arrive as 'error' or 'end'
-  // events, not always through the callback of the step in progress: every step races them.
-  let broken: NodemailerError | undefined;
-  const brokenWaiters: Array<(error: NodemailerError) => void> = [];
-  const breakWith = (error: NodemailerError) => {
-    broken ??= error;
-    brokenWaiters.splice(0).forEach((wake) => wake(broken as NodemailerError));
-  };
-  connection.on('error', breakWith);
-  connection.on('end', () => breakWith(Object.assign(new Error('connection closed by the server'), { code: 'ECONNECTION' })));
-  const step = <T>(start: (resolve: (value: T) => void) => void): Promise<T | { broken: NodemailerError }> =>
-    new Promise((resolve) => {
-      if (broken) return resolve({ broken });
-      brokenWaiters.push((error) => resolve({ broken: error }));
+/**
+ * Outbound connections are reused: after a transaction every recipient of which was accepted, the
+ * session waits idle (RFC 5321 4.1.1.5 RSET is implied by a new MAIL) for the next message to the
+ * same target, instead of a new TCP connection, greeting, EHLO and TLS handshake per message.
+ */
+const IDLE_MS = 5_000;
+const MAX_IDLE_PER_TARGET = 8;
+const MAX_MESSAGES_PER_CONNECTION = 100;
+
+/** One open SMTP connection and whether it broke (refused, dropped, closed by the server). */
+class LiveSession {
+  broken: NodemailerError | undefined;
+  private readonly waiters: Array<(error: NodemailerError) => void> = [];
+  messages = 0;
+  idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly connection: SMTPConnection) {
+    // Failures of the connection itself arrive as 'error' or 'end' events, not always through the
+    // callback of the step in progress: every step races them.
+    connection.on('error', (error: NodemailerError) => this.breakWith(error));
+    connection.on('end', () => this.breakWith(Object.assign(new Error('connection closed by the server'), { code: 'ECONNECTION' })));
+  }
+
+  private breakWith(error: NodemailerError): void {
+    this.broken ??= error;
+    this.waiters.splice(0).forEach((wake) => wake(this.broken as NodemailerError));
+  }
+
+  step<T>(start: (resolve: (value: T) => void) => void): Promise<T | { broken: NodemailerError }> {
+    return new Promise((resolve) => {
+      if (this.broken) return resolve({ broken: this.broken });
+      this.waiters.push((error) => resolve({ broken: error }));
       start(resolve);
     });
-  const isBroken = (value: unknown): value is { broken: NodemailerError } => typeof value === 'object' && value !== null && 'broken' in value;
-  try {
-    const connected = await step<NodemailerError | undefined>((resolve) => connection.connect((error) => resolve(error)));
-    if (isBroken(connected)) return unreachable(connected.broken);
-    if (connected) return unreachable(connected);
-    if (target.auth) {
-      const auth = { user: target.auth.user, pass: target.auth.pass };
-      const loggedIn = await step<NodemailerError | null>((resolve) => connection.login(auth, (error) => resolve(error)));
-      if (isBroken(loggedIn)) return unreachable(loggedIn.broken);
-      const authError = loggedIn;
-      if (authError) {
-        // A refused AUTH is the upstream's answer about us: transient (fix the credentials, mail waits).
-        const code = authError.responseCode && authError.responseCode >= 500 ? 454 : authError.responseCode ?? 454;
-        return allRecipients(connection.secure, to, { code, response: `AUTH failed: ${authError.response ?? authError.message}` });
-      }
-    }
-    const sent = await step<SessionResult>((resolve) => void transaction(connection, from, to, message).then(resolve));
-    return isBroken(sent) ? unreachable(sent.broken) : sent;
-  } finally {
-    connection.close();
   }
+
+  close(): void {
+    clearTimeout(this.idleTimer);
+    this.connection.close();
+  }
+}
+
+const idleSessions = new Map<string, LiveSession[]>();
+
+function targetKey(target: SmtpTarget): string {
+  return JSON.stringify([target.host, target.port, target.servername, target.heloName, target.tls, target.implicitTls, target.plaintext, target.auth?.user, target.ca]);
+}
+
+function takeIdle(key: string): LiveSession | undefined {
+  const list = idleSessions.get(key) ?? [];
+  let session = list.pop();
+  while (session && session.broken) {
+    session.close();
+    session = list.pop();
+  }
+  if (list.length === 0) idleSessions.delete(key);
+  if (session) clearTimeout(session.idleTimer);
+  return session;
+}
+
+function keepIdle(key: string, session: LiveSession): void {
+  const list = idleSessions.get(key) ?? [];
+  if (session.broken || session.messages >= MAX_MESSAGES_PER_CONNECTION || list.length >= MAX_IDLE_PER_TARGET) return session.close();
+  list.push(session);
+  idleSessions.set(key, list);
+  session.idleTimer = setTimeout(() => {
+    const current = idleSessions.get(key) ?? [];
+    const index = current.indexOf(session);
+    if (index >= 0) current.splice(index, 1);
+    if (current.length === 0) idleSessions.delete(key);
+    session.connection.quit();
+    session.close();
+  }, IDLE_MS);
+  session.idleTimer.unref();
+}
+
+/** Closes every idle outbound connection (shutdown). */
+export function closeIdleConnections(): void {
+  for (const list of idleSessions.values()) list.forEach((session) => session.close());
+  idleSessions.clear();
+}
+
+const isBroken = (value: unknown): value is { broken: NodemailerError } => typeof value === 'object' && value !== null && 'broken' in value;
+
+async function openSession(target: SmtpTarget, to: readonly string[]): Promise<LiveSession | SessionResult> {
+  const session = new LiveSession(
+    new SMTPConnection({
+      host: target.host,
+      port: target.port,
+      name: target.heloName,
+      secure: target.implicitTls === true,
+      requireTLS: target.tls === 'verified' && !target.implicitTls,
+      ignoreTLS: target.plaintext === true && target.tls !== 'verified',
+      opportunisticTLS: target.tls === 'opportunistic',
+      tls: {
+        servername: target.servername,
+        rejectUnauthorized: target.tls === 'verified',
+        minVersion: 'TLSv1.2',
+        ...(target.ca ? { ca: target.ca } : {}),
+      },
+      allowInternalNetworkInterfaces: true,
+      logger: false,
+      ...TIMEOUTS,
+    }),
+  );
+  const connected = await session.step<NodemailerError | undefined>((resolve) => session.connection.connect((error) => resolve(error)));
+  if (isBroken(connected) || connected) {
+    session.close();
+    return unreachable(isBroken(connected) ? connected.broken : connected);
+  }
+  if (target.auth) {
+    const auth = { user: target.auth.user, pass: target.auth.pass };
+    const loggedIn = await session.step<NodemailerError | null>((resolve) => session.connection.login(auth, (error) => resolve(error)));
+    if (isBroken(loggedIn)) {
+      session.close();
+      return unreachable(loggedIn.broken);
+    }
+    if (loggedIn) {
+      session.close();
+      // A refused AUTH is the upstream's answer about us: transient (fix the credentials, mail waits).
+      const code = loggedIn.responseCode && loggedIn.responseCode >= 500 ? 454 : loggedIn.responseCode ?? 454;
+      return allRecipients(session.connection.secure, to, { code, response: `AUTH failed: ${loggedIn.response ?? loggedIn.message}` });
+    }
+  }
+  return session;
+}
+
+export async function sendOverSmtp(target: SmtpTarget, from: string, to: readonly string[], message: Buffer): Promise<SessionResult> {
+  const key = targetKey(target);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const reused = takeIdle(key);
+    const opened = reused ?? (await openSession(target, to));
+    if (!(opened instanceof LiveSession)) return opened;
+    const session = opened;
+    session.messages++;
+    const sent = await session.step<SessionResult>((resolve) => void transaction(session.connection, from, to, message).then(resolve));
+    if (isBroken(sent) || sent.kind === 'unreachable') {
+      session.close();
+      // A reused connection the server dropped while it sat idle: try once on a fresh one.
+      if (reused) continue;
+      return isBroken(sent) ? unreachable(sent.broken) : sent;
+    }
+    const allAccepted = [...sent.replies.values()].every((reply) => reply.code >= 200 && reply.code < 300);
+    if (allAccepted) keepIdle(key, session);
+    else session.close();
+    return sent;
+  }
+  return unreachable(Object.assign(new Error('connection lost'), { code: 'ECONNECTION' }));
 }
 
 function transaction(connection: SMTPConnection, from: string, to: readonly string[], message: Buffer): Promise<SessionResult> {
