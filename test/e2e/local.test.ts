@@ -7,7 +7,8 @@ import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildMailRecords } from '../../infra/builders/records';
+import { request } from 'node:https';
+import { buildMailRecords, mtaStsId, mtaStsPolicy } from '../../infra/builders/records';
 import { inboxMessages, rawSource, receiveWhile } from './helpers/inbox';
 import { processesMentioning, startLocal, type LocalRun } from './helpers/local-process';
 import { arcSealed, dkimSigned, dnsResolver, inboxMx, mailauthResolver, plainMessage, send, stateFile } from './helpers/mail';
@@ -27,15 +28,31 @@ afterAll(async () => {
 
 const relayDkimKey = () => stateFile(stateDir, 'dkim.key');
 
+/** GET over HTTPS from host:port with SNI and Host `servername`, trusting only `ca`. */
+function httpsGet(at: { host: string; port: number }, servername: string, path: string, ca: string): Promise<{ status: number | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: at.host, port: at.port, path, servername, headers: { host: servername }, ca }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('mxkit local on loopback', () => {
-  it('writes endpoints.json with exactly the submission, mx, inbox, dns and user entries', () => {
+  it("writes endpoints.json with the contract's submission, mx, inbox, dns and user entries, then the submissions and mtaSts extras", () => {
     const { endpoints } = local;
-    expect(Object.keys(endpoints)).toEqual(['submission', 'mx', 'inbox', 'dns', 'user']);
+    expect(Object.keys(endpoints)).toEqual(['submission', 'mx', 'inbox', 'dns', 'user', 'submissions', 'mtaSts']);
     expect(endpoints.submission).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
     expect(endpoints.mx).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
     expect(endpoints.dns).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
     expect(endpoints.inbox.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(endpoints.user).toEqual({ username: 'demo', password: expect.stringMatching(/^[A-Za-z0-9]{20}$/), address: 'demo@example.test' });
+    expect(endpoints.submissions).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
+    expect(endpoints.mtaSts).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
   });
 
   it('prints the ports, the demo password and commands to send mail out and in', async () => {
@@ -46,6 +63,11 @@ describe('mxkit local on loopback', () => {
     expect(output).toMatch(/swaks --server 127\.0\.0\.1 --port \d+ --tls/);
     expect(output).toContain('python3 -c "import smtplib');
     expect(output).toContain('--to postmaster@example.test');
+    const { dns, mx, submission, submissions, mtaSts } = local.endpoints;
+    expect(output).toContain(
+      `check --domain example.test --dns-server ${dns.host}:${dns.port} --smtp-port ${mx.port} --submission-port ${submission.port} ` +
+        `--submissions-port ${submissions.port} --https-port ${mtaSts.port} --ca `,
+    );
   });
 
   it('serves every record the infra builder makes for example.test at 127.0.0.1', async () => {
@@ -71,6 +93,23 @@ describe('mxkit local on loopback', () => {
     expect(await resolver.resolveMx('inbox.test')).toEqual([{ exchange: 'mx.inbox.test', priority: 10 }]);
     expect(await resolver.resolve4('mx.inbox.test')).toEqual(['127.0.0.2']);
     await expect(resolver.resolve4('example.com')).rejects.toMatchObject({ code: 'EREFUSED' });
+  });
+
+  it('answers reverse DNS for each loopback host with the name that resolves back to it', async () => {
+    const resolver = dnsResolver(local.endpoints);
+    expect(await resolver.resolvePtr('1.0.0.127.in-addr.arpa')).toEqual(['mail.example.test']);
+    expect(await resolver.resolvePtr('2.0.0.127.in-addr.arpa')).toEqual(['mx.inbox.test']);
+    expect(await resolver.resolvePtr('3.0.0.127.in-addr.arpa')).toEqual(['mail.sender.test']);
+    expect(await resolver.resolve4('mail.sender.test')).toEqual(['127.0.0.3']);
+    await expect(resolver.resolvePtr('9.0.0.127.in-addr.arpa')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+  });
+
+  it('serves the MTA-STS policy whose id the _mta-sts record publishes, for mta-sts.example.test', async () => {
+    const policy = await httpsGet(local.endpoints.mtaSts, 'mta-sts.example.test', '/.well-known/mta-sts.txt', stateFile(stateDir, 'tls.crt'));
+    expect(policy.status).toBe(200);
+    expect(policy.body).toBe(mtaStsPolicy('testing', ['mail.example.test'], '1d'));
+    const [txt] = await dnsResolver(local.endpoints).resolveTxt('_mta-sts.example.test');
+    expect(txt.join('')).toBe(`v=STSv1; id=${mtaStsId(policy.body)}`);
   });
 
   it('the inbox passes SPF, DKIM and DMARC for mail signed with the local key from 127.0.0.1, and records TLS', async () => {

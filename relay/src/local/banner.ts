@@ -7,6 +7,7 @@ import { isAbsolute, relative } from 'node:path';
 import type { Endpoints } from './endpoints';
 import type { StoredMessage } from './inbox-store';
 import { INBOX_HOSTNAME, INBOX_IP, INBOX_RECIPIENT, MAIL_DOMAIN, POSTMASTER, POSTMASTER_FORWARD, SENDER_DOMAIN, SENDER_IP } from './settings';
+import { REVERSE_ZONE } from './reverse-zone';
 import { LOCAL_ZONES } from './zones';
 import { CHECKS } from './verdicts';
 
@@ -14,16 +15,28 @@ export interface BannerContext {
   stateDir: string;
   caFile: string;
   endpoints: Endpoints;
-  submissions: number;
   health: number;
   inboxSmtpPort: number;
-  /** The relay's MTA-STS policy server, when this relay version runs one. */
-  mtaStsPort?: number;
+  /** The bundle this runs from, for the `mxkit check` command line. */
+  bundle: string;
 }
 
 function shown(path: string): string {
   const inside = relative(process.cwd(), path);
   return inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside : path;
+}
+
+/**
+ * `mxkit check` of this stack, every option from the endpoints: the relay's certificate as CA, no
+ * blocklists (they cannot be asked through a DNS that never recurses) and no closed-port check
+ * (loopback has no firewall; the laptop's own sshd is not the relay's business).
+ */
+export function checkCommand(bundle: string, e: Endpoints, caFile: string): string {
+  return (
+    `node ${shown(bundle)} check --domain ${MAIL_DOMAIN} --dns-server ${e.dns.host}:${e.dns.port} ` +
+    `--smtp-port ${e.mx.port} --submission-port ${e.submission.port} --submissions-port ${e.submissions.port} ` +
+    `--https-port ${e.mtaSts.port} --ca ${shown(caFile)} --dnsbl none --closed-ports none`
+  );
 }
 
 export function banner(context: BannerContext): string[] {
@@ -43,12 +56,12 @@ export function banner(context: BannerContext): string[] {
   return [
     `mxkit local is up. State: ${shown(context.stateDir)} (keys, spool, inbox; reused next time). Ctrl-C stops everything.`,
     '',
-    `  DNS        ${e.dns.host}:${e.dns.port} (UDP and TCP) for ${LOCAL_ZONES.join(', ')}`,
-    `  relay      mx ${e.mx.host}:${e.mx.port} · submission ${e.submission.host}:${e.submission.port} (STARTTLS) · submissions ${e.submission.host}:${context.submissions} (TLS) · health http://${e.mx.host}:${context.health}/readyz`,
+    `  DNS        ${e.dns.host}:${e.dns.port} (UDP and TCP) for ${LOCAL_ZONES.join(', ')} and ${REVERSE_ZONE} (PTR)`,
+    `  relay      mx ${e.mx.host}:${e.mx.port} · submission ${e.submission.host}:${e.submission.port} (STARTTLS) · submissions ${e.submissions.host}:${e.submissions.port} (TLS) · health http://${e.mx.host}:${context.health}/readyz`,
     `  inbox      ${e.inbox.url}  (MX of inbox.test: ${INBOX_HOSTNAME} = ${INBOX_IP}:${context.inboxSmtpPort})`,
     `  demo user  ${e.user.username} / ${e.user.password}  (sends as ${e.user.address} or any *@${MAIL_DOMAIN})`,
     `  CA file    ${ca}  (the relay's self-signed certificate)`,
-    ...(context.mtaStsPort ? [`  MTA-STS    https://${e.mx.host}:${context.mtaStsPort}/.well-known/mta-sts.txt  (served by the relay for mta-sts.${MAIL_DOMAIN})`] : []),
+    `  MTA-STS    https://mta-sts.${MAIL_DOMAIN}:${e.mtaSts.port}/.well-known/mta-sts.txt  (the relay's policy server, at ${e.mtaSts.host})`,
     '',
     'Send a message out through the relay; it shows up on the inbox page with its SPF, DKIM and DMARC verdicts:',
     `  ${swaksOut}`,
@@ -56,6 +69,9 @@ export function banner(context: BannerContext): string[] {
     '',
     `Send mail in, as a third party, to ${POSTMASTER}; the relay forwards it to ${POSTMASTER_FORWARD} (SRS sender, ARC seal):`,
     `  ${swaksIn}`,
+    '',
+    'Check it the way a receiving mail server would (DNS, PTR, MTA-STS, TLS, open relay):',
+    `  ${checkCommand(context.bundle, e, context.caFile)}`,
     '',
     `Records: dig @${e.dns.host} -p ${e.dns.port} ${MAIL_DOMAIN} TXT · relay log: ${shown(context.stateDir)}/relay.log`,
   ];

@@ -9,11 +9,15 @@ import DNS from 'dns2';
 import { splitTxt } from '../../../infra/builders/txt';
 import type { DnsRecord } from '../../../infra/builders/records';
 import { listenError } from './errors';
+import type { PtrRecord } from './reverse-zone';
 
 const { Packet } = DNS;
 type Resource = Partial<DNS.Packet.Resource>;
 /** RFC 1035 §4.1.1 (dns2 has them at run time as Packet.RCODE, but its typings do not). */
 const RCODE = { FORMERR: 1, NXDOMAIN: 3, REFUSED: 5 } as const;
+
+/** The builder's records of the mail domains, plus the reverse zone's pointers. */
+export type ServedRecord = DnsRecord | PtrRecord;
 
 export interface DnsServer {
   host: string;
@@ -26,7 +30,7 @@ function normalise(name: string): string {
 }
 
 /** RDATA fields in dns2's shape for one record. */
-function rdata(record: DnsRecord): Resource {
+function rdata(record: ServedRecord): Resource {
   switch (record.type) {
     case 'A':
     case 'AAAA':
@@ -38,6 +42,8 @@ function rdata(record: DnsRecord): Resource {
       return { data: splitTxt(record.value) };
     case 'CAA':
       return record.caa ? { flags: record.caa.flags, tag: record.caa.tag, value: record.caa.value } : {};
+    case 'PTR':
+      return { domain: record.value };
   }
 }
 
@@ -45,7 +51,7 @@ export class ZoneAnswerer {
   private readonly zones: string[];
 
   constructor(
-    private readonly records: readonly DnsRecord[],
+    private readonly records: readonly ServedRecord[],
     zones: readonly string[],
   ) {
     this.zones = zones.map(normalise);

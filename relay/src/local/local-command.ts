@@ -58,7 +58,7 @@ export async function runLocalCommand(args: ParsedArgs, print: (line: string) =>
     const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)) });
     killRelay = system.killRelay;
     const { folder, caFile, endpoints, ports: bound } = system;
-    const lines = banner({ stateDir: folder.root, caFile, endpoints, submissions: bound.submissions, health: bound.health, inboxSmtpPort: bound.inboxSmtp, mtaStsPort: bound.mtaSts });
+    const lines = banner({ stateDir: folder.root, caFile, endpoints, health: bound.health, inboxSmtpPort: bound.inboxSmtp, bundle });
     for (const line of lines) print(line);
     // Last, so whoever sees endpoints.json also finds the instructions already printed.
     await system.publish();

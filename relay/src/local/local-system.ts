@@ -17,7 +17,7 @@ import { localResolver } from './resolver';
 import { certificate, demoUser, dkimKey } from './secrets';
 import { DEMO_ADDRESS, DEMO_USERNAME, INBOX_DOMAIN, INBOX_HOSTNAME, INBOX_IP, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, type LocalPorts } from './settings';
 import { StateFolder } from './state-folder';
-import { LOCAL_ZONES, localRecords } from './zones';
+import { localRecords, SERVED_ZONES } from './zones';
 
 export const SENDER_DKIM_KEY_FILE = 'sender-dkim.key';
 
@@ -33,7 +33,7 @@ export interface LocalSystem {
   folder: StateFolder;
   endpoints: Endpoints;
   caFile: string;
-  ports: { submissions: number; health: number; inboxSmtp: number; mtaSts?: number };
+  ports: { health: number; inboxSmtp: number };
   /** Writes endpoints.json: the sign, for tools, that everything is up (call it last). */
   publish(): Promise<void>;
   /** Settles when the relay process ends on its own (a crash); stop() does not count. */
@@ -63,7 +63,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const inboxTls = await certificate(folder, 'inbox-tls', [INBOX_HOSTNAME, INBOX_IP]);
     const user = await demoUser(folder, 'demo-user.json', { username: DEMO_USERNAME, address: DEMO_ADDRESS });
 
-    const answerer = new ZoneAnswerer(localRecords({ mailDkim: mailKey.publicKeyPem, senderDkim: senderKey.publicKeyPem }), LOCAL_ZONES);
+    const answerer = new ZoneAnswerer(localRecords({ mailDkim: mailKey.publicKeyPem, senderDkim: senderKey.publicKeyPem }), SERVED_ZONES);
     const dns = await startDnsServer(answerer, MAIL_IP, options.ports.dns);
     closers.push(() => dns.close());
 
@@ -99,7 +99,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     // Only an exit nobody asked for is news; after stop() began, the exit is the expected end.
     const relayDied = relay.exited.then((code) => (stopping ? new Promise<string>(() => undefined) : code));
     const { mx, submission, submissions, http, https } = relay.addresses;
-    if (!mx || !submission || !submissions || !http) throw new LocalError('the relay reported no mx, submission, submissions or http listener');
+    if (!mx || !submission || !submissions || !http || !https) throw new LocalError('the relay reported no mx, submission, submissions, http or https listener');
 
     const endpoints: Endpoints = {
       submission: { host: MAIL_IP, port: submission.port },
@@ -107,13 +107,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       inbox: { url: page.url },
       dns: { host: dns.host, port: dns.port },
       user: { username: user.username, password: user.password, address: user.address },
+      submissions: { host: MAIL_IP, port: submissions.port },
+      mtaSts: { host: MAIL_IP, port: https.port },
     };
     return {
       folder,
       endpoints,
       caFile: relayTls.certFile,
       publish: () => writeEndpoints(folder, endpoints),
-      ports: { submissions: submissions.port, health: http.port, inboxSmtp: mta.port, ...(https ? { mtaSts: https.port } : {}) },
+      ports: { health: http.port, inboxSmtp: mta.port },
       relayDied,
       killRelay: () => relay.kill(),
       stop: stopAll,

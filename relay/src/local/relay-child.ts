@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { LocalError } from './errors';
 
-/** What the relay's ready line reports; `https` (the MTA-STS policy) only from relay versions that serve it. */
+/** What the relay's ready line reports: one entry per configured listener (`https`: the MTA-STS policy). */
 export type RelayAddresses = Partial<Record<'mx' | 'submission' | 'submissions' | 'http' | 'https', { address: string; port: number }>>;
 
 export interface RelayChild {

@@ -4,6 +4,8 @@
  * builder gets wrong fails here first, on a laptop, not in production.
  */
 import { buildMailRecords, type DnsRecord } from '../../../infra/builders/records';
+import type { ServedRecord } from './dns-server';
+import { ptrRecords, REVERSE_ZONE } from './reverse-zone';
 import {
   DKIM_SELECTOR,
   INBOX_DOMAIN,
@@ -26,8 +28,10 @@ export interface ZoneKeys {
   senderDkim: string;
 }
 
-/** The zone apexes the local DNS answers for; anything else is refused, it never recurses out. */
+/** The mail domains the local DNS is authoritative for. */
 export const LOCAL_ZONES = [MAIL_DOMAIN, INBOX_DOMAIN, SENDER_DOMAIN] as const;
+/** Every zone apex the local DNS answers for; anything else is refused, it never recurses out. */
+export const SERVED_ZONES = [...LOCAL_ZONES, REVERSE_ZONE] as const;
 
 /** The mail domain's records exactly as the real stack would publish them for MAIL_IP. */
 export function mailDomainRecords(dkimPublicKey: string): DnsRecord[] {
@@ -40,8 +44,8 @@ export function mailDomainRecords(dkimPublicKey: string): DnsRecord[] {
   });
 }
 
-export function localRecords(keys: ZoneKeys): DnsRecord[] {
-  return [
+export function localRecords(keys: ZoneKeys): ServedRecord[] {
+  const forward = [
     ...mailDomainRecords(keys.mailDkim),
     // The inbox's domain: MX -> mx.inbox.test -> 127.0.0.2, with SPF/DMARC like any provider's.
     ...buildMailRecords({ domain: INBOX_DOMAIN, hostname: INBOX_HOSTNAME, ipv4: INBOX_IP }),
@@ -54,4 +58,7 @@ export function localRecords(keys: ZoneKeys): DnsRecord[] {
       dkim: { selector: SENDER_DKIM_SELECTOR, publicKey: keys.senderDkim },
     }),
   ];
+  // Each host's address points back to it, as a real sender's must: receivers check PTR (and
+  // `mxkit check` fails without it).
+  return [...forward, ...ptrRecords(forward, [MAIL_HOSTNAME, INBOX_HOSTNAME, SENDER_HOSTNAME])];
 }
