@@ -36,7 +36,7 @@ export async function writeMxkitConfig(root: string, port: number, httpPort: num
     trustedNetworks: ['127.0.0.0/8'],
     spoolDir: join(root, 'spool'),
     delivery: { smarthost: { host: sink.host, port: sink.port } },
-    limits: { maxConnectionsPerIp: 5000 },
+    limits: { maxConnectionsPerIp: 5000, maxConnections: 5000 },
     log: { level: 'warn' },
   };
   const path = join(root, 'relay.json');

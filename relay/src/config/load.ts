@@ -33,7 +33,9 @@ export async function readConfigFile(path: string): Promise<RelayConfig> {
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`--config: ${path} is not valid JSON: ${(error as Error).message}`);
+    // Only the position: newer Node versions quote the input, which may hold password hashes.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ConfigError(`--config: ${path} is not valid JSON${position === undefined ? '' : ` (at character ${position})`}`);
   }
   return parseRelayConfig(document);
 }

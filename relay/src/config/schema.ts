@@ -111,11 +111,13 @@ export const relayConfigSchema = z
         maxMessageBytes: z.number().int().min(1024).default(26_214_400),
         maxRecipients: z.number().int().min(1).default(100),
         maxConnectionsPerIp: z.number().int().min(1).default(20),
+        // All sessions on all listeners together: bounds memory whatever the number of clients.
+        maxConnections: z.number().int().min(1).default(1000),
         idleTimeout: duration.default('5m'),
         authFailuresPerIp: z.number().int().min(1).default(5),
       })
       .strict()
-      .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, idleTimeout: '5m', authFailuresPerIp: 5 }),
+      .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, maxConnections: 1000, idleTimeout: '5m', authFailuresPerIp: 5 }),
     mtaSts: z.object({ mode: z.enum(['testing', 'enforce']), maxAge: duration }).strict().optional(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
   })

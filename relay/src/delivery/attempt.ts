@@ -1,7 +1,8 @@
 /**
  * One delivery attempt of one queued message: plan its recipients on the first attempt, DKIM-sign,
  * deliver per destination domain in parallel (within the limits), record every recipient's outcome
- * durably as soon as it is known, then bounce (RFC 3464 DSN), reschedule, or finish.
+ * durably as soon as it is known, then bounce (RFC 3464 DSN), reschedule, or finish. Mail received
+ * on `mx` is never bounced (no backscatter, see notify and forwarding.ts dsnRecipient).
  */
 import type { EventEmitter } from 'node:events';
 import type { RelayConfig } from '../config/schema';
@@ -167,10 +168,22 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
 }
 
 async function notify(ctx: AttemptContext, envelope: SpoolEnvelope, body: Buffer, to: string | undefined, action: 'failed' | 'delayed', recipients: readonly RecipientState[], log: Logger): Promise<void> {
+  if (envelope.listener === 'mx') {
+    // No backscatter (RFC 3834 2 and 5, RFC 5321 6.2, M3AAWG practice): mail received on `mx` and
+    // forwarded per routes has an unverified envelope sender, usually forged by spam, so a failure
+    // or delay is never reported to it (a returned bounce has the null sender, below, anyway). The
+    // intake refuses what it can during the SMTP transaction; what fails later is logged here.
+    const failures = recipients.map((r) => ({ to: r.to, original: r.original, status: r.statusCode, error: r.lastError }));
+    log.warn({ action, from: envelope.mailFrom, recipients: failures }, 'no DSN: mail received on mx is never bounced to its unverified sender');
+    ctx.metrics.dsnsSuppressed.inc({ action, reason: 'inbound' });
+    ctx.events.emit('dsn-suppressed', { id: envelope.id, action, reason: 'inbound' });
+    return;
+  }
   if (to === undefined) {
     // RFC 5321 4.5.5 / RFC 3464: never a DSN about a message with a null sender.
     log.info({ action, recipients: recipients.length }, 'no DSN: the message has a null sender');
-    ctx.events.emit('dsn-suppressed', { id: envelope.id, action });
+    ctx.metrics.dsnsSuppressed.inc({ action, reason: 'null_sender' });
+    ctx.events.emit('dsn-suppressed', { id: envelope.id, action, reason: 'null_sender' });
     return;
   }
   const dsn = buildDsn({

@@ -1,8 +1,10 @@
 /**
  * Who a spooled message goes to. Mail submitted by our users goes to its envelope recipients.
  * Mail received on `mx` for our domains is forwarded per `routes` (an exact address beats
- * `*@domain`), with the envelope sender SRS-rewritten into the routed domain; mail to an SRS
- * address of ours is a bounce coming back, and goes to the original sender un-rewritten.
+ * `*@domain`), with the envelope sender SRS-rewritten into the routed domain; mail from the null
+ * sender to an SRS address of ours is a bounce coming back, and goes to the original sender
+ * un-rewritten. Only from the null sender: real bounces come from <> (RFC 5321 4.5.5), and
+ * un-rewriting anything else would let whoever holds an SRS address relay through us.
  */
 import type { RelayConfig } from '../config/schema';
 import type { SpoolEnvelope } from '../spool/envelope';
@@ -38,7 +40,9 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
       add(rcpt, rcpt, envelope.mailFrom);
       continue;
     }
-    const returned = srs.reverse(rcpt);
+    // The intake refuses SRS addresses from other senders already; this holds for messages spooled
+    // before that rule (or through a catch-all route) too.
+    const returned = envelope.mailFrom === '' ? srs.reverse(rcpt) : undefined;
     if (returned) {
       add(returned, rcpt, envelope.mailFrom);
       continue;
@@ -55,8 +59,15 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
   return [...planned.values()];
 }
 
-/** Where a DSN about `envelope` goes: the original sender (never an SRS address of ours). */
+/**
+ * Where a DSN about `envelope` goes: the original sender (never an SRS address of ours), or
+ * nowhere. Never about a message with a null sender (RFC 5321 4.5.5, RFC 3464), and never about
+ * mail received on `mx`: its envelope sender is unverified and usually forged by spam, so a DSN
+ * would be backscatter to an innocent third party (RFC 3834 2 and 5, RFC 5321 6.2; M3AAWG
+ * backscatter practice: refuse during the SMTP transaction or drop, never bounce later). Such
+ * failures are logged and counted instead (attempt.ts notify).
+ */
 export function dsnRecipient(envelope: SpoolEnvelope, srs: Srs): string | undefined {
-  if (envelope.mailFrom === '') return undefined;
+  if (envelope.mailFrom === '' || envelope.listener === 'mx') return undefined;
   return srs.reverse(envelope.mailFrom) ?? envelope.mailFrom;
 }

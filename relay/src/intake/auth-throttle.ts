@@ -1,6 +1,8 @@
 /**
  * Per-IP throttle for failed AUTH attempts: each failure is answered only after a delay, and an IP
- * with `limit` failures inside `window` is refused (421) until its failures age out.
+ * with `limit` failures inside `window` is refused (421) until its failures age out. A successful
+ * login does not clear them: otherwise one valid account would let its holder guess another's
+ * password without limit by logging in between guesses.
  */
 export interface AuthThrottleOptions {
   limit: number;
@@ -32,7 +34,4 @@ export class AuthThrottle {
     await new Promise((resolve) => setTimeout(resolve, this.options.failureDelayMs));
   }
 
-  recordSuccess(ip: string): void {
-    this.failures.delete(ip);
-  }
 }

@@ -4,6 +4,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import addressparser from 'nodemailer/lib/addressparser';
 import type { RelayConfig } from '../config/schema';
 import { Replies, SmtpReply } from './reply';
 
@@ -67,6 +68,15 @@ export function checkInboundRecipient(config: Pick<RelayConfig, 'domains' | 'rou
   return undefined;
 }
 
+/**
+ * An SRS return address (SRS0=... / SRS1=..., any case, any of the `=+-` separators): the address a
+ * bounce to mail we forwarded comes back to. Such addresses are accepted on `mx` only from the null
+ * sender, and only when their hash and age check out (session-handlers.ts onRcptTo).
+ */
+export function isSrsAddress(address: string): boolean {
+  return /^SRS[01][=+-]/i.test(address);
+}
+
 export function senderAllowed(allowedFrom: readonly string[], address: string): boolean {
   const mailbox = parseMailbox(address);
   return mailbox !== undefined && allowedFrom.some((pattern) => addressMatches(pattern, mailbox));
@@ -112,4 +122,25 @@ export interface InboundHooks {
   }>;
   /** A valid SRS address of ours: a bounce coming back for mail we forwarded. */
   isReturnAddress(address: string): boolean;
+}
+
+/** The addresses of every From: field in a header section (folded lines joined, RFC 5322 2.2.3). */
+export function headerFromAddresses(headerSection: string): string[] {
+  const unfolded = headerSection.replace(/\r\n[ \t]+/g, ' ');
+  return unfolded
+    .split('\r\n')
+    .filter((line) => /^from\s*:/i.test(line))
+    .flatMap((line) => addressparser(line.slice(line.indexOf(':') + 1), { flatten: true }))
+    .map((entry) => entry.address)
+    .filter((address) => address !== '');
+}
+
+/**
+ * An authenticated user may put in From: only addresses their allowedFrom covers: the DKIM key
+ * is chosen by the From: domain, so otherwise a user could have us sign as anyone we hold a key
+ * for. A message without From: gets no signature and is left to the next hop to judge.
+ */
+export function headerFromRefusal(allowedFrom: readonly string[], headerSection: string): SmtpReply | undefined {
+  const stranger = headerFromAddresses(headerSection).find((address) => !senderAllowed(allowedFrom, address));
+  return stranger === undefined ? undefined : Replies.headerFromNotAllowed(stranger);
 }

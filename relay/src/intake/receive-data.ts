@@ -20,6 +20,34 @@ export interface ReceiveOptions {
    * limits.maxMessageBytes bounds.
    */
   inspect?: (message: Buffer) => Promise<Buffer>;
+  /** Judges the header section (authenticated senders' From:): an SmtpReply refuses the message. */
+  checkHeaders?: (headerSection: string) => SmtpReply | undefined;
+}
+
+/** Headers beyond this are not inspected (a header section this large is refused anyway by most MTAs). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Keeps the message's header section (up to the first empty line) as it streams past. */
+class HeaderCollector {
+  private text = '';
+  private done = false;
+
+  update(chunk: Buffer): void {
+    if (this.done) return;
+    this.text += chunk.toString('latin1');
+    const end = this.text.indexOf('\r\n\r\n');
+    if (end >= 0) {
+      this.text = this.text.slice(0, end + 2);
+      this.done = true;
+    } else if (this.text.length > MAX_HEADER_BYTES) {
+      this.text = this.text.slice(0, MAX_HEADER_BYTES);
+      this.done = true;
+    }
+  }
+
+  get headerSection(): string {
+    return this.text;
+  }
 }
 
 export interface ReceivedMessage {
@@ -38,19 +66,29 @@ export async function receiveMessage(stream: SMTPServerDataStream, options: Rece
   } catch (error) {
     storageError = error;
   }
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    scanner.update(chunk);
-    const keepWriting = draft && !storageError && !stream.sizeExceeded && bytes <= options.maxMessageBytes;
-    if (keepWriting) {
-      try {
-        await draft?.write(chunk);
-      } catch (error) {
-        storageError = error;
+  const headers = new HeaderCollector();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      scanner.update(chunk);
+      headers.update(chunk);
+      const keepWriting = draft && !storageError && !stream.sizeExceeded && bytes <= options.maxMessageBytes;
+      if (keepWriting) {
+        try {
+          await draft?.write(chunk);
+        } catch (error) {
+          storageError = error;
+        }
       }
     }
+  } catch (error) {
+    // The client went away mid-message: nothing was acknowledged, so nothing may stay behind.
+    await draft?.abort().catch(() => undefined);
+    throw error;
   }
-  const refusal = refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, storageError, options.maxMessageBytes);
+  const refusal =
+    refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, storageError, options.maxMessageBytes) ??
+    options.checkHeaders?.(headers.headerSection);
   if (refusal) {
     await draft?.abort().catch(() => undefined);
     throw refusal;

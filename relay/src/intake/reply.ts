@@ -14,6 +14,8 @@ export class SmtpReply extends Error {
     readonly code: number,
     readonly enhanced: string,
     readonly text: string,
+    /** Metric/log label for why the reply was given, where the code alone does not say. */
+    readonly reason?: string,
   ) {
     super(`${enhanced} ${text}`);
     this.responseCode = code;
@@ -40,10 +42,13 @@ export const Replies = {
   badSenderSyntax: (address: string) => new SmtpReply(553, '5.1.7', `<${address}>: sender address form not accepted`),
   authRequired: () => new SmtpReply(530, '5.7.0', 'Authentication required'),
   senderNotAllowed: (address: string) => new SmtpReply(553, '5.7.1', `<${address}>: sender not owned by the authenticated user`),
+  headerFromNotAllowed: (address: string) => new SmtpReply(550, '5.7.1', `From: <${address}> is not an address the authenticated user may send as`, 'header_from_not_allowed'),
   authFailed: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid'),
   authThrottled: () => new SmtpReply(421, '4.7.0', 'Too many failed authentications from your address, try again later'),
   tooManyRecipients: () => new SmtpReply(452, '4.5.3', 'Too many recipients'),
   tooManyConnections: () => new SmtpReply(421, '4.7.0', 'Too many connections from your address'),
+  tooManyRefusedRecipients: () => new SmtpReply(421, '4.7.0', 'Too many refused recipients, closing connection'),
+  serverBusy: () => new SmtpReply(421, '4.3.2', 'Too many connections, try again later'),
   messageTooBig: (limit: number) => new SmtpReply(552, '5.3.4', `Message exceeds the ${limit} byte size limit`),
   bareLineEnding: () => new SmtpReply(554, '5.6.0', 'Message has a bare CR or LF; lines must end in CRLF (RFC 5321 2.3.8)'),
   spoolFailed: () => new SmtpReply(451, '4.3.0', 'Could not store the message, try again later'),

@@ -20,7 +20,7 @@ import type { Spool } from '../spool/spool';
 import type { AuthThrottle } from './auth-throttle';
 import type { ConnectionTracker } from './connection-tracker';
 import { verifyPassword } from './password';
-import { checkInboundRecipient, InboundReplies, isTrusted, parseMailbox, senderAllowed, type InboundHooks } from './policy';
+import { checkInboundRecipient, headerFromRefusal, InboundReplies, isSrsAddress, isTrusted, parseMailbox, senderAllowed, type InboundHooks } from './policy';
 import { receiveMessage } from './receive-data';
 import { Replies, SmtpReply } from './reply';
 import { receivedHeader } from './trace-header';
@@ -49,8 +49,13 @@ interface Transaction {
 
 type Done = (error?: Error | null) => void;
 
+/** Refused RCPTs on `mx` one session may collect before it is cut off (Postfix smtpd_hard_error_limit-like). */
+export const MAX_REFUSED_RECIPIENTS = 10;
+
 export class SessionHandlers {
   private readonly transactions = new WeakMap<SMTPServerSession, Transaction>();
+  /** Refused RCPTs per session (smtp-server keeps one session object per connection, RSET included). */
+  private readonly refusedRecipients = new WeakMap<SMTPServerSession, number>();
 
   constructor(
     private readonly kind: ListenerKind,
@@ -70,6 +75,9 @@ export class SessionHandlers {
   onConnect = (session: SMTPServerSession, done: Done): void => {
     const { config, connections, metrics } = this.context;
     if (this.context.isDraining()) return this.refuse(session, 'shutting_down', Replies.shuttingDown(), done);
+    if (connections.open >= config.limits.maxConnections) {
+      return this.refuse(session, 'too_many_connections', Replies.serverBusy(), done);
+    }
     if (!connections.tryOpen(session.id, session.remoteAddress, config.limits.maxConnectionsPerIp)) {
       return this.refuse(session, 'too_many_connections', Replies.tooManyConnections(), done);
     }
@@ -113,7 +121,6 @@ export class SessionHandlers {
     }
     const user = config.users.find((candidate) => candidate.username === auth.username);
     if (await verifyPassword(auth.password ?? '', user?.passwordHash)) {
-      throttle.recordSuccess(ip);
       log.info({ user: auth.username, method: auth.method }, 'authenticated');
       return auth.username ?? '';
     }
@@ -154,16 +161,33 @@ export class SessionHandlers {
     if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
       return this.refuse(session, 'too_many_recipients', Replies.tooManyRecipients(), done);
     }
+    // A client that keeps guessing recipients on mx (directory harvesting, or brute-forcing an SRS
+    // hash through the 250-vs-550 answer) is cut off: after MAX_REFUSED_RECIPIENTS refusals in one
+    // session, the next RCPT, whatever its address, gets 421 and the connection closes.
+    const refused = this.refusedRecipients.get(session) ?? 0;
+    if (this.kind === 'mx' && refused >= MAX_REFUSED_RECIPIENTS) {
+      return this.refuse(session, 'too_many_refused_recipients', Replies.tooManyRefusedRecipients(), done);
+    }
     let reply =
       this.kind === 'mx'
         ? checkInboundRecipient(config, address.address)
         : parseMailbox(address.address)
           ? undefined
           : Replies.badRecipientSyntax(address.address);
-    // An SRS address of ours (our domain, no route) is a bounce to mail we forwarded: accepted, and
-    // delivery returns it to the original sender. Only addresses whose hash and age check out.
-    if (reply?.code === 550 && reply.enhanced === '5.1.1' && this.context.inbound?.isReturnAddress(address.address)) reply = undefined;
-    if (reply) return this.refuse(session, reply.code === 550 ? 'unknown_user' : reply.enhanced === '5.7.1' ? 'relay_denied' : 'bad_recipient', reply, done);
+    let reason = reply?.code === 550 ? 'unknown_user' : reply?.enhanced === '5.7.1' ? 'relay_denied' : 'bad_recipient';
+    // An SRS address in our domains is a bounce to mail we forwarded: accepted, and delivery returns
+    // it to the original sender, only when it comes from the null sender (real bounces do) and its
+    // hash and age check out. Anything else gets the same refusal as an unknown user, whether the
+    // address is valid or not, so RCPT is no oracle and SRS no open relay (design.md).
+    if (this.kind === 'mx' && isSrsAddress(address.address) && (reply === undefined || (reply.code === 550 && reply.enhanced === '5.1.1'))) {
+      const fromNullSender = session.envelope.mailFrom !== false && session.envelope.mailFrom.address === '';
+      reply = fromNullSender && this.context.inbound?.isReturnAddress(address.address) ? undefined : Replies.unknownUser(address.address);
+      reason = fromNullSender ? 'srs_invalid' : 'srs_not_null_sender';
+    }
+    if (reply) {
+      if (this.kind === 'mx') this.refusedRecipients.set(session, refused + 1);
+      return this.refuse(session, reason, reply, done);
+    }
     this.sessionLog(session).info({ to: address.address }, 'RCPT TO accepted');
     done();
   };
@@ -172,8 +196,13 @@ export class SessionHandlers {
     this.receive(stream, session).then(
       (queueId) => done(null, `Ok: queued as ${queueId}`),
       (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ECONNECTION') {
+          // The client left mid-message: nothing was acknowledged and the draft is gone.
+          this.sessionLog(session).info({ client: session.remoteAddress }, 'client disconnected during DATA; nothing stored');
+          return done(error as Error);
+        }
         const reply = error instanceof SmtpReply ? error : Replies.spoolFailed();
-        const reason = reply.code === 552 ? 'message_too_big' : reply.code === 554 ? 'bare_line_ending' : reply.code === 550 ? 'dmarc_reject' : reply.enhanced === '4.7.0' ? 'auth_check_failed' : 'spool_error';
+        const reason = reply.reason ?? (reply.code === 552 ? 'message_too_big' : reply.code === 554 ? 'bare_line_ending' : reply.code === 550 ? 'dmarc_reject' : reply.enhanced === '4.7.0' ? 'auth_check_failed' : 'spool_error');
         const log = this.sessionLog(session);
         if (reply.code === 451) log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
         this.refuse(session, reason, reply, done);
@@ -197,6 +226,7 @@ export class SessionHandlers {
     };
     const received = Buffer.from(receivedHeader(session, config.hostname, envelope.id), 'latin1');
     const inbound = this.kind === 'mx' ? this.context.inbound : undefined;
+    const author = envelope.authUser === undefined ? undefined : config.users.find((user) => user.username === envelope.authUser);
     const { bytes } = await receiveMessage(stream, {
       maxMessageBytes: config.limits.maxMessageBytes,
       openDraft: () => spool.begin(envelope.id),
@@ -206,6 +236,7 @@ export class SessionHandlers {
         await draft.write(received);
       },
       ...(inbound ? { inspect: (message: Buffer) => this.authenticateInbound(inbound, session, envelope, Buffer.concat([received, message]), transaction.log) } : {}),
+      ...(author ? { checkHeaders: (headerSection: string) => headerFromRefusal(author.allowedFrom, headerSection) } : {}),
     });
     metrics.accepted.inc({ listener: this.kind });
     metrics.receivedBytes.inc({ listener: this.kind }, bytes);

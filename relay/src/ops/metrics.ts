@@ -17,6 +17,7 @@ export class RelayMetrics {
   readonly deferred = new Counter({ name: 'mxkit_delivery_deferred_total', help: 'Recipient attempts deferred for a retry, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly bounced = new Counter({ name: 'mxkit_delivery_bounced_total', help: 'Recipients given up on, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly dsns = new Counter({ name: 'mxkit_delivery_dsn_total', help: 'DSNs queued, by action (failed|delayed)', labelNames: ['action'], registers: [this.registry] });
+  readonly dsnsSuppressed = new Counter({ name: 'mxkit_delivery_dsn_suppressed_total', help: 'DSNs not sent, by action (failed|delayed) and reason (null_sender: about a bounce; inbound: about mail received on mx, whose sender is unverified)', labelNames: ['action', 'reason'], registers: [this.registry] });
   readonly sessions = new Counter({ name: 'mxkit_delivery_sessions_total', help: 'Outbound SMTP sessions that held a transaction, by TLS use (TLS share = yes / all)', labelNames: ['tls'], registers: [this.registry] });
   readonly queueAge = new Histogram({
     name: 'mxkit_delivery_queue_age_seconds',

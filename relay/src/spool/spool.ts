@@ -137,12 +137,20 @@ export class Spool {
     const path = this.pathOf(id);
     const handle = await open(path, 'r');
     try {
-      const head = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      const newline = head.subarray(0, bytesRead).indexOf(0x0a);
-      if (newline < 0) throw new Error(`spool file ${path} has no envelope line`);
-      const envelope = JSON.parse(head.subarray(0, newline).toString('utf8')) as SpoolEnvelope;
-      return { envelope, path, bodyOffset: newline + 1 };
+      // The envelope line has no fixed size (many long recipients make it long): read until its newline.
+      let head = Buffer.alloc(0);
+      for (;;) {
+        const chunk = Buffer.alloc(64 * 1024);
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, head.length);
+        const searchFrom = head.length;
+        head = Buffer.concat([head, chunk.subarray(0, bytesRead)]);
+        const newline = head.indexOf(0x0a, searchFrom);
+        if (newline >= 0) {
+          const envelope = JSON.parse(head.subarray(0, newline).toString('utf8')) as SpoolEnvelope;
+          return { envelope, path, bodyOffset: newline + 1 };
+        }
+        if (bytesRead === 0) throw new Error(`spool file ${path} has no envelope line`);
+      }
     } finally {
       await handle.close();
     }

@@ -58,7 +58,7 @@ describe('inbound mail for our domains', () => {
 
     const [forwarded] = await env.remote.waitForMessages(1);
     expect(forwarded.rcptTo).toEqual(['ops@elsewhere.test']);
-    expect(forwarded.mailFrom).toMatch(/^SRS0=[^=]{4}=[A-Z2-7]{2}=sender\.test=alice@example\.test$/);
+    expect(forwarded.mailFrom).toMatch(/^SRS0=[a-z2-7]{8}=[a-z2-7]{2}=sender\.test=alice@example\.test$/);
     srsAddress = forwarded.mailFrom;
     const text = forwarded.raw.toString('latin1');
     expect(text).toMatch(/^Authentication-Results: mail\.example\.test;/m);
@@ -88,9 +88,22 @@ describe('inbound mail for our domains', () => {
   });
 
   it('refuses an SRS address whose hash does not check out', async () => {
-    const forged = srsAddress.replace(/^SRS0=[^=]{4}=/, 'SRS0=AAAA=');
+    const forged = srsAddress.replace(/^SRS0=[^=]{8}=/, 'SRS0=aaaaaaaa=');
     const reply = await sendToMx(env, '', forged, 'Subject: x\r\n\r\nx\r\n');
     expect(reply.code).toBe(550);
+  });
+
+  it('refuses a valid SRS address from a non-null sender like an unknown user, and queues nothing (no open relay)', async () => {
+    expect(srsAddress).not.toBe('');
+    const before = await env.relay.relay.spool.count();
+    const reply = await sendToMx(env, 'mallory@evil.test', srsAddress, 'Subject: relay me\r\n\r\nx\r\n');
+    expect(reply.code).toBe(550);
+    expect(reply.text).toMatch(/^5\.1\.1 /);
+    // The same answer as for an SRS address that does not verify: RCPT tells nothing.
+    const forged = await sendToMx(env, 'mallory@evil.test', srsAddress.replace(/^SRS0=[^=]{8}=/, 'SRS0=aaaaaaaa='), 'Subject: x\r\n\r\nx\r\n');
+    expect(forged.code).toBe(550);
+    expect(forged.text.replace(/<[^>]*>/, '')).toBe(reply.text.replace(/<[^>]*>/, ''));
+    expect(await env.relay.relay.spool.count()).toBe(before);
   });
 
   it('refuses at DATA with 550 5.7.1 a message failing DMARC for a p=reject domain, and queues nothing', async () => {
