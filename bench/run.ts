@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openIdleSessions, percentile, runLoad } from './load-client';
 import { BUNDLE, startMxkit, writeMxkitConfig } from './mxkit';
 import { freePort, waitForBanner } from './net';
+import { startOpenDkim } from './opendkim';
 import { startPostfix } from './postfix';
 import { samplePeakRss, treeRssKiB } from './rss';
 import { startSink } from './sink';
@@ -45,7 +46,7 @@ const SENDER = 'a@x.bench.test';
 const RECIPIENT = 'b@y.bench.test';
 
 function ensurePeers(): void {
-  const missing = ['smtp-source', 'smtp-sink', 'postfix'].filter((tool) => {
+  const missing = ['smtp-source', 'smtp-sink', 'postfix', 'opendkim'].filter((tool) => {
     try {
       execFileSync('sh', ['-c', `command -v ${tool} || test -x /usr/sbin/${tool}`], { stdio: 'ignore' });
       return false;
@@ -54,8 +55,8 @@ function ensurePeers(): void {
     }
   });
   if (missing.length === 0) return;
-  console.log(`installing postfix (for ${missing.join(', ')}) from Debian, preseeded to "No configuration"`);
-  execFileSync('sh', ['-c', 'echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix'], { stdio: 'inherit' });
+  console.log(`installing postfix and opendkim (for ${missing.join(', ')}) from Debian, postfix preseeded to "No configuration"`);
+  execFileSync('sh', ['-c', 'echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix opendkim'], { stdio: 'inherit' });
 }
 
 function smtpSource(port: number, messages: number): Promise<void> {
@@ -84,11 +85,16 @@ async function measure(system: SystemName): Promise<Figures> {
     stop = relay.stop;
     startToReadyMs = relay.startToReadyMs;
   } else {
+    const milter = await startOpenDkim(root, await freePort(), 'x.bench.test', 'bench');
     const started = Date.now();
-    const postfix = await startPostfix(root, port, `[127.0.0.3]:${sinkPort}`);
+    const postfix = await startPostfix(root, port, `[127.0.0.3]:${sinkPort}`, milter.port);
     startToReadyMs = Date.now() - started;
-    pids = () => [postfix.masterPid() ?? -1];
-    stop = postfix.stop;
+    // OpenDKIM's memory is part of what the baseline needs to do the same job.
+    pids = () => [postfix.masterPid() ?? -1, milter.process.pid ?? -1];
+    stop = () => {
+      postfix.stop();
+      milter.stop();
+    };
   }
   try {
     const rss = samplePeakRss(pids);
