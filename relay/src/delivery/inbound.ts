@@ -11,28 +11,8 @@
 import { authenticate } from 'mailauth';
 import type { DkimSigner } from './dkim';
 import type { DeliveryResolver } from './resolver';
+import type { InboundMessage, InboundVerdict } from '../inbound-check';
 
-export interface InboundMessage {
-  /** The message as it will be spooled (our Received header first). */
-  message: Buffer;
-  clientAddress: string;
-  helo: string;
-  /** Envelope sender ('' for the null sender). */
-  mailFrom: string;
-  /** Our domain the message was addressed to (picks the ARC sealing key). */
-  recipientDomain: string;
-}
-
-export interface InboundVerdict {
-  action: 'accept' | 'quarantine' | 'reject';
-  /** Header lines to prepend (ARC set, Received-SPF, Authentication-Results), CRLF-terminated. */
-  headers: string;
-  spf: string;
-  dkim: string;
-  dmarc: string;
-  dmarcDomain?: string;
-  arc: string;
-}
 
 export class InboundAuthenticator {
   constructor(

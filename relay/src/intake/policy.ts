@@ -7,6 +7,7 @@ import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { RelayConfig } from '../config/schema';
 import { Replies, SmtpReply } from './reply';
+import type { InboundMessage, InboundVerdict } from '../inbound-check';
 
 export interface Mailbox {
   local: string;
@@ -110,16 +111,7 @@ export const InboundReplies = {
 
 /** What the `mx` listener needs from inbound authentication (implemented in delivery/, wired by relay.ts). */
 export interface InboundHooks {
-  check(input: { message: Buffer; clientAddress: string; helo: string; mailFrom: string; recipientDomain: string }): Promise<{
-    action: 'accept' | 'quarantine' | 'reject';
-    headers: string;
-    spf: string;
-    dkim: string;
-    dmarc: string;
-    /** The From domain whose DMARC policy applied. */
-    dmarcDomain?: string;
-    arc: string;
-  }>;
+  check(input: InboundMessage): Promise<InboundVerdict>;
   /** A valid SRS address of ours: a bounce coming back for mail we forwarded. */
   isReturnAddress(address: string): boolean;
 }

@@ -1,0 +1,26 @@
+/**
+ * The seam between intake and delivery for mail arriving on `mx`: intake asks, delivery/inbound.ts
+ * answers, relay.ts wires them. Types only, so neither side imports the other.
+ */
+export interface InboundMessage {
+  /** The message as it will be spooled (our Received header first). */
+  message: Buffer;
+  clientAddress: string;
+  helo: string;
+  /** Envelope sender ('' for the null sender). */
+  mailFrom: string;
+  /** Our domain the message was addressed to (picks the ARC sealing key). */
+  recipientDomain: string;
+}
+
+export interface InboundVerdict {
+  action: 'accept' | 'quarantine' | 'reject';
+  /** Header lines to prepend (ARC set, Received-SPF, Authentication-Results), CRLF-terminated. */
+  headers: string;
+  spf: string;
+  dkim: string;
+  dmarc: string;
+  /** The From domain whose DMARC policy applied. */
+  dmarcDomain?: string;
+  arc: string;
+}
