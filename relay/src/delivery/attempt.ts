@@ -43,15 +43,21 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
   let message: SpooledMessage;
   try {
     message = await ctx.spool.read(id);
-  } catch {
-    await ctx.spool.state.remove(id); // removed by `mxkit queue remove`
+  } catch (error) {
+    // Only a missing file means the message is gone (delivered, or `mxkit queue remove`); any other
+    // error (EMFILE, EIO) is passing: the scheduler retries, and the state stays.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await ctx.spool.state.remove(id);
     return undefined;
   }
   const { envelope } = message;
   const log = ctx.logger.child({ queueId: id });
   const stored = await ctx.spool.state.read(id);
   const state: DeliveryState = stored ?? { id, attempts: 0, nextAttemptAt: new Date().toISOString(), recipients: planRecipients(envelope, ctx.config, ctx.srs) };
-  const newlyBounced: RecipientState[] = stored ? [] : state.recipients.filter((recipient) => recipient.status === 'bounced');
+  // Bounced recipients whose DSN is not yet spooled: planned bounces of a new message, and those a
+  // crash or a spool error cut off last time (the flag is stored with the bounce, cleared after).
+  if (!stored) state.recipients.filter((recipient) => recipient.status === 'bounced').forEach((recipient) => (recipient.dsnPending = true));
+  const newlyBounced: RecipientState[] = state.recipients.filter((recipient) => recipient.status === 'bounced' && recipient.dsnPending === true);
   const pending = state.recipients.filter((recipient) => recipient.status === 'pending');
   const body = await ctx.spool.readBody(message);
   let writes = Promise.resolve();
@@ -80,6 +86,7 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
   };
   const bounce = (recipient: RecipientState, outcome: Outcome) => {
     recipient.status = 'bounced';
+    recipient.dsnPending = true;
     recipient.statusCode = outcome.status.startsWith('4') && outcome.reason !== 'expired' ? `5${outcome.status.slice(1)}` : outcome.status;
     recipient.lastError = outcome.detail;
     newlyBounced.push(recipient);
@@ -140,7 +147,10 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
     }
   }
   const sender = dsnRecipient(envelope, ctx.srs);
-  if (newlyBounced.length > 0) await notify(ctx, envelope, body, sender, 'failed', newlyBounced, log);
+  if (newlyBounced.length > 0) {
+    await notify(ctx, envelope, body, sender, 'failed', newlyBounced, log);
+    newlyBounced.forEach((recipient) => delete recipient.dsnPending);
+  }
   const remaining = state.recipients.filter((recipient) => recipient.status === 'pending');
   if (remaining.length > 0 && age >= DELAY_WARNING_MS && !state.delayWarned) {
     await notify(ctx, envelope, body, sender, 'delayed', remaining, log);

@@ -59,8 +59,9 @@ export class Spool {
     try {
       await (await open(this.pathOf(id), 'r')).close();
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error; // not "gone": a passing error the caller's retry handles
     }
   }
 

@@ -26,6 +26,8 @@ export interface RecipientState {
   lastError?: string;
   /** RFC 3463 status of the last outcome. */
   statusCode?: string;
+  /** Bounced, and the DSN about it is not spooled yet (survives a crash between the two). */
+  dsnPending?: boolean;
   remoteMta?: string;
 }
 
