@@ -20,6 +20,8 @@ export interface ReceiveOptions {
    * limits.maxMessageBytes bounds.
    */
   inspect?: (message: Buffer) => Promise<Buffer>;
+  /** Rewrites the received message before `inspect` sees it and before it is stored. */
+  rewrite?: (message: Buffer) => Buffer;
   /** Judges the header section (authenticated senders' From:): an SmtpReply refuses the message. */
   checkHeaders?: (headerSection: string) => SmtpReply | undefined;
 }
@@ -114,7 +116,8 @@ async function receiveInspected(stream: SMTPServerDataStream, options: ReceiveOp
   }
   const refusal = refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, undefined, options.maxMessageBytes);
   if (refusal) throw refusal;
-  const message = Buffer.concat(chunks);
+  const received = Buffer.concat(chunks);
+  const message = options.rewrite ? options.rewrite(received) : received;
   const added = await inspect(message);
   let draft: SpoolDraft | undefined;
   try {

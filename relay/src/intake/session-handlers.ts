@@ -21,6 +21,7 @@ import type { AuthThrottle } from './auth-throttle';
 import type { ConnectionTracker } from './connection-tracker';
 import { verifyPassword } from './password';
 import { checkInboundRecipient, headerFromRefusal, InboundReplies, isSrsAddress, isTrusted, parseMailbox, senderAllowed, type InboundHooks } from './policy';
+import { removeForgedAuthResults } from './forged-auth-results';
 import { receiveMessage } from './receive-data';
 import { Replies, SmtpReply } from './reply';
 import { receivedHeader } from './trace-header';
@@ -235,6 +236,7 @@ export class SessionHandlers {
         if (inspected) await draft.write(inspected);
         await draft.write(received);
       },
+      ...(inbound ? { rewrite: (message: Buffer) => removeForgedAuthResults(message, config.hostname) } : {}),
       ...(inbound ? { inspect: (message: Buffer) => this.authenticateInbound(inbound, session, envelope, Buffer.concat([received, message]), transaction.log) } : {}),
       ...(author ? { checkHeaders: (headerSection: string) => headerFromRefusal(author.allowedFrom, headerSection) } : {}),
     });

@@ -106,6 +106,29 @@ describe('inbound mail for our domains', () => {
     expect(await env.relay.relay.spool.count()).toBe(before);
   });
 
+  it('drops Authentication-Results a sender forged in our name before adding its own (RFC 8601 5), and keeps others', async () => {
+    const already = env.remote.messages.length;
+    const raw = [
+      'Authentication-Results: mail.example.test; spf=pass; dkim=pass; dmarc=pass header.from=bank.test',
+      'Authentication-Results: mx.upstream.test;',
+      '  spf=pass smtp.mailfrom=someone@upstream.test',
+      'From: Bank <security@evil.test>',
+      'To: <info@example.test>',
+      'Subject: verify your account',
+      '',
+      'click',
+      '',
+    ].join('\r\n');
+    expect((await sendToMx(env, 'mallory@evil.test', 'info@example.test', raw)).code).toBe(250);
+    const forwarded = (await env.remote.waitForMessages(already + 1))[already];
+    const text = forwarded.raw.toString('latin1');
+    const ours = text.match(/^Authentication-Results: mail\.example\.test;[^\r]*(\r\n[ \t][^\r]*)*/gm) ?? [];
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(/spf=fail/);
+    expect(ours[0]).not.toMatch(/header\.from=bank\.test/);
+    expect(text).toMatch(/^Authentication-Results: mx\.upstream\.test;\r\n  spf=pass/m);
+  });
+
   it('accepts, marks and forwards a message failing DMARC for a p=quarantine domain', async () => {
     env.dns.set('_dmarc.careful.test', { TXT: ['v=DMARC1; p=quarantine'] });
     env.dns.set('careful.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] });
