@@ -126,7 +126,7 @@ describe('inbound mail for our domains', () => {
     expect(ours).toHaveLength(1);
     expect(ours[0]).toMatch(/spf=fail/);
     expect(ours[0]).not.toMatch(/header\.from=bank\.test/);
-    expect(text).toMatch(/^Authentication-Results: mx\.upstream\.test;\r\n  spf=pass/m);
+    expect(text).toMatch(/^Authentication-Results: mx\.upstream\.test;\r\n {2}spf=pass/m);
   });
 
   it('accepts, marks and forwards a message failing DMARC for a p=quarantine domain', async () => {
