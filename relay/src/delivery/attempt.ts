@@ -34,6 +34,8 @@ export interface AttemptContext {
   srs: Srs;
   retryScheduleMs: readonly number[];
   maxQueueTimeMs: number;
+  /** Age after which a still-undelivered message earns one "delayed" DSN (default 4 h). */
+  delayWarningMs: number;
   /** Schedules a message the relay spooled itself (a DSN). */
   scheduleNew(envelope: SpoolEnvelope): void;
 }
@@ -152,7 +154,7 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
     newlyBounced.forEach((recipient) => delete recipient.dsnPending);
   }
   const remaining = state.recipients.filter((recipient) => recipient.status === 'pending');
-  if (remaining.length > 0 && age >= DELAY_WARNING_MS && !state.delayWarned) {
+  if (remaining.length > 0 && age >= ctx.delayWarningMs && !state.delayWarned) {
     await notify(ctx, envelope, body, sender, 'delayed', remaining, log);
     state.delayWarned = true;
   }

@@ -12,7 +12,7 @@ import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import type { SpoolEnvelope, SpooledMessage } from '../spool/envelope';
 import type { Spool } from '../spool/spool';
-import { attemptMessage, type AttemptContext } from './attempt';
+import { attemptMessage, DELAY_WARNING_MS, type AttemptContext } from './attempt';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
 import { Limiter } from './limiter';
@@ -31,6 +31,8 @@ export interface DeliveryHooks {
   tlsCa?: string[];
   /** How often `mxkit queue retry` requests are picked up (default 500 ms). */
   controlPollMs?: number;
+  /** When the "delayed" DSN goes out (default DELAY_WARNING_MS, 4 h; tests shorten it). */
+  delayWarningMs?: number;
 }
 
 export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, sessionsPerDomain: 4 } as const;
@@ -86,6 +88,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     },
     retryScheduleMs: config.delivery.retrySchedule.map(parseDuration),
     maxQueueTimeMs: parseDuration(config.delivery.maxQueueTime),
+    delayWarningMs: deps.hooks?.delayWarningMs ?? DELAY_WARNING_MS,
     scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
   };
   const failureDelay = context.retryScheduleMs[0];

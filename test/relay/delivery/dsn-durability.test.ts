@@ -25,3 +25,25 @@ describe('a DSN that could not be spooled at first', () => {
     expect(env.events.filter((event) => event.name === 'dsn')).toHaveLength(1);
   });
 });
+
+describe('a message still undelivered after the delay-warning age', () => {
+  let env: DeliveryEnv;
+  afterEach(() => env.stop());
+
+  it('earns exactly one "delayed" DSN while delivery goes on being retried', async () => {
+    env = await startDeliveryEnv({
+      remote: { dataReplies: Array.from({ length: 200 }, () => 451) },
+      relayOptions: { delivery: { delayWarningMs: 300 } },
+    });
+    const id = await env.submit(message('slow'), { from: 'app@example.test', to: ['someone@elsewhere.test'] });
+    const dsnEvent = await env.waitForEvent('dsn', (event) => event.id === id && event.action === 'delayed');
+    await env.waitForEvent('finished', (event) => event.id === dsnEvent.dsnId);
+    // Later attempts keep failing, and none of them sends a second warning.
+    const deferredSoFar = env.events.filter((event) => event.name === 'deferred' && event.payload.id === id).length;
+    await env.waitForEvent('deferred', () => env.events.filter((event) => event.name === 'deferred' && event.payload.id === id).length >= deferredSoFar + 2);
+    expect(env.events.filter((event) => event.name === 'dsn' && event.payload.id === id)).toHaveLength(1);
+    const report = env.home.messages[0].raw.toString('latin1');
+    expect(report).toMatch(/^Action: delayed$/m);
+    expect(report).toMatch(/^Status: 4\.\d\.\d+$/m);
+  });
+});
