@@ -43,8 +43,9 @@ export interface AttemptContext {
 /** Returns the next attempt time, or undefined when the message is finished (or gone). */
 export async function attemptMessage(ctx: AttemptContext, id: string): Promise<number | undefined> {
   let message: SpooledMessage;
+  let body: Buffer;
   try {
-    message = await ctx.spool.read(id);
+    ({ message, body } = await ctx.spool.load(id));
   } catch (error) {
     // Only a missing file means the message is gone (delivered, or `mxkit queue remove`); any other
     // error (EMFILE, EIO) is passing: the scheduler retries, and the state stays.
@@ -61,7 +62,6 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
   if (!stored) state.recipients.filter((recipient) => recipient.status === 'bounced').forEach((recipient) => (recipient.dsnPending = true));
   const newlyBounced: RecipientState[] = state.recipients.filter((recipient) => recipient.status === 'bounced' && recipient.dsnPending === true);
   const pending = state.recipients.filter((recipient) => recipient.status === 'pending');
-  const body = await ctx.spool.readBody(message);
   let writes = Promise.resolve();
   const persist = () => (writes = writes.then(() => ctx.spool.state.write(state)));
 

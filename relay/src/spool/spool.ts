@@ -11,13 +11,20 @@
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import type { SpoolEnvelope, SpooledMessage } from './envelope';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
 import { StateStore } from './state';
+
+/** Parses the envelope line at the head of a spool file's bytes, once its newline is there. */
+function envelopeLine(data: Buffer, path: string, searchFrom = 0): SpooledMessage | undefined {
+  const newline = data.indexOf(0x0a, searchFrom);
+  if (newline < 0) return undefined;
+  const envelope = JSON.parse(data.subarray(0, newline).toString('utf8')) as SpoolEnvelope;
+  return { envelope, path, bodyOffset: newline + 1 };
+}
 
 export class Spool {
   readonly root: string;
@@ -65,9 +72,16 @@ export class Spool {
     }
   }
 
-  /** The whole message (without the envelope line). Messages are bounded by limits.maxMessageBytes. */
-  async readBody(message: SpooledMessage): Promise<Buffer> {
-    return (await readFile(message.path)).subarray(message.bodyOffset);
+  /**
+   * The envelope and the whole message in one read (delivery needs both; messages are bounded by
+   * limits.maxMessageBytes). `read` stays for listings, which need only the envelope line.
+   */
+  async load(id: string): Promise<{ message: SpooledMessage; body: Buffer }> {
+    const path = this.pathOf(id);
+    const data = await readFile(path);
+    const message = envelopeLine(data, path);
+    if (!message) throw new Error(`spool file ${path} has no envelope line`);
+    return { message, body: data.subarray(message.bodyOffset) };
   }
 
   /** Spools a message made by the relay itself (a DSN): same durability as intake. */
@@ -145,21 +159,13 @@ export class Spool {
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, head.length);
         const searchFrom = head.length;
         head = Buffer.concat([head, chunk.subarray(0, bytesRead)]);
-        const newline = head.indexOf(0x0a, searchFrom);
-        if (newline >= 0) {
-          const envelope = JSON.parse(head.subarray(0, newline).toString('utf8')) as SpoolEnvelope;
-          return { envelope, path, bodyOffset: newline + 1 };
-        }
+        const message = envelopeLine(head, path, searchFrom);
+        if (message) return message;
         if (bytesRead === 0) throw new Error(`spool file ${path} has no envelope line`);
       }
     } finally {
       await handle.close();
     }
-  }
-
-  /** The message bytes (without the envelope line). */
-  openBody(message: SpooledMessage): NodeJS.ReadableStream {
-    return createReadStream(message.path, { start: message.bodyOffset });
   }
 
   /** Removes a message and its delivery state (delivered, bounced, or `mxkit queue remove`). */
