@@ -5,6 +5,7 @@
  * these itself, in 127.in-addr.arpa (a zone resolvers serve locally anyway, RFC 6303 §4.2).
  */
 import type { DnsRecord } from '../../../infra/builders/records';
+import { reverseName } from '../check/dns-client';
 
 export const REVERSE_ZONE = '127.in-addr.arpa';
 
@@ -17,10 +18,6 @@ export interface PtrRecord {
   ttl: number;
 }
 
-/** RFC 1035 §3.5: the octets in reverse order under in-addr.arpa. */
-export function reverseName(ipv4: string): string {
-  return `${ipv4.split('.').reverse().join('.')}.in-addr.arpa`;
-}
 
 /**
  * One PTR per host, made from the host's own A record in `records`. AWS sets a PTR only once the
@@ -32,7 +29,7 @@ export function ptrRecords(records: readonly DnsRecord[], hostnames: readonly st
     const addresses = records.filter((record) => record.type === 'A' && record.name === hostname);
     if (addresses.length !== 1) throw new Error(`${hostname} has ${addresses.length} A records; its PTR needs exactly one`);
     const [a] = addresses;
-    const name = reverseName(a.value);
+    const name = reverseName(a.value, 'in-addr.arpa');
     if (!name.endsWith(`.${REVERSE_ZONE}`)) throw new Error(`${hostname} is at ${a.value}, outside ${REVERSE_ZONE}`);
     return { type: 'PTR', name, value: hostname, ttl: a.ttl };
   });
