@@ -15,6 +15,7 @@ import { trustedNetworkList } from './intake/policy';
 import { createOpsServer } from './ops/http';
 import type { Logger } from './ops/logger';
 import { RelayMetrics } from './ops/metrics';
+import { SpamFilter } from './spam/spam-filter';
 import { TlsReloader } from './ops/tls-reload';
 import { Spool } from './spool/spool';
 import { startTlsServices, type TlsRuntimeOptions, type TlsServices } from './tls';
@@ -62,6 +63,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     throttle: new AuthThrottle({ limit: config.limits.authFailuresPerIp, windowMs: 15 * 60_000, failureDelayMs: options.authFailureDelayMs ?? 1000 }),
     isDraining: () => draining,
     onSpooled: delivery.onSpooled,
+    spam: new SpamFilter(config, logger, metrics),
     inbound: {
       check: (input: Parameters<Delivery['inbound']['check']>[0]) => delivery.inbound.check(input),
       isReturnAddress: (address: string) => delivery.srs.reverse(address) !== undefined,

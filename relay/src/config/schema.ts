@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration';
+import { spamDefaults, spamSchema } from './spam-schema';
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
 
@@ -80,6 +81,8 @@ export const relayConfigSchema = z
             username: z.string().min(1),
             passwordHash: z.string().regex(/^\$scrypt\$/, 'must be a hash printed by `mxkit hash-password`'),
             allowedFrom: z.array(addressPattern).min(1, 'must allow at least one sender address'),
+            // Overrides limits.maxMessagesPerUserPerHour for this user.
+            maxMessagesPerHour: z.number().int().min(1).optional(),
           })
           .strict(),
       )
@@ -115,10 +118,13 @@ export const relayConfigSchema = z
         maxConnections: z.number().int().min(1).default(1000),
         idleTimeout: duration.default('5m'),
         authFailuresPerIp: z.number().int().min(1).default(5),
+        // MAIL FROM commands an authenticated user may give per sliding hour (unset: no limit).
+        maxMessagesPerUserPerHour: z.number().int().min(1).optional(),
       })
       .strict()
       .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, maxConnections: 1000, idleTimeout: '5m', authFailuresPerIp: 5 }),
     mtaSts: z.object({ mode: z.enum(['testing', 'enforce']), maxAge: duration }).strict().optional(),
+    spam: spamSchema.default(spamDefaults),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
   })
   .strict()

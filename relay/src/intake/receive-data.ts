@@ -4,6 +4,7 @@
  * the client gets one reply for the whole message and the session stays in step.
  */
 import type { SMTPServerDataStream } from 'smtp-server';
+import type { Readable } from 'node:stream';
 import type { SpoolDraft } from '../spool/spool';
 import { LineEndingScanner } from './line-endings';
 import { Replies, SmtpReply } from './reply';
@@ -15,11 +16,16 @@ export interface ReceiveOptions {
   /** Written before the message: the envelope line, `inspected` headers, our Received header. */
   prefix: (draft: SpoolDraft, inspected?: Buffer) => Promise<void>;
   /**
-   * Looks at the whole message before it is stored (inbound authentication on `mx`): returns header
-   * bytes to add, or throws an SmtpReply to refuse it. The message is held in memory for this, which
-   * limits.maxMessageBytes bounds.
+   * Looks at the whole message before it is stored (inbound authentication and spam scan on `mx`):
+   * returns header bytes to add (and the message, if it changed it), or throws an SmtpReply to
+   * refuse it. The message is held in memory for this, which limits.maxMessageBytes bounds.
    */
-  inspect?: (message: Buffer) => Promise<Buffer>;
+  inspect?: (message: Buffer) => Promise<Inspection>;
+  /**
+   * Judges the message once it is in the draft, before the commit (spam scan of submissions): it
+   * reads the draft's file, not memory. Throws an SmtpReply to refuse; the draft is then dropped.
+   */
+  vet?: (body: { size: number; open(): Readable }) => Promise<void>;
   /** Rewrites the received message before `inspect` sees it and before it is stored. */
   rewrite?: (message: Buffer) => Buffer;
   /** Judges the header section (authenticated senders' From:): an SmtpReply refuses the message. */
@@ -50,6 +56,12 @@ class HeaderCollector {
   get headerSection(): string {
     return this.text;
   }
+}
+
+export interface Inspection {
+  headers: Buffer;
+  /** The message to store instead of the one received (e.g. with a tagged Subject). */
+  message?: Buffer;
 }
 
 export interface ReceivedMessage {
@@ -96,6 +108,12 @@ export async function receiveMessage(stream: SMTPServerDataStream, options: Rece
     throw refusal;
   }
   try {
+    await options.vet?.((draft as SpoolDraft).bodySource());
+  } catch (error) {
+    await draft?.abort().catch(() => undefined);
+    throw error;
+  }
+  try {
     await (draft as SpoolDraft).commit();
   } catch (error) {
     await draft?.abort().catch(() => undefined);
@@ -105,7 +123,7 @@ export async function receiveMessage(stream: SMTPServerDataStream, options: Rece
 }
 
 /** Reads the whole message, lets `inspect` judge it, and only then opens, writes and commits the draft. */
-async function receiveInspected(stream: SMTPServerDataStream, options: ReceiveOptions, inspect: (message: Buffer) => Promise<Buffer>): Promise<ReceivedMessage> {
+async function receiveInspected(stream: SMTPServerDataStream, options: ReceiveOptions, inspect: (message: Buffer) => Promise<Inspection>): Promise<ReceivedMessage> {
   const scanner = new LineEndingScanner();
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -117,12 +135,13 @@ async function receiveInspected(stream: SMTPServerDataStream, options: ReceiveOp
   const refusal = refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, undefined, options.maxMessageBytes);
   if (refusal) throw refusal;
   const received = Buffer.concat(chunks);
-  const message = options.rewrite ? options.rewrite(received) : received;
-  const added = await inspect(message);
+  const rewritten = options.rewrite ? options.rewrite(received) : received;
+  const inspection = await inspect(rewritten);
+  const message = inspection.message ?? rewritten;
   let draft: SpoolDraft | undefined;
   try {
     draft = await options.openDraft();
-    await options.prefix(draft, added);
+    await options.prefix(draft, inspection.headers);
     await draft.write(message);
     await draft.commit();
   } catch (error) {

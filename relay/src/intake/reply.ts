@@ -54,6 +54,18 @@ export const Replies = {
   spoolFailed: () => new SmtpReply(451, '4.3.0', 'Could not store the message, try again later'),
   shuttingDown: () => new SmtpReply(421, '4.3.2', 'Service shutting down, try again later'),
   tlsRequired: () => new SmtpReply(530, '5.7.0', 'Must issue a STARTTLS command first'),
+  // Spam filtering (relay/src/spam). Postfix's wording for a DNSBL refusal, which senders' admins recognise.
+  dnsblListed: (list: string, client: string) => new SmtpReply(554, '5.7.1', `Service unavailable; client [${client}] blocked using ${list}`, 'dnsbl_listed'),
+  spamRejected: (reason: string) => new SmtpReply(550, '5.7.1', `Message rejected as spam: ${reason}`, 'spam'),
+  spamSoftReject: (reason: string) => new SmtpReply(451, '4.7.1', `Message deferred by the spam filter, try again later: ${reason}`, 'spam_soft_reject'),
+  spamScanUnavailable: () => new SmtpReply(451, '4.3.0', 'Content scan unavailable, try again later', 'spam_scan_unavailable'),
+  sendingLimit: (limit: number, retryAt: Date, now = Date.now()) =>
+    new SmtpReply(
+      450,
+      '4.7.1',
+      `Sending limit of ${limit} messages per hour reached; try again after ${retryAt.toISOString().replace(/\.\d+Z$/, 'Z')} (in ${Math.max(1, Math.ceil((retryAt.getTime() - now) / 60_000))} min)`,
+      'user_rate_limit',
+    ),
 } as const;
 
 interface SendingConnection {

@@ -15,6 +15,8 @@ import type { RelayConfig } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import type { SpoolEnvelope } from '../spool/envelope';
+import { removeSpamHeaders, replaceSubject } from '../spam/header-edit';
+import type { ContentScanInput, DnsblListing, MessageBody, SpamFilter } from '../spam/spam-filter';
 import { newQueueId } from '../spool/queue-id';
 import type { Spool } from '../spool/spool';
 import type { AuthThrottle } from './auth-throttle';
@@ -41,6 +43,8 @@ export interface IntakeContext {
   onSpooled?(envelope: SpoolEnvelope): void;
   /** Inbound authentication and SRS bounce addresses for the `mx` listener (from delivery/). */
   inbound?: InboundHooks;
+  /** DNS block lists, sending limits and content scanning (relay/src/spam). */
+  spam?: SpamFilter;
 }
 
 interface Transaction {
@@ -57,6 +61,8 @@ export class SessionHandlers {
   private readonly transactions = new WeakMap<SMTPServerSession, Transaction>();
   /** Refused RCPTs per session (smtp-server keeps one session object per connection, RSET included). */
   private readonly refusedRecipients = new WeakMap<SMTPServerSession, number>();
+  /** DNSBL lookups started at connect (mx), awaited at RCPT and DATA. */
+  private readonly screenings = new WeakMap<SMTPServerSession, Promise<DnsblListing[]>>();
 
   constructor(
     private readonly kind: ListenerKind,
@@ -86,8 +92,22 @@ export class SessionHandlers {
     metrics.activeSessions.inc({ listener: this.kind });
     // RFC 8314 / RFC 4954: AUTH is offered on submission only once the session is encrypted.
     if (this.kind === 'submission') session.disabledCommands = ['AUTH'];
+    this.screenClient(session);
     done();
   };
+
+  /**
+   * DNS block lists are asked as the client connects, so the answers are in by the time it gets to
+   * RCPT. A listed client is refused at RCPT, not at connect: clients often retry at once after a
+   * refused greeting, and at RCPT the log shows who wrote to whom, which is what an operator needs
+   * to judge a false positive (Postfix postscreen does the same, postfix.org/POSTSCREEN_README.html).
+   * Only mx is screened (it has no AUTH), and never a client in trustedNetworks.
+   */
+  private screenClient(session: SMTPServerSession): void {
+    const spam = this.context.spam;
+    if (this.kind !== 'mx' || !spam?.screensClients || isTrusted(this.context.trusted, session.remoteAddress)) return;
+    this.screenings.set(session, spam.screen(session.remoteAddress));
+  }
 
   onSecure = (_socket: unknown, session: SMTPServerSession, done: Done): void => {
     if (this.kind === 'submission') session.disabledCommands = [];
@@ -136,7 +156,7 @@ export class SessionHandlers {
     const queueId = newQueueId();
     const log = this.context.logger.child({ listener: this.kind, session: session.id, queueId });
     this.transactions.set(session, { queueId, log });
-    const refusal = this.senderRefusal(address.address, session);
+    const refusal = this.senderRefusal(address.address, session) ?? this.sendingLimitRefusal(session);
     if (refusal) return this.refuse(session, refusal.reason, refusal.reply, done);
     log.info({ from: address.address, client: session.remoteAddress, user: session.user }, 'MAIL FROM accepted');
     done();
@@ -157,7 +177,23 @@ export class SessionHandlers {
     return undefined;
   }
 
+  /** Authenticated users' messages-per-hour limit: each accepted MAIL FROM takes a turn. */
+  private sendingLimitRefusal(session: SMTPServerSession): { reason: string; reply: SmtpReply } | undefined {
+    if (this.kind === 'mx' || typeof session.user !== 'string' || !this.context.spam) return undefined;
+    const decision = this.context.spam.takeSendingTurn(session.user);
+    return decision.allowed ? undefined : { reason: 'user_rate_limit', reply: Replies.sendingLimit(decision.limit, decision.retryAt) };
+  }
+
   onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, done: Done): void => {
+    const screening = this.screenings.get(session);
+    if (!screening) return this.checkRecipient(address, session, [], done);
+    screening.then(
+      (listings) => this.checkRecipient(address, session, listings, done),
+      () => this.checkRecipient(address, session, [], done),
+    );
+  };
+
+  private checkRecipient(address: SMTPServerAddress, session: SMTPServerSession, listings: readonly DnsblListing[], done: Done): void {
     const { config } = this.context;
     if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
       return this.refuse(session, 'too_many_recipients', Replies.tooManyRecipients(), done);
@@ -168,6 +204,14 @@ export class SessionHandlers {
     const refused = this.refusedRecipients.get(session) ?? 0;
     if (this.kind === 'mx' && refused >= MAX_REFUSED_RECIPIENTS) {
       return this.refuse(session, 'too_many_refused_recipients', Replies.tooManyRefusedRecipients(), done);
+    }
+    const listed = listings.find((listing) => listing.action === 'reject');
+    if (listed) {
+      const client = session.remoteAddress.replace(/^::ffff:(?=\d+\.)/i, '');
+      this.refusedRecipients.set(session, refused + 1);
+      const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      this.sessionLog(session).info({ list: listed.name, answers: listed.answers, from, to: address.address }, 'client is on a DNS block list');
+      return this.refuse(session, 'dnsbl_listed', Replies.dnsblListed(listed.name, client), done);
     }
     let reply =
       this.kind === 'mx'
@@ -191,7 +235,7 @@ export class SessionHandlers {
     }
     this.sessionLog(session).info({ to: address.address }, 'RCPT TO accepted');
     done();
-  };
+  }
 
   onData = (stream: SMTPServerDataStream, session: SMTPServerSession, done: (error?: Error | null, message?: string) => void): void => {
     this.receive(stream, session).then(
@@ -205,7 +249,7 @@ export class SessionHandlers {
         const reply = error instanceof SmtpReply ? error : Replies.spoolFailed();
         const reason = reply.reason ?? (reply.code === 552 ? 'message_too_big' : reply.code === 554 ? 'bare_line_ending' : reply.code === 550 ? 'dmarc_reject' : reply.enhanced === '4.7.0' ? 'auth_check_failed' : 'spool_error');
         const log = this.sessionLog(session);
-        if (reply.code === 451) log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
+        if (reason === 'spool_error') log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
         this.refuse(session, reason, reply, done);
       },
     );
@@ -228,6 +272,11 @@ export class SessionHandlers {
     const received = Buffer.from(receivedHeader(session, config.hostname, envelope.id), 'latin1');
     const inbound = this.kind === 'mx' ? this.context.inbound : undefined;
     const author = envelope.authUser === undefined ? undefined : config.users.find((user) => user.username === envelope.authUser);
+    // Content scanning: on mx inside the inspection (its verdict adds headers), on submission from
+    // the draft's file before the commit (a refusal only: our users' mail is not stamped).
+    const spam = this.context.spam?.marksMessages ? this.context.spam : undefined;
+    const scan = spam ? (body: MessageBody) => this.contentScan(spam, session, envelope, body, transaction.log) : undefined;
+    const onMx = this.kind === 'mx';
     const { bytes } = await receiveMessage(stream, {
       maxMessageBytes: config.limits.maxMessageBytes,
       openDraft: () => spool.begin(envelope.id),
@@ -236,8 +285,18 @@ export class SessionHandlers {
         if (inspected) await draft.write(inspected);
         await draft.write(received);
       },
-      ...(inbound ? { rewrite: (message: Buffer) => removeForgedAuthResults(message, config.hostname) } : {}),
-      ...(inbound ? { inspect: (message: Buffer) => this.authenticateInbound(inbound, session, envelope, Buffer.concat([received, message]), transaction.log) } : {}),
+      ...(onMx && (inbound || scan)
+        ? {
+            rewrite: (message: Buffer) => (scan ? removeSpamHeaders(removeForgedAuthResults(message, config.hostname)) : removeForgedAuthResults(message, config.hostname)),
+            inspect: async (message: Buffer) => {
+              const authentication = inbound ? await this.authenticateInbound(inbound, session, envelope, Buffer.concat([received, message]), transaction.log) : Buffer.alloc(0);
+              if (!scan) return { headers: authentication };
+              const verdict = await scan(Buffer.concat([authentication, received, message]));
+              return { headers: Buffer.concat([Buffer.from(verdict.headers, 'latin1'), authentication]), ...(verdict.subject ? { message: replaceSubject(message, verdict.subject) } : {}) };
+            },
+          }
+        : {}),
+      ...(!onMx && scan ? { vet: async (body: MessageBody) => void (await scan(body)) } : {}),
       ...(author ? { checkHeaders: (headerSection: string) => headerFromRefusal(author.allowedFrom, headerSection) } : {}),
     });
     metrics.accepted.inc({ listener: this.kind });
@@ -246,6 +305,31 @@ export class SessionHandlers {
     transaction.log.info({ from: envelope.mailFrom, rcpt: envelope.rcptTo.length, bytes }, 'message spooled');
     this.context.onSpooled?.(envelope);
     return envelope.id;
+  }
+
+  /**
+   * rspamd's verdict (and flag-zone DNSBL hits) for the message as it will be stored. Refusals are
+   * thrown as SmtpReplies, so nothing is spooled; otherwise the header lines to add.
+   */
+  private async contentScan(spam: SpamFilter, session: SMTPServerSession, envelope: SpoolEnvelope, body: MessageBody, log: Logger): Promise<{ headers: string; subject?: string }> {
+    const input: ContentScanInput = {
+      listener: this.kind,
+      queueId: envelope.id,
+      clientAddress: session.remoteAddress,
+      helo: session.hostNameAppearsAs || session.remoteAddress,
+      mailFrom: envelope.mailFrom,
+      rcptTo: envelope.rcptTo,
+      ...(envelope.authUser !== undefined ? { authUser: envelope.authUser } : {}),
+      body,
+      listings: (await this.screenings.get(session)?.catch(() => [])) ?? [],
+      log,
+    };
+    const verdict = await spam.scan(input);
+    if ('reason' in verdict) {
+      if (verdict.action === 'reject') throw Replies.spamRejected(verdict.reason);
+      throw verdict.action === 'soft_reject' ? Replies.spamSoftReject(verdict.reason) : Replies.spamScanUnavailable();
+    }
+    return { headers: verdict.headers, ...(verdict.subject ? { subject: verdict.subject } : {}) };
   }
 
   /** SPF/DKIM/DMARC/ARC at DATA, before anything is stored: refuse p=reject failures (550 5.7.1). */

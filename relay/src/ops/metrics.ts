@@ -26,6 +26,19 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly inbound = new Counter({ name: 'mxkit_inbound_auth_total', help: 'Inbound messages by DMARC result and action', labelNames: ['dmarc', 'action'], registers: [this.registry] });
+  // Spam filtering (relay/src/spam; README "Spam filtering").
+  readonly spamVerdicts = new Counter({ name: 'mxkit_spam_verdicts_total', help: 'Content-scan verdicts by listener and action (accept|flag|reject|soft_reject|unscanned|tempfail)', labelNames: ['listener', 'action'], registers: [this.registry] });
+  readonly dnsblHits = new Counter({ name: 'mxkit_dnsbl_hits_total', help: 'Clients found on a DNS block list, by list and its action (reject|flag)', labelNames: ['zone', 'action'], registers: [this.registry] });
+  readonly dnsblRefused = new Counter({ name: 'mxkit_dnsbl_refused_total', help: 'DNSBL answers in 127.255.255.0/24: the list refused our resolver (treated as not listed)', labelNames: ['zone'], registers: [this.registry] });
+  readonly dnsblErrors = new Counter({ name: 'mxkit_dnsbl_errors_total', help: 'DNSBL queries that failed or timed out (treated as not listed)', labelNames: ['zone'], registers: [this.registry] });
+  readonly rspamdErrors = new Counter({ name: 'mxkit_rspamd_errors_total', help: 'rspamd scans that failed, by reason (unavailable|timeout|http_status|bad_reply|read_error)', labelNames: ['reason'], registers: [this.registry] });
+  readonly rspamdLatency = new Histogram({
+    name: 'mxkit_rspamd_scan_seconds',
+    help: 'Time rspamd took to answer a scan (failures included)',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly userRateLimited = new Counter({ name: 'mxkit_user_rate_limited_total', help: 'MAIL FROM refused with 450 because the user reached its messages-per-hour limit', labelNames: ['user'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mxkit_process_' });

@@ -11,8 +11,10 @@
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { DirectorySync } from './directory-sync';
 import type { SpoolEnvelope, SpooledMessage } from './envelope';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
@@ -204,6 +206,16 @@ export class SpoolDraft {
   }
 
   private headerBytes = 0;
+
+  /**
+   * The body written so far, readable from the draft's file (for checks that judge the stored bytes
+   * before commit, such as content scanning): its size now, and a fresh stream each time.
+   */
+  bodySource(): { size: number; open(): Readable } {
+    const start = this.headerBytes;
+    const end = this.position;
+    return { size: end - start, open: () => (end > start ? createReadStream(this.tmpPath, { start, end: end - 1 }) : Readable.from([])) };
+  }
 
   async writeEnvelope(envelope: SpoolEnvelope): Promise<void> {
     if (this.position !== 0) throw new Error('the envelope goes first');
