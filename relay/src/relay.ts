@@ -50,6 +50,9 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
 
   const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, ...(options.delivery ? { hooks: options.delivery } : {}) }, recovered.messages);
 
+  const spam = new SpamFilter(config, logger, metrics);
+  void spam.announce(logger);
+
   let draining = false;
   let listeners: SmtpListener[] = [];
   const connections = new ConnectionTracker();
@@ -63,7 +66,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     throttle: new AuthThrottle({ limit: config.limits.authFailuresPerIp, windowMs: 15 * 60_000, failureDelayMs: options.authFailureDelayMs ?? 1000 }),
     isDraining: () => draining,
     onSpooled: delivery.onSpooled,
-    spam: new SpamFilter(config, logger, metrics),
+    spam,
     inbound: {
       check: (input: Parameters<Delivery['inbound']['check']>[0]) => delivery.inbound.check(input),
       isReturnAddress: (address: string) => delivery.srs.reverse(address) !== undefined,

@@ -39,11 +39,13 @@ export class SmtpDialog {
     waiters.forEach((wake) => wake());
   }
 
-  static async open(port: number, options: { host?: string; implicitTls?: { ca: string; servername: string } } = {}): Promise<SmtpDialog> {
+  /** `localAddress`: the client's own loopback address (127.0.0.2 ...), to be a different host. */
+  static async open(port: number, options: { host?: string; localAddress?: string; implicitTls?: { ca: string; servername: string } } = {}): Promise<SmtpDialog> {
     const host = options.host ?? '127.0.0.1';
+    const local = options.localAddress ? { localAddress: options.localAddress } : {};
     const socket = options.implicitTls
-      ? tlsConnect({ host, port, ca: options.implicitTls.ca, servername: options.implicitTls.servername })
-      : netConnect({ host, port });
+      ? tlsConnect({ host, port, ...local, ca: options.implicitTls.ca, servername: options.implicitTls.servername })
+      : netConnect({ host, port, ...local });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.implicitTls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -63,6 +63,11 @@ export class DnsblChecker {
     this.now = options.now ?? Date.now;
   }
 
+  /** The display name of a configured zone. */
+  nameOf(zone: string): string {
+    return this.zones.find((entry) => entry.zone === zone)?.displayName ?? zoneDisplayName(zone);
+  }
+
   get enabled(): boolean {
     return this.zones.length > 0;
   }

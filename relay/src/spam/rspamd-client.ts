@@ -118,6 +118,22 @@ export class RspamdClient {
     }
   }
 
+  /** rspamd's liveness answer (`GET /ping` → `pong`), for a start-up warning; never throws. */
+  async ping(): Promise<boolean> {
+    const url = new URL('ping', this.endpoint);
+    const get = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve) => {
+      const request = get(url, { method: 'GET', signal: AbortSignal.timeout(Math.min(this.timeoutMs, 5000)) }, (response) => {
+        readReply(response).then(
+          (text) => resolve(response.statusCode === 200 && text.trim() === 'pong'),
+          () => resolve(false),
+        );
+      });
+      request.on('error', () => resolve(false));
+      request.end();
+    });
+  }
+
   private post(headers: Record<string, string | string[]>, signal: AbortSignal, body: Buffer | Readable): Promise<IncomingMessage> {
     const send = this.endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {

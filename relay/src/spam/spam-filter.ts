@@ -46,6 +46,7 @@ export class SpamFilter {
   private readonly thresholds?: Thresholds & { onError: 'accept' | 'tempfail' };
   private readonly limiter: SendingRateLimiter;
   private readonly hostname: string;
+  private readonly summary: Record<string, unknown>;
 
   constructor(
     config: RelayConfig,
@@ -60,8 +61,21 @@ export class SpamFilter {
       this.rspamd = new RspamdClient(spam.rspamd.url, parseDuration(spam.rspamd.timeout));
       this.thresholds = { flagScore: spam.rspamd.flagScore, rejectScore: spam.rspamd.rejectScore, onError: spam.rspamd.onError };
     }
+    this.summary = {
+      dnsbl: spam.dnsbl.map((zone) => `${this.dnsbl.nameOf(zone.zone)}=${zone.action}`),
+      rspamd: spam.rspamd ? { url: spam.rspamd.url, flagScore: spam.rspamd.flagScore, rejectScore: spam.rspamd.rejectScore, onError: spam.rspamd.onError } : 'off',
+      maxMessagesPerUserPerHour: config.limits.maxMessagesPerUserPerHour ?? 'unlimited',
+    };
     const perUser = new Map(config.users.map((user) => [user.username, user.maxMessagesPerHour ?? config.limits.maxMessagesPerUserPerHour]));
     this.limiter = new SendingRateLimiter((user) => perUser.get(user), now);
+  }
+
+  /** Logs what is on, and warns at once if rspamd does not answer (mail still flows per onError). */
+  async announce(logger: Logger): Promise<void> {
+    logger.info(this.summary, 'spam filter');
+    if (this.rspamd && !(await this.rspamd.ping())) {
+      logger.warn({ url: this.rspamd.url, onError: this.thresholds?.onError }, 'rspamd does not answer /ping yet; messages are handled per spam.rspamd.onError until it does');
+    }
   }
 
   /** Whether block lists are configured (connect-time screening has work to do). */
