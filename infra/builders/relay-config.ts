@@ -21,6 +21,8 @@ export interface RelayUser {
   username: string;
   passwordHash: string;
   allowedFrom: string[];
+  /** Messages per sliding hour (relay users[].maxMessagesPerHour). */
+  maxMessagesPerHour?: number;
 }
 
 export interface RelayRoute {
@@ -75,6 +77,10 @@ export interface RelayConfigBuildInput {
   listen?: Listeners;
   delivery?: { dnsServers?: string[]; port?: number };
   trustedNetworks?: string[];
+  /** Spam filtering (relay `spam`): DNS block lists and rspamd. */
+  spam?: RelayConfigInput['spam'];
+  /** limits.maxMessagesPerUserPerHour. */
+  maxMessagesPerUserPerHour?: number;
 }
 
 function defaultListeners(acme: boolean, mtaSts: boolean): Listeners {
@@ -127,6 +133,8 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
     spoolDir: input.files.spoolDir,
     delivery: { ...input.delivery, smarthost },
     ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
+    ...(input.spam ? { spam: input.spam } : {}),
+    ...(input.maxMessagesPerUserPerHour !== undefined ? { limits: { maxMessagesPerUserPerHour: input.maxMessagesPerUserPerHour } } : {}),
   };
   const checked = relayConfigSchema.safeParse(document);
   if (!checked.success) throw new Error(`relay config: ${describeConfigError(checked.error)}`);

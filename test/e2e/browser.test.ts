@@ -62,6 +62,11 @@ describe('the inbox page in Chromium', () => {
       expect(await row.locator(`td[data-check="${check}"]`).textContent()).toBe(`${check}=pass`);
     }
     expect(await row.locator('td[data-check="dkim"]').getAttribute('title')).toContain('d=example.test s=mx1');
+    // rspamd's score and action, and its symbols one click away.
+    expect(await row.locator('td[data-check="spam"] .score').textContent()).toMatch(/^-?\d+\.\d\d$/);
+    expect(await row.locator('td[data-check="spam"]').textContent()).toContain('no action');
+    await row.locator('td[data-check="spam"] summary').click();
+    expect(await row.locator('td[data-check="spam"] ul.symbols li').first().isVisible()).toBe(true);
 
     await row.getByRole('link', { name: 'raw source' }).click();
     await page.waitForURL(/\/messages\/[^/]+\/raw$/);

@@ -87,6 +87,23 @@ describe('mxkit local state folder', () => {
     }
   });
 
+  it('with --rspamd off runs without content scanning, and says so', async () => {
+    const run = await startLocal(folder('no-rspamd'), ['--ports', 'auto', '--rspamd', 'off']);
+    try {
+      await run.waitForOutput(/Records: dig/);
+      expect(run.output()).toContain('rspamd     not running (turned off with --rspamd off): no content scanning');
+      expect(run.endpoints.rspamd).toBeUndefined();
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+  });
+
+  it('an unknown --rspamd value is a usage error', async () => {
+    const result = await runLocalToExit(['--state', folder('usage-rspamd'), '--rspamd', 'on']);
+    expect(result.code).toBe(64);
+    expect(result.stderr.trim()).toMatch(/^mxkit: local: --rspamd takes only "off"/);
+  });
+
   it('an unknown --ports value is a usage error', async () => {
     const result = await runLocalToExit(['--state', folder('usage'), '--ports', 'fixed']);
     expect(result.code).toBe(64);

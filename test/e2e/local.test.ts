@@ -43,9 +43,11 @@ function httpsGet(at: { host: string; port: number }, servername: string, path: 
 }
 
 describe('mxkit local on loopback', () => {
-  it("writes endpoints.json with the contract's submission, mx, inbox, dns and user entries, then the submissions and mtaSts extras", () => {
+  it("writes endpoints.json with the contract's submission, mx, inbox, dns and user entries, then the submissions, mtaSts and rspamd extras", () => {
     const { endpoints } = local;
-    expect(Object.keys(endpoints)).toEqual(['submission', 'mx', 'inbox', 'dns', 'user', 'submissions', 'mtaSts']);
+    // CI installs Debian's rspamd (.ci/run), so mxkit local runs it.
+    expect(Object.keys(endpoints)).toEqual(['submission', 'mx', 'inbox', 'dns', 'user', 'submissions', 'mtaSts', 'rspamd']);
+    expect(endpoints.rspamd).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
     expect(endpoints.submission).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
     expect(endpoints.mx).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
     expect(endpoints.dns).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
@@ -63,6 +65,8 @@ describe('mxkit local on loopback', () => {
     expect(output).toMatch(/swaks --server 127\.0\.0\.1 --port \d+ --tls/);
     expect(output).toContain('python3 -c "import smtplib');
     expect(output).toContain('--to postmaster@example.test');
+    expect(output).toMatch(/rspamd {5}http:\/\/127\.0\.0\.1:\d+ \(rspamd \d[\d.]*, .*\): content scanning on/);
+    expect(output).toContain("--body 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'");
     const { dns, mx, submission, submissions, mtaSts } = local.endpoints;
     expect(output).toContain(
       `check --domain example.test --dns-server ${dns.host}:${dns.port} --smtp-port ${mx.port} --submission-port ${submission.port} ` +
@@ -176,6 +180,25 @@ describe('mxkit local on loopback', () => {
     expect(message.verdicts.spf.result).toBe('pass');
     expect(message.verdicts.dmarc.result).toBe('pass');
     expect(message.tls).not.toBeNull();
+    // The inbox's filter (rspamd) scores it like a receiving provider would, well below "add header".
+    expect(message.spam).toEqual({ score: expect.any(Number), action: 'no action', symbols: expect.arrayContaining([expect.objectContaining({ name: expect.any(String) })]) });
+  });
+
+  it('through the relay: GTUBE from the demo user is refused at DATA with 550 5.7.1 by rspamd', async () => {
+    const { endpoints } = local;
+    const { raw } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'gtube');
+    const refusal = await send({
+      host: endpoints.submission.host,
+      port: endpoints.submission.port,
+      ca: stateFile(stateDir, 'tls.crt'),
+      auth: { user: endpoints.user.username, pass: endpoints.user.password },
+      envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] },
+      raw: raw.replace('Sent by the mxkit local end-to-end test.', 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'),
+    }).then(
+      () => 'accepted',
+      (error: { response?: string }) => error.response,
+    );
+    expect(refusal).toBe('550 5.7.1 Message rejected as spam: Gtube pattern');
   });
 
   it('through the relay: mail to postmaster@example.test from a third domain is forwarded with an SRS sender and a valid ARC chain', async () => {
@@ -204,9 +227,13 @@ describe('mxkit local on loopback', () => {
 
   it('stops on SIGTERM with exit code 0, every child process gone and endpoints.json removed', async () => {
     expect(processesMentioning(stateDir).length).toBeGreaterThanOrEqual(2);
+    const rspamdUrl = local.endpoints.rspamd?.url ?? '';
+    expect(await fetch(`${rspamdUrl}/ping`).then((response) => response.text())).toMatch(/^pong/);
     const code = await local.stop();
     expect(code).toBe(0);
     expect(processesMentioning(stateDir)).toEqual([]);
+    // rspamd renames its processes ("rspamd: main process"), so ask its port: nobody answers.
+    await expect(fetch(`${rspamdUrl}/ping`)).rejects.toThrow();
     expect(local.output()).toContain('mxkit local: stopped');
     expect(() => stateFile(stateDir, 'endpoints.json')).toThrow(/ENOENT/);
   });

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { findRspamd, startRspamd, type RspamdProcess } from '../../relay/src/local/rspamd';
 import { tempDir } from './relay';
 
-export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+export { GTUBE } from '../../relay/src/spam/gtube';
 export const GTUBE_ADD_HEADER = 'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 export const GTUBE_REWRITE_SUBJECT = 'ZJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 

@@ -6,7 +6,9 @@
 import { isAbsolute, relative } from 'node:path';
 import type { Endpoints } from './endpoints';
 import type { StoredMessage } from './inbox-store';
-import { INBOX_HOSTNAME, INBOX_IP, INBOX_RECIPIENT, MAIL_DOMAIN, POSTMASTER, POSTMASTER_FORWARD, SENDER_DOMAIN, SENDER_IP } from './settings';
+import type { ContentScanning } from './local-system';
+import { GTUBE } from '../spam/gtube';
+import { INBOX_HOSTNAME, INBOX_IP, INBOX_RECIPIENT, LOCAL_SPAM, MAIL_DOMAIN, POSTMASTER, POSTMASTER_FORWARD, SENDER_DOMAIN, SENDER_IP } from './settings';
 import { REVERSE_ZONE } from './reverse-zone';
 import { LOCAL_ZONES } from './zones';
 import { CHECKS } from './verdicts';
@@ -19,6 +21,7 @@ export interface BannerContext {
   inboxSmtpPort: number;
   /** The bundle this runs from, for the `mxkit check` command line. */
   bundle: string;
+  scanning: ContentScanning;
 }
 
 function shown(path: string): string {
@@ -62,6 +65,9 @@ export function banner(context: BannerContext): string[] {
     `  demo user  ${e.user.username} / ${e.user.password}  (sends as ${e.user.address} or any *@${MAIL_DOMAIN})`,
     `  CA file    ${ca}  (the relay's self-signed certificate)`,
     `  MTA-STS    https://mta-sts.${MAIL_DOMAIN}:${e.mtaSts.port}/.well-known/mta-sts.txt  (the relay's policy server, at ${e.mtaSts.host})`,
+    context.scanning.running
+      ? `  rspamd     ${context.scanning.url} (rspamd ${context.scanning.version}, ${shown(context.scanning.binary)}): content scanning on, flag at ${LOCAL_SPAM.flagScore}, refuse at ${LOCAL_SPAM.rejectScore}; the inbox page shows each message's score`
+      : `  rspamd     not running (${context.scanning.why}): no content scanning`,
     '',
     'Send a message out through the relay; it shows up on the inbox page with its SPF, DKIM and DMARC verdicts:',
     `  ${swaksOut}`,
@@ -70,6 +76,9 @@ export function banner(context: BannerContext): string[] {
     `Send mail in, as a third party, to ${POSTMASTER}; the relay forwards it to ${POSTMASTER_FORWARD} (SRS sender, ARC seal):`,
     `  ${swaksIn}`,
     '',
+    ...(context.scanning.running
+      ? ['Send the GTUBE test pattern out and rspamd makes the relay refuse it (550 5.7.1):', `  ${swaksOut} --body '${GTUBE}'`, '']
+      : []),
     'Check it the way a receiving mail server would (DNS, PTR, MTA-STS, TLS, open relay):',
     `  ${checkCommand(context.bundle, e, context.caFile)}`,
     '',
@@ -79,7 +88,8 @@ export function banner(context: BannerContext): string[] {
 
 /** One line per arrival, so the terminal shows delivery without opening the page. */
 export function arrivalLine(message: StoredMessage): string {
-  const verdicts = CHECKS.map((check) => `${check}=${message.verdicts[check].result}`).join(' ');
+  const checks = CHECKS.map((check) => `${check}=${message.verdicts[check].result}`);
+  const verdicts = [...checks, ...(message.spam ? [`spam=${message.spam.score.toFixed(2)}`] : [])].join(' ');
   const tls = message.tls ? message.tls.protocol : 'no TLS';
   return `inbox: "${message.subject}" from <${message.envelope.mailFrom}> to ${message.envelope.rcptTo.join(', ')}: ${verdicts}, ${tls}`;
 }

@@ -2,8 +2,8 @@
  * `DIR/endpoints.json`, a contract (design.md, "Relay config", the `mxkit local` paragraph): written
  * once everything listens, removed when `mxkit local` stops, so whoever waits for the file knows
  * the system is up and never reads the ports of a run that is gone. After the contract's keys come
- * two extras (the contract allows extra keys): `submissions` and `mtaSts`, the ports a full
- * `mxkit check` of the local stack needs besides mx and submission.
+ * extras (the contract allows extra keys): `submissions` and `mtaSts`, the ports a full
+ * `mxkit check` of the local stack needs besides mx and submission, and `rspamd` when it runs.
  */
 import type { StateFolder } from './state-folder';
 
@@ -24,6 +24,8 @@ export interface Endpoints {
   submissions: HostPort;
   /** Extra: the relay's HTTPS listener serving https://mta-sts.<domain>/.well-known/mta-sts.txt. */
   mtaSts: HostPort;
+  /** Extra, only when Debian's rspamd runs: its scan worker (the relay's spam.rspamd.url). */
+  rspamd?: { url: string };
 }
 
 export async function writeEndpoints(folder: StateFolder, endpoints: Endpoints): Promise<void> {
@@ -36,6 +38,7 @@ export async function writeEndpoints(folder: StateFolder, endpoints: Endpoints):
     user: { username: endpoints.user.username, password: endpoints.user.password, address: endpoints.user.address },
     submissions: { host: endpoints.submissions.host, port: endpoints.submissions.port },
     mtaSts: { host: endpoints.mtaSts.host, port: endpoints.mtaSts.port },
+    ...(endpoints.rspamd ? { rspamd: { url: endpoints.rspamd.url } } : {}),
   };
   await folder.writeAtomic(ENDPOINTS_FILE, `${JSON.stringify(document, null, 2)}\n`);
 }

@@ -3,7 +3,7 @@
  * (and a colour), the details in a tooltip, and a link to the raw source. Every value comes from
  * mail anyone could send, so everything is escaped; the page runs no inline script.
  */
-import type { StoredMessage } from './inbox-store';
+import type { SpamScore, StoredMessage } from './inbox-store';
 import { CHECKS, type Verdict } from './verdicts';
 
 export function escapeHtml(text: string): string {
@@ -18,6 +18,17 @@ function verdictCell(check: string, verdict: Verdict): string {
   return `<td class="verdict ${tone}" data-check="${check}" title="${escapeHtml(verdict.detail)}">${escapeHtml(`${check}=${verdict.result}`)}</td>`;
 }
 
+/** rspamd's score and action, and every symbol (strongest first) in a list that opens on click. */
+function spamCell(spam: SpamScore | null | undefined): string {
+  if (!spam) return '<td class="spam neutral" data-check="spam" title="no rspamd was running">not scanned</td>';
+  const tone = spam.action === 'no action' ? 'pass' : /reject/.test(spam.action) ? 'fail' : 'neutral';
+  const symbols = spam.symbols.map((symbol) => `<li>${escapeHtml(`${symbol.name} ${symbol.score.toFixed(2)}`)}</li>`).join('');
+  return (
+    `<td class="spam ${tone}" data-check="spam"><span class="score">${escapeHtml(spam.score.toFixed(2))}</span> ${escapeHtml(spam.action)}` +
+    `<details><summary>${spam.symbols.length} symbols</summary><ul class="symbols">${symbols}</ul></details></td>`
+  );
+}
+
 function row(message: StoredMessage): string {
   const tls = message.tls ? `${message.tls.protocol}` : 'none';
   const cells = [
@@ -28,6 +39,7 @@ function row(message: StoredMessage): string {
     `<td class="subject">${escapeHtml(message.subject || '(no subject)')}</td>`,
     `<td class="tls ${message.tls ? 'pass' : 'fail'}" title="${escapeHtml(message.tls?.cipher ?? 'plain text')}">${escapeHtml(tls)}</td>`,
     ...CHECKS.map((check) => verdictCell(check, message.verdicts[check])),
+    spamCell(message.spam),
     `<td><a href="/messages/${encodeURIComponent(message.id)}/raw">raw source</a></td>`,
   ];
   return `<tr data-id="${escapeHtml(message.id)}">${cells.join('')}</tr>`;
@@ -38,7 +50,7 @@ export function renderInboxPage(messages: StoredMessage[], context: { domain: st
     messages.length === 0
       ? `<p class="empty">No mail yet. The terminal running <code>mxkit local</code> shows how to send some.</p>`
       : `<table>
-<thead><tr><th>Received</th><th>From</th><th>Envelope sender</th><th>To</th><th>Subject</th><th>TLS</th><th>SPF</th><th>DKIM</th><th>DMARC</th><th>ARC</th><th>Source</th></tr></thead>
+<thead><tr><th>Received</th><th>From</th><th>Envelope sender</th><th>To</th><th>Subject</th><th>TLS</th><th>SPF</th><th>DKIM</th><th>DMARC</th><th>ARC</th><th>Spam score (rspamd)</th><th>Source</th></tr></thead>
 <tbody>
 ${messages.map(row).join('\n')}
 </tbody>
@@ -53,7 +65,7 @@ ${messages.map(row).join('\n')}
 </head>
 <body>
 <h1>${escapeHtml(context.domain)} inbox</h1>
-<p>What the receiving "internet" MTA <code>${escapeHtml(context.mta)}</code> got, with the verdicts of its SPF, DKIM, DMARC and ARC checks. Newest first; the page reloads when mail arrives.</p>
+<p>What the receiving "internet" MTA <code>${escapeHtml(context.mta)}</code> got, with the verdicts of its SPF, DKIM, DMARC and ARC checks and, when rspamd runs, the spam score and symbols its filter gives each message. Newest first; the page reloads when mail arrives.</p>
 ${body}
 </body>
 </html>
@@ -68,6 +80,8 @@ td.pass{background:#e3f6e3}
 td.fail{background:#fbe3e3}
 td.neutral{background:#f6f3e0}
 code{background:#f3f3f3;padding:0 .2rem}
+td.spam .score{font-weight:bold}
+ul.symbols{margin:.2rem 0;padding-left:1rem;font:12px/1.3 monospace}
 body[data-live=on] h1::after{content:" · live";color:#2a7a2a;font-size:.6em}
 body[data-live=off] h1::after{content:" · disconnected: reload the page";color:#a33;font-size:.6em}
 `;

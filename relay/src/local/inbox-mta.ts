@@ -7,8 +7,9 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { DNSResolver } from 'mailauth';
+import type { RspamdClient } from '../spam/rspamd-client';
 import { listenError } from './errors';
-import type { InboxStore, StoredMessage } from './inbox-store';
+import type { InboxStore, SpamScore, StoredMessage } from './inbox-store';
 import { headerValue } from './message-headers';
 import { verifyMessage } from './verdicts';
 
@@ -21,6 +22,8 @@ export interface InboxMtaOptions {
   store: InboxStore;
   resolver: DNSResolver;
   maxMessageBytes?: number;
+  /** rspamd, when it runs: each arrival's score and symbols are shown on the page. */
+  scanner?: RspamdClient;
 }
 
 export interface InboxMta {
@@ -45,6 +48,18 @@ function receivedHeader(session: SMTPServerSession, hostname: string, recipient:
   return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${hostname} with ${session.transmissionType} id ${session.id}\r\n\tfor <${recipient}>; ${new Date().toUTCString()}\r\n`;
 }
 
+/** rspamd's score for a stored message, or null if it cannot say (the page shows "not scanned"). */
+async function spamScore(scanner: RspamdClient | undefined, message: Buffer, session: SMTPServerSession, sender: string, recipients: string[]): Promise<SpamScore | null> {
+  if (!scanner) return null;
+  try {
+    const result = await scanner.check({ body: message, clientAddress: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: sender, rcptTo: recipients, queueId: session.id, mtaName: 'mx.inbox.test' });
+    const symbols = [...result.symbols].sort((a, b) => Math.abs(b.score) - Math.abs(a.score) || a.name.localeCompare(b.name)).map(({ name, score }) => ({ name, score }));
+    return { score: result.score, action: result.action, symbols };
+  } catch {
+    return null;
+  }
+}
+
 export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta> {
   const maxBytes = options.maxMessageBytes ?? 26_214_400;
   const domainSuffix = `@${options.domain}`;
@@ -56,6 +71,7 @@ export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta>
     const recipients = session.envelope.rcptTo.map((r) => r.address);
     const { verdicts, headers } = await verifyMessage(message, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender }, options.hostname, options.resolver);
     const stored = Buffer.concat([Buffer.from(receivedHeader(session, options.hostname, recipients[0]) + headers), message]);
+    const spam = await spamScore(options.scanner, stored, session, sender, recipients);
     return options.store.save(stored, {
       receivedAt: new Date().toISOString(),
       envelope: { mailFrom: sender, rcptTo: recipients },
@@ -65,6 +81,7 @@ export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta>
       to: headerValue(message, 'to'),
       subject: headerValue(message, 'subject'),
       verdicts,
+      spam,
     });
   };
 

@@ -22,6 +22,19 @@ export interface StoredMessage {
   subject: string;
   size: number;
   verdicts: Verdicts;
+  /**
+   * rspamd's view of the message, as a receiving provider's filter would score it; null when no
+   * rspamd runs (or it failed). Absent in messages stored before rspamd support.
+   */
+  spam?: SpamScore | null;
+}
+
+export interface SpamScore {
+  score: number;
+  /** rspamd's recommended action: "no action", "add header", "reject", ... */
+  action: string;
+  /** Strongest first. */
+  symbols: Array<{ name: string; score: number }>;
 }
 
 export type NewMessage = Omit<StoredMessage, 'id' | 'size'>;

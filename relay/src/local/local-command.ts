@@ -9,23 +9,27 @@ import { LocalError } from './errors';
 import { startLocalSystem } from './local-system';
 import { AUTO_PORTS, DEFAULT_PORTS, DEFAULT_STATE_DIR, type LocalPorts } from './settings';
 
-export const LOCAL_USAGE = 'mxkit local [--state DIR] [--ports auto]';
+export const LOCAL_USAGE = 'mxkit local [--state DIR] [--ports auto] [--rspamd off]';
 
 interface LocalArgs {
   stateDir: string;
   ports: LocalPorts;
+  /** `--rspamd off`: no content scanning even when rspamd is installed. */
+  rspamd: boolean;
 }
 
 function localArgs(args: ParsedArgs): LocalArgs {
   if (args.positionals.length > 0) throw new UsageError(`local: unexpected argument "${args.positionals[0]}" (usage: ${LOCAL_USAGE})`);
   for (const name of args.options.keys()) {
-    if (name !== 'state' && name !== 'ports') throw new UsageError(`local: unknown option --${name} (usage: ${LOCAL_USAGE})`);
+    if (name !== 'state' && name !== 'ports' && name !== 'rspamd') throw new UsageError(`local: unknown option --${name} (usage: ${LOCAL_USAGE})`);
   }
   const state = args.options.get('state');
   const ports = args.options.get('ports');
   if (state === '' || state === true) throw new UsageError('local: --state needs a folder');
   if (ports !== undefined && ports !== 'auto') throw new UsageError('local: --ports takes only "auto" (without it, the documented fixed ports are used)');
-  return { stateDir: state ?? DEFAULT_STATE_DIR, ports: ports === 'auto' ? AUTO_PORTS : DEFAULT_PORTS };
+  const rspamd = args.options.get('rspamd');
+  if (rspamd !== undefined && rspamd !== 'off') throw new UsageError('local: --rspamd takes only "off" (without it, rspamd runs when it is installed)');
+  return { stateDir: state ?? DEFAULT_STATE_DIR, ports: ports === 'auto' ? AUTO_PORTS : DEFAULT_PORTS, rspamd: rspamd !== 'off' };
 }
 
 /** Resolves on the first SIGINT/SIGTERM; later ones call `again` (the impatient second Ctrl-C). */
@@ -50,15 +54,15 @@ function stopSignal(again: () => void): { requested: Promise<string>; dispose():
 }
 
 export async function runLocalCommand(args: ParsedArgs, print: (line: string) => void, bundle = process.argv[1]): Promise<number> {
-  const { stateDir, ports } = localArgs(args);
+  const { stateDir, ports, rspamd } = localArgs(args);
   let killRelay: () => void = () => undefined;
   // Listening from the start, so a Ctrl-C during start-up still stops what has started.
   const signal = stopSignal(() => killRelay());
   try {
-    const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)) });
+    const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)), ...(rspamd ? {} : { rspamdBinary: null }) });
     killRelay = system.killRelay;
     const { folder, caFile, endpoints, ports: bound } = system;
-    const lines = banner({ stateDir: folder.root, caFile, endpoints, health: bound.health, inboxSmtpPort: bound.inboxSmtp, bundle });
+    const lines = banner({ stateDir: folder.root, caFile, endpoints, health: bound.health, inboxSmtpPort: bound.inboxSmtp, bundle, scanning: system.scanning });
     for (const line of lines) print(line);
     // Last, so whoever sees endpoints.json also finds the instructions already printed.
     await system.publish();

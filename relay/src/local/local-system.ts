@@ -14,8 +14,10 @@ import { InboxStore, type StoredMessage } from './inbox-store';
 import { startRelayChild } from './relay-child';
 import { localRelayConfig, localRelayFiles } from './relay-config';
 import { localResolver } from './resolver';
+import { findRspamd, startRspamd } from './rspamd';
+import { RspamdClient } from '../spam/rspamd-client';
 import { certificate, demoUser, dkimKey } from './secrets';
-import { DEMO_ADDRESS, DEMO_USERNAME, INBOX_DOMAIN, INBOX_HOSTNAME, INBOX_IP, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, type LocalPorts } from './settings';
+import { DEMO_ADDRESS, DEMO_USERNAME, INBOX_DOMAIN, INBOX_HOSTNAME, INBOX_IP, LOCAL_SPAM, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, type LocalPorts } from './settings';
 import { StateFolder } from './state-folder';
 import { localRecords, SERVED_ZONES } from './zones';
 
@@ -27,13 +29,19 @@ export interface LocalSystemOptions {
   /** dist/mxkit.js: the relay child runs the same bundle. */
   bundle: string;
   onMessage?(message: StoredMessage): void;
+  /** Where to look for rspamd (default: PATH, then Debian's paths); null: never start it. */
+  rspamdBinary?: string | null;
 }
+
+/** Whether content scanning runs, for the banner: rspamd's URL and version, or why not. */
+export type ContentScanning = { running: true; url: string; version: string; binary: string } | { running: false; why: string };
 
 export interface LocalSystem {
   folder: StateFolder;
   endpoints: Endpoints;
   caFile: string;
   ports: { health: number; inboxSmtp: number };
+  scanning: ContentScanning;
   /** Writes endpoints.json: the sign, for tools, that everything is up (call it last). */
   publish(): Promise<void>;
   /** Settles when the relay process ends on its own (a crash); stop() does not count. */
@@ -67,6 +75,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const dns = await startDnsServer(answerer, MAIL_IP, options.ports.dns);
     closers.push(() => dns.close());
 
+    // Content scanning when rspamd is installed (Debian: apt install rspamd); without it, none.
+    const binary = options.rspamdBinary === null ? undefined : (options.rspamdBinary ?? findRspamd());
+    let scanning: ContentScanning = { running: false, why: options.rspamdBinary === null ? 'turned off with --rspamd off' : 'rspamd is not installed (apt install rspamd)' };
+    if (binary) {
+      try {
+        const rspamd = await startRspamd({ binary, dir: folder.path('rspamd'), host: MAIL_IP, port: options.ports.rspamd, dnsServer: `${dns.host}:${dns.port}`, ...LOCAL_SPAM });
+        closers.push(() => rspamd.stop());
+        scanning = { running: true, url: rspamd.url, version: rspamd.version, binary };
+      } catch (error) {
+        // A broken or busy rspamd must not keep the rest from running: the banner says why.
+        scanning = { running: false, why: error instanceof Error ? error.message.replace(/^local: /, '') : String(error) };
+      }
+    }
+    const scanner = scanning.running ? new RspamdClient(scanning.url, 10_000) : undefined;
+
     const store = new InboxStore(folder.path('inbox'));
     if (options.onMessage) store.onMessage(options.onMessage);
     const mta = await startInboxMta({
@@ -77,6 +100,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       tls: { key: inboxTls.key, cert: inboxTls.cert },
       store,
       resolver: localResolver(dns.host, dns.port),
+      ...(scanner ? { scanner } : {}),
     });
     closers.push(() => mta.close());
     const page = await startInboxPage({ host: MAIL_IP, port: options.ports.inboxPage, store, domain: INBOX_DOMAIN, mta: `${INBOX_HOSTNAME} (${INBOX_IP})` });
@@ -88,6 +112,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       dns: { host: dns.host, port: dns.port },
       inboxPort: mta.port,
       user: { username: user.username, passwordHash: await hashPassword(user.password) },
+      ...(scanning.running ? { rspamdUrl: scanning.url } : {}),
     });
     await folder.writeAtomic('relay.json', `${JSON.stringify(config, null, 2)}\n`);
     const relay = await startRelayChild({ bundle: options.bundle, configPath: folder.path('relay.json'), logPath: folder.path('relay.log') });
@@ -109,6 +134,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       user: { username: user.username, password: user.password, address: user.address },
       submissions: { host: MAIL_IP, port: submissions.port },
       mtaSts: { host: MAIL_IP, port: https.port },
+      ...(scanning.running ? { rspamd: { url: scanning.url } } : {}),
     };
     return {
       folder,
@@ -116,6 +142,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       caFile: relayTls.certFile,
       publish: () => writeEndpoints(folder, endpoints),
       ports: { health: http.port, inboxSmtp: mta.port },
+      scanning,
       relayDied,
       killRelay: () => relay.kill(),
       stop: stopAll,

@@ -5,7 +5,7 @@
  */
 import { buildRelayConfig, filesUnder, type RelayFiles } from '../../../infra/builders/relay-config';
 import type { RelayConfigInput } from '../config/schema';
-import { DKIM_SELECTOR, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, MTA_STS, POSTMASTER, POSTMASTER_FORWARD } from './settings';
+import { DKIM_SELECTOR, LOCAL_SPAM, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, MTA_STS, POSTMASTER, POSTMASTER_FORWARD } from './settings';
 import type { LocalPorts } from './settings';
 
 export interface LocalRelayInput {
@@ -14,6 +14,8 @@ export interface LocalRelayInput {
   dns: { host: string; port: number };
   inboxPort: number;
   user: { username: string; passwordHash: string };
+  /** rspamd's URL when it runs; without it the relay runs with no content scanning. */
+  rspamdUrl?: string;
 }
 
 /** Where the relay reads its files: the state folder is both the host's /run/mxkit and its data volume. */
@@ -41,5 +43,6 @@ export function localRelayConfig(input: LocalRelayInput): RelayConfigInput {
     },
     // Every MX lookup goes to the local DNS and every delivery to the local internet's SMTP port.
     delivery: { dnsServers: [`${input.dns.host}:${input.dns.port}`], port: input.inboxPort },
+    ...(input.rspamdUrl ? { spam: { rspamd: { url: input.rspamdUrl, ...LOCAL_SPAM, timeout: '10s', onError: 'accept' } } } : {}),
   });
 }

@@ -47,6 +47,8 @@ export interface LocalPorts {
   /** The inbox MTA on INBOX_IP: the local internet's "port 25", so also delivery.port. */
   inboxSmtp: number;
   inboxPage: number;
+  /** rspamd's scan worker, when Debian's rspamd is installed (not 11333: a system rspamd may hold that). */
+  rspamd: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export const DEFAULT_PORTS: LocalPorts = {
   https: 2443,
   inboxSmtp: 2525,
   inboxPage: 2580,
+  rspamd: 2533,
 };
 
 /** `--ports auto`: every listener binds port 0 and reports what the kernel gave it. */
@@ -75,4 +78,8 @@ export const AUTO_PORTS: LocalPorts = {
   https: 0,
   inboxSmtp: 0,
   inboxPage: 0,
+  rspamd: 0,
 };
+
+/** The relay's spam thresholds locally: a real stack's defaults (mxkit:spam = reject). */
+export const LOCAL_SPAM = { flagScore: 6, rejectScore: 15 } as const;
