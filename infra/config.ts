@@ -11,6 +11,8 @@ import { DURATION_PATTERN } from '../relay/src/config/duration';
 import { toALabel, toAsciiAddress } from './builders/names';
 import { DMARC_POLICIES, type DmarcPolicy, type MtaStsMode } from './builders/records';
 import type { RelayRoute, RelayUser, TlsMode } from './builders/relay-config';
+import { SPAM_MODES, type DnsblEntry, type SpamMode } from './builders/spam';
+import { dnsblZoneSchema } from '../relay/src/config/spam-schema';
 
 export const TLS_MODES = ['acme', 'acme-staging', 'self-signed'] as const;
 const MTA_STS_MODES = ['testing', 'enforce', 'none'] as const;
@@ -21,6 +23,7 @@ export const KNOWN_KEYS = [
   'mxkit:dmarcPolicy', 'mxkit:reportsTo', 'mxkit:tls', 'mxkit:acmeEmail', 'mxkit:routes', 'mxkit:users',
   'mxkit:smarthost', 'mxkit:smarthostPassword', 'mxkit:sshCidr', 'mxkit:ephemeral', 'mxkit:relayImage',
   'mxkit:mtaStsMode', 'mxkit:mtaStsMaxAge', 'mxkit:spoolVolumeSize', 'mxkit:availabilityZone', 'mxkit:bundlePath',
+  'mxkit:spam', 'mxkit:dnsbl', 'mxkit:rspamdImage',
 ] as const;
 export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword'] as const;
 
@@ -54,6 +57,12 @@ export interface MxkitSettings {
   spoolVolumeSize: number;
   availabilityZone?: string;
   bundlePath: string;
+  /** Content scanning by rspamd beside the relay: off | flag | reject (default reject). */
+  spam: SpamMode;
+  /** DNS block lists asked at connect (default none: see docs/deploy.md "Spam filtering"). */
+  dnsbl: DnsblEntry[];
+  /** Another rspamd image than the pinned one (a mirror, a newer digest). */
+  rspamdImage?: string;
 }
 
 export interface ParsedStackConfig extends MxkitSettings {
@@ -72,8 +81,11 @@ const usersSchema = z.array(
     username: z.string().min(1),
     passwordHash: z.string().regex(/^\$scrypt\$/, 'must be a hash printed by `mxkit hash-password`'),
     allowedFrom: z.array(pattern).min(1),
+    maxMessagesPerHour: z.number().int().min(1).optional(),
   }).strict(),
 );
+// A zone name, or a zone with its own action/returnCodes/name (the relay's spam.dnsbl entry).
+const dnsblSchema = z.array(z.preprocess((entry) => (typeof entry === 'string' ? { zone: entry } : entry), dnsblZoneSchema.partial({ action: true })));
 const smarthostSchema = z.object({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535),
@@ -177,6 +189,10 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   const spoolText = text('mxkit:spoolVolumeSize') ?? '8';
   const spoolVolumeSize = Number(spoolText);
   if (!Number.isInteger(spoolVolumeSize) || spoolVolumeSize < 1 || spoolVolumeSize > 16384) fail('mxkit:spoolVolumeSize', 'must be a size in GiB between 1 and 16384');
+  const spam = oneOf('mxkit:spam', SPAM_MODES, 'reject');
+  const dnsbl = json<DnsblEntry[]>('mxkit:dnsbl', dnsblSchema, []);
+  const rspamdImage = text('mxkit:rspamdImage');
+  if (rspamdImage !== undefined && !/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/.test(rspamdImage)) fail('mxkit:rspamdImage', 'must be an image reference like rspamd/rspamd:4.1.2@sha256:<64 hex digits>');
   for (const [index, route] of routes.entries()) {
     const routeDomain = route.match.split('@').pop() ?? '';
     if (name(`mxkit:routes[${index}].match`, routeDomain) !== domain) fail(`mxkit:routes[${index}].match`, `must be an address at ${domain}`);
@@ -192,6 +208,9 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
     spoolVolumeSize,
     availabilityZone: text('mxkit:availabilityZone'),
     bundlePath: path.resolve(projectRoot, text('mxkit:bundlePath') ?? 'dist/mxkit.js'),
+    spam,
+    dnsbl,
+    rspamdImage,
     secrets: { cloudflareApiToken, users, smarthostPassword },
   };
 }

@@ -36,6 +36,9 @@ const server = new MailServer(
     relayImage: config.relayImage,
     spoolVolumeSize: config.spoolVolumeSize,
     bundlePath: config.bundlePath,
+    spam: config.spam,
+    dnsbl: config.dnsbl,
+    rspamdImage: config.rspamdImage,
   },
   { providers: { cloudflare: cloudflareProvider } },
 );

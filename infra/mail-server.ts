@@ -7,6 +7,8 @@ import * as pulumi from '@pulumi/pulumi';
 import type { RelayConfigInput } from '../relay/src/config/schema';
 import type { DmarcPolicy, DnsRecord, MtaStsMode } from './builders/records';
 import { buildRelayConfig, HOST_CONFIG_FILE, HOST_FILES, REDACTED, type RelayRoute, type RelayUser, type TlsMode } from './builders/relay-config';
+import { redactDnsblKeys, relaySpamConfig, thresholdsFor, type DnsblEntry, type SpamMode } from './builders/spam';
+import { RSPAMD_IMAGE } from './components/rspamd-unit';
 import { toALabel } from './builders/names';
 import { DkimKey } from './components/dkim';
 import { MailDns } from './components/dns';
@@ -60,6 +62,12 @@ export interface MailServerArgs {
   bundlePath: string;
   /** Default /mxkit/<stack>. */
   parameterPrefix?: string;
+  /** rspamd beside the relay: off | flag | reject (default reject: refuse at 15, flag from 6). */
+  spam?: SpamMode;
+  /** DNS block lists asked at connect; default none (docs/deploy.md "Spam filtering"). */
+  dnsbl?: DnsblEntry[];
+  /** Default: the pinned official image (components/rspamd-unit.ts). */
+  rspamdImage?: string;
 }
 
 export class MailServer extends pulumi.ComponentResource {
@@ -81,6 +89,8 @@ export class MailServer extends pulumi.ComponentResource {
     const reportsTo = args.reportsTo ?? `postmaster@${domain}`;
     const selector = args.dkimSelector ?? 'mx1';
     const instanceType = args.instanceType ?? 't4g.small';
+    const spamMode = args.spam ?? 'reject';
+    const spam = relaySpamConfig(spamMode, args.dnsbl ?? []);
 
     const users = pulumi.output(args.users ?? []);
     const relayConfigFor = (relayUsers: RelayUser[]) =>
@@ -94,6 +104,7 @@ export class MailServer extends pulumi.ComponentResource {
         tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo },
         mtaSts: args.mtaSts,
         smarthost: args.smarthost ? { ...args.smarthost, hasPassword: args.smarthostPassword !== undefined } : null,
+        spam,
       });
     // Checked against the relay's schema before any resource is registered (a bad route fails
     // here), and again with the real users once they resolve, so a bad config never reaches a host.
@@ -128,6 +139,7 @@ export class MailServer extends pulumi.ComponentResource {
         parameterNames: secrets.names,
         secretsRevision: secrets.revision,
         ephemeral,
+        ...(spamMode === 'off' ? {} : { rspamd: { image: args.rspamdImage ?? RSPAMD_IMAGE, ...thresholdsFor(spamMode) } }),
       },
       parent,
     );
@@ -179,7 +191,7 @@ export class MailServer extends pulumi.ComponentResource {
     // unsecret is applied to that redacted projection only, never to the hashes themselves.
     this.relayConfig = pulumi
       .unsecret(users.apply((list) => list.map((u) => ({ ...u, passwordHash: REDACTED }))))
-      .apply((redacted) => ({ ...relayConfigFor([]), users: redacted }));
+      .apply((redacted) => ({ ...relayConfigFor([]), users: redacted, ...(spam ? { spam: redactDnsblKeys(spam) } : {}) }));
     this.registerOutputs({
       publicIp: this.publicIp,
       hostname: this.hostname,

@@ -39,7 +39,7 @@ export function rspamdLocalConfig(input: RspamdConfigInput): Record<string, stri
     options.push('enable_test_patterns = true;', 'gtube_patterns = "all";');
   }
   const files: Record<string, string> = {
-    'options.inc': `${options.join('\n')}\n`,
+    ...(options.length > 0 ? { 'options.inc': `${options.join('\n')}\n` } : {}),
     'worker-normal.inc': `bind_socket = ${ucl(input.scanSocket)};\n${input.offline ? 'count = 1;\n' : ''}`,
     'worker-controller.inc': input.controllerSocket ? `bind_socket = ${ucl(input.controllerSocket)};\n` : 'enabled = false;\n',
     // The relay talks HTTP to the normal worker; the milter proxy is not used.

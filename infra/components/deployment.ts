@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { NODE_IMAGE, renderUserData } from './user-data';
+import type { RspamdBoot } from './rspamd-unit';
 
 export interface RelayDeploymentArgs {
   /** Path of dist/mxkit.js on the machine running `pulumi up`. */
@@ -21,6 +22,8 @@ export interface RelayDeploymentArgs {
   secretsRevision: pulumi.Input<string>;
   /** Ephemeral stacks: the bucket is deleted even if something else wrote into it. */
   ephemeral: boolean;
+  /** rspamd beside the relay (mxkit:spam flag|reject). */
+  rspamd?: RspamdBoot;
 }
 
 export const BUNDLE_OBJECT_KEY = 'relay/mxkit.js';
@@ -83,6 +86,7 @@ export class RelayDeployment extends pulumi.ComponentResource {
         parameterNames: args.parameterNames,
         bundle: bundleRef,
         image: args.relayImage ?? NODE_IMAGE,
+        ...(args.rspamd ? { rspamd: args.rspamd } : {}),
         // A new bundle or a changed config/secret gives new user data, and the instance is replaced.
         revision: createHash('sha256').update(`${bundleRef?.sha256 ?? args.relayImage}\n${revision}`).digest('hex').slice(0, 32),
       }),

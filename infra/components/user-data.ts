@@ -6,6 +6,7 @@
  * principal with ec2:DescribeInstanceAttribute can read.
  */
 import { HOST_CONFIG_FILE, HOST_DATA_DIR, HOST_SECRETS_DIR } from '../builders/relay-config';
+import { RSPAMD_UNIT, rspamdBootFiles, type RspamdBoot } from './rspamd-unit';
 
 /**
  * Official Node.js 22 image (hub.docker.com/_/node), pinned by digest so a re-pushed tag cannot
@@ -27,6 +28,8 @@ export interface BootConfigInput {
   image: string;
   /** Changes whenever the relay config or a secret changes, so the instance is replaced and the relay redeployed. */
   revision: string;
+  /** rspamd beside the relay (mxkit:spam flag|reject); absent: none. */
+  rspamd?: RspamdBoot;
 }
 
 const indent = (text: string, spaces: number) =>
@@ -149,10 +152,10 @@ ${file('/etc/mxkit/deploy.env', '0644', `${deployEnv(input)}\n`)}
 ${file('/usr/local/libexec/mxkit-spool-mount', '0755', SPOOL_MOUNT)}
 ${file('/usr/local/libexec/mxkit-prepare', '0755', PREPARE)}
 ${file('/etc/systemd/system/mxkit-relay.service', '0644', unit(input))}
-runcmd:
+${(input.rspamd ? rspamdBootFiles(input.rspamd) : []).map((extra) => `${file(extra.path, extra.permissions, extra.content)}\n`).join('')}runcmd:
   - [systemctl, daemon-reload]
   - [systemctl, enable, --now, docker.service]
   - [/usr/local/libexec/mxkit-spool-mount]
-  - [systemctl, enable, --now, mxkit-relay.service]
+${input.rspamd ? `  - [systemctl, enable, ${RSPAMD_UNIT}]\n` : ''}  - [systemctl, enable, --now, mxkit-relay.service]
 `;
 }

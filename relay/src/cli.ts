@@ -13,7 +13,7 @@ import { runRecordsCommand } from '../../infra/builders/records-command';
 
 const USAGE = `usage: mxkit <command>
   relay --config FILE            run the relay
-  local [--state DIR] [--ports auto]
+  local [--state DIR] [--ports auto] [--rspamd off]
                                  the whole mail system on loopback: DNS, relay, a receiving inbox
   hash-password                  read a password on stdin, print the hash for users[].passwordHash
   queue list|retry|remove [ID] --config FILE [--json]

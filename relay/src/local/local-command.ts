@@ -1,5 +1,5 @@
 /**
- * `mxkit local [--state DIR] [--ports auto]`: runs the whole mail system on loopback until
+ * `mxkit local [--state DIR] [--ports auto] [--rspamd off]`: runs the whole mail system on loopback until
  * Ctrl-C or SIGTERM, then stops every part and every child process. A second Ctrl-C skips the
  * relay's graceful drain. Returns the exit code; cli.ts prints errors and exits.
  */
