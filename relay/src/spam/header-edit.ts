@@ -23,12 +23,13 @@ export function removeSpamHeaders(message: Buffer): Buffer {
 }
 
 /**
- * RFC 2047 encoded words for a non-ASCII subject (UTF-8, base64, each word under 76 characters,
- * never splitting a character), folded onto continuation lines.
+ * RFC 2047 encoded words for a non-ASCII (or over-long) subject (UTF-8, base64, each word under 76
+ * characters, never splitting a character), folded onto continuation lines.
  */
 export function encodeSubject(subject: string): string {
   const clean = subject.replace(/[\r\n\t]+/g, ' ');
-  if (/^[\x20-\x7e]*$/.test(clean)) return clean;
+  // Plain when it is ASCII and fits a line (RFC 5322 2.1.1: 998 characters with "Subject: ").
+  if (/^[\x20-\x7e]*$/.test(clean) && clean.length <= 900) return clean;
   const words: string[] = [];
   let chunk = '';
   for (const character of clean) {

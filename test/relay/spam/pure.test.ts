@@ -104,6 +104,8 @@ describe('header edits', () => {
     const words = encodeSubject('ü'.repeat(100)).split('\r\n ');
     expect(words.length).toBeGreaterThan(1);
     expect(words.every((word) => word.length <= 75)).toBe(true);
+    const long = encodeSubject(`*** SPAM *** ${'x'.repeat(2000)}`);
+    expect(long.split('\r\n').every((line) => line.length < 998)).toBe(true);
   });
 });
 
