@@ -287,7 +287,10 @@ export class SessionHandlers {
       },
       ...(onMx && (inbound || scan)
         ? {
-            rewrite: (message: Buffer) => (scan ? removeSpamHeaders(removeForgedAuthResults(message, config.hostname)) : removeForgedAuthResults(message, config.hostname)),
+            rewrite: (message: Buffer) => {
+              const cleaned = removeForgedAuthResults(message, config.hostname);
+              return scan ? removeSpamHeaders(cleaned) : cleaned;
+            },
             inspect: async (message: Buffer) => {
               const authentication = inbound ? await this.authenticateInbound(inbound, session, envelope, Buffer.concat([received, message]), transaction.log) : Buffer.alloc(0);
               if (!scan) return { headers: authentication };
