@@ -75,7 +75,7 @@ export interface RelayConfigBuildInput {
   smarthost?: { host: string; port: number; username?: string; hasPassword: boolean } | null;
   /** Overrides of the standard ports (mxkit local uses unprivileged ones). */
   listen?: Listeners;
-  delivery?: { dnsServers?: string[]; port?: number };
+  delivery?: { dnsServers?: string[]; port?: number; port25Probe?: { host: string; port: number; interval: string } };
   trustedNetworks?: string[];
   /** Spam filtering (relay `spam`): DNS block lists and rspamd. */
   spam?: RelayConfigInput['spam'];

@@ -18,6 +18,8 @@ const USAGE = `usage: mxkit <command>
   hash-password                  read a password on stdin, print the hash for users[].passwordHash
   queue list|retry|remove [ID] --config FILE [--json]
                                  inspect the spool, retry now, remove (no bounce)
+  queue list --failed --config FILE [--json]
+                                 messages that ended without delivery and without a DSN
   records --config FILE [--ip IP] [--format zone|json]
                                  the DNS records the deployment publishes
   ${CHECK_USAGE}`;
@@ -33,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     case 'hash-password':
       return runHashPasswordCommand(print);
     case 'queue':
-      return runQueueCommand(parseArgs(rest, ['json']), print);
+      return runQueueCommand(parseArgs(rest, ['json', 'failed']), print);
     case 'records':
       return runRecordsCommand(rest, print);
     case 'check':

@@ -23,4 +23,10 @@ export interface InboundVerdict {
   /** The From domain whose DMARC policy applied. */
   dmarcDomain?: string;
   arc: string;
+  /** The d= of a passing DKIM signature aligned with the envelope sender's domain. */
+  alignedDkim?: string;
+  /** SPF pass or aligned DKIM pass for the envelope sender: a DSN to it would not be backscatter. */
+  senderAuthenticated: boolean;
+  /** Our Authentication-Results value (without the field name), as sealed into the ARC set. */
+  authResults: string;
 }

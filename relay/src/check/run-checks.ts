@@ -6,6 +6,7 @@
 import { createDnsClient, normaliseName } from './dns-client';
 import { checkCaa, checkDkim, checkDmarc, checkHostAddresses, checkMx, checkPtr, checkSpf, checkTlsRpt } from './dns-checks';
 import { checkMtaSts } from './mta-sts-check';
+import { checkOutbound } from './outbound-check';
 import { summarise } from './report';
 import { checkBlocklists } from './reputation';
 import { runServiceChecks } from './service-checks';
@@ -46,5 +47,6 @@ export async function runChecks(options: CheckOptions): Promise<CheckReport> {
     );
     checks.push(...(await checkBlocklists(dns, addresses, options.dnsblZones)));
   }
+  if (options.relayMetrics) checks.push(...(await checkOutbound(options.relayMetrics, options.timeoutMs)));
   return summarise(domain, host, addresses, checks);
 }

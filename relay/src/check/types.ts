@@ -36,6 +36,8 @@ export interface CheckOptions {
   relayTestRecipient: string;
   /** Per connection / per DNS query timeout. */
   timeoutMs: number;
+  /** The relay's metrics endpoint, for its outbound port-25 verdict (outbound-check.ts); absent: not checked. */
+  relayMetrics?: { url: string; required: boolean };
   /** Clock for certificate expiry, injectable so tests do not depend on the date. */
   now?: () => Date;
 }

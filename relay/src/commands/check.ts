@@ -3,6 +3,7 @@
  * CheckOptions, run, print, exit code (0 all pass or warn, 1 anything failed, 64 bad usage).
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_RELAY_METRICS } from '../check/outbound-check';
 import { DEFAULT_DNSBL_ZONES } from '../check/reputation';
 import { exitCode, formatJson, formatText } from '../check/report';
 import { runChecks } from '../check/run-checks';
@@ -12,7 +13,7 @@ import { parseArgs, requireOption, optionalOption, UsageError, type ParsedArgs }
 export const CHECK_USAGE = `check --domain D [--host H] [--selector S] [--dns-server HOST:PORT] [--json]
         [--smtp-port 25] [--submission-port 587] [--submissions-port 465] [--https-port 443]
         [--ca FILE] [--closed-ports 22] [--dnsbl zen.spamhaus.org,bl.spamcop.net]
-        [--relay-test-rcpt ADDRESS] [--timeout 5000]
+        [--relay-test-rcpt ADDRESS] [--relay-metrics URL|none] [--timeout 5000]
                                  deliverability checks against live DNS and ports`;
 
 function port(args: ParsedArgs, name: string, fallback: number): number {
@@ -50,6 +51,10 @@ export function parseCheckArgs(argv: readonly string[]): { options: CheckOptions
   const timeout = optionalOption(args, 'timeout') ?? '5000';
   if (!/^\d+$/.test(timeout) || Number(timeout) < 1) throw new UsageError('--timeout must be milliseconds');
   const domain = requireOption(args, 'domain');
+  // On the relay host its metrics say whether outbound port 25 is open; elsewhere the default
+  // endpoint is simply not there and the check is left out.
+  const metricsOption = optionalOption(args, 'relay-metrics');
+  if (metricsOption !== undefined && metricsOption !== 'none' && !/^https?:\/\/[^\s]+$/.test(metricsOption)) throw new UsageError(`--relay-metrics "${metricsOption}" is not an http(s) URL`);
   const options: CheckOptions = {
     domain,
     host: optionalOption(args, 'host'),
@@ -67,6 +72,7 @@ export function parseCheckArgs(argv: readonly string[]): { options: CheckOptions
     // A domain reserved for documentation (RFC 2606) that is not ours: relaying there must be refused.
     relayTestRecipient: optionalOption(args, 'relay-test-rcpt') ?? 'mxkit-relay-test@example.org',
     timeoutMs: Number(timeout),
+    ...(metricsOption === 'none' ? {} : { relayMetrics: { url: metricsOption ?? DEFAULT_RELAY_METRICS, required: metricsOption !== undefined } }),
   };
   if (options.dnsServer !== undefined && !/^(\[[0-9a-f:.]+\]|[^:\s]+)(:\d{1,5})?$/i.test(options.dnsServer)) {
     throw new UsageError(`--dns-server "${options.dnsServer}" is not HOST:PORT`);

@@ -2,7 +2,8 @@
  * `mxkit queue list|retry|remove [ID] --config FILE`: inspect and act on the spool, also while the
  * relay runs. It only reads the queue and state files (the running relay is their one writer);
  * `retry` drops a request file the relay picks up (or the next start does); `remove` deletes the
- * message and its state, without a bounce.
+ * message and its state, without a bounce. `list --failed` shows the failed list instead: messages
+ * that ended without delivery and without a DSN, with the reason and the remote reply.
  */
 import { readdir } from 'node:fs/promises';
 import { readConfigFile } from '../config/load';
@@ -10,6 +11,7 @@ import type { SpooledMessage } from '../spool/envelope';
 import { QUEUE_ID_PATTERN } from '../spool/queue-id';
 import { Spool } from '../spool/spool';
 import type { DeliveryState } from '../spool/state';
+import type { FailedRecord } from '../spool/failed';
 import { requireOption, UsageError, type ParsedArgs } from './args';
 
 export interface QueueEntry {
@@ -29,6 +31,12 @@ export async function runQueueCommand(args: ParsedArgs, print: (line: string) =>
   const spool = new Spool(config.spoolDir);
   switch (action) {
     case 'list': {
+      if (args.options.has('failed')) {
+        const failed = (await spool.failed.list()).filter((record) => id === undefined || record.id === id);
+        if (args.options.has('json')) print(JSON.stringify(failed, null, 2));
+        else formatFailed(failed).forEach(print);
+        return 0;
+      }
       const entries = await listQueue(spool, id);
       if (args.options.has('json')) print(JSON.stringify(entries, null, 2));
       else formatQueue(entries).forEach(print);
@@ -45,7 +53,7 @@ export async function runQueueCommand(args: ParsedArgs, print: (line: string) =>
       print(`removed ${id} (no bounce sent)`);
       return 0;
     default:
-      throw new UsageError('usage: mxkit queue list|retry|remove [ID] --config FILE [--json]');
+      throw new UsageError('usage: mxkit queue list|retry|remove [ID] --config FILE [--json] [--failed]');
   }
 }
 
@@ -90,5 +98,21 @@ function formatQueue(entries: readonly QueueEntry[]): string[] {
     for (const r of entry.recipients) lines.push(`    ${r.status.padEnd(9)} <${r.to}>${r.lastError ? `  last error: ${r.lastError.replace(/\s+/g, ' ')}` : ''}`);
   }
   lines.push(`${entries.length} message${entries.length === 1 ? '' : 's'} queued`);
+  return lines;
+}
+
+function formatFailed(records: readonly FailedRecord[]): string[] {
+  if (records.length === 0) return ['failed list is empty'];
+  const lines: string[] = [];
+  for (const record of records) {
+    lines.push(`${record.id}  received ${record.receivedAt} on ${record.listener} from <${record.mailFrom}>  failed ${record.failedAt}  kept until ${record.expiresAt}`);
+    for (const r of record.recipients) {
+      const why = r.noDsn === 'null_sender' ? 'no DSN: null sender' : 'no DSN: sender not authenticated';
+      const original = r.original !== r.to ? ` (for <${r.original}>)` : '';
+      lines.push(`    failed    <${r.to}>${original}  ${r.status} ${r.reason}${r.remoteMta ? ` from ${r.remoteMta}` : ''}: ${r.detail.replace(/\s+/g, ' ')}  [${why}]`);
+    }
+    for (const other of record.others) lines.push(`    ${other.status.padEnd(9)} <${other.to}>`);
+  }
+  lines.push(`${records.length} message${records.length === 1 ? '' : 's'} in the failed list`);
   return lines;
 }

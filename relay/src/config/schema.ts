@@ -30,6 +30,20 @@ const cidr = z.string().refine((value) => {
   return /^\d+$/.test(bits) && Number(bits) <= max;
 }, 'must be a CIDR like 10.0.0.0/8 or 2001:db8::/32');
 
+/**
+ * The default port-25 probe target: an MX host of a large mailbox provider, which always listens on
+ * 25, so a failed connection means our side (the cloud's egress filter) is shut.
+ */
+export const DEFAULT_PORT25_PROBE = { host: 'gmail-smtp-in.l.google.com', port: 25, interval: '1h' } as const;
+
+const port25Probe = z
+  .object({
+    host: z.string().min(1, 'must name a host to probe'),
+    port: z.number().int().min(1).max(65535).default(25),
+    interval: duration.default('1h'),
+  })
+  .strict();
+
 const addressPattern = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like user@example.com or *@example.com');
 
 export const acmeSchema = z
@@ -106,9 +120,29 @@ export const relayConfigSchema = z
           .default(null),
         retrySchedule: z.array(duration).min(1).default(['5m', '10m', '30m', '1h', '2h', '4h']),
         maxQueueTime: duration.default('5d'),
+        // How long a message that ended without delivery and without a DSN stays in the failed
+        // list (`mxkit queue list --failed`) before it is deleted.
+        failedRetention: duration.default('7d'),
+        // Direct delivery only: where the relay checks that outbound port 25 is open (null: never).
+        port25Probe: port25Probe.nullable().default(DEFAULT_PORT25_PROBE),
       })
       .strict()
-      .default({ port: 25, smarthost: null, retrySchedule: ['5m', '10m', '30m', '1h', '2h', '4h'], maxQueueTime: '5d' }),
+      .default({
+        port: 25,
+        smarthost: null,
+        retrySchedule: ['5m', '10m', '30m', '1h', '2h', '4h'],
+        maxQueueTime: '5d',
+        failedRetention: '7d',
+        port25Probe: DEFAULT_PORT25_PROBE,
+      }),
+    forwarding: z
+      .object({
+        // RFC 7960 4.1.3: rewrite the From of forwarded mail to an address of ours ("X via domain").
+        // auto: only when a smarthost is used (it demands verified senders, e.g. Amazon SES).
+        rewriteFrom: z.enum(['auto', 'always', 'never']).default('auto'),
+      })
+      .strict()
+      .default({ rewriteFrom: 'auto' }),
     limits: z
       .object({
         maxMessageBytes: z.number().int().min(1024).default(26_214_400),
@@ -149,6 +183,14 @@ export const relayConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['routes', index, 'match'], message: `domain ${routeDomain} is not in domains` });
       }
     });
+    // RFC 4954: a username without a password can never authenticate; refuse it here, by name.
+    const smarthost = config.delivery.smarthost;
+    if (smarthost?.username !== undefined && smarthost.passwordFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['delivery', 'smarthost', 'passwordFile'], message: 'is required when delivery.smarthost.username is set' });
+    }
+    if (smarthost?.passwordFile !== undefined && smarthost.username === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['delivery', 'smarthost', 'username'], message: 'is required when delivery.smarthost.passwordFile is set' });
+    }
     const names = new Set<string>();
     config.users.forEach((user, index) => {
       if (names.has(user.username)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: 'is listed twice' });

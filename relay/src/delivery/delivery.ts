@@ -17,6 +17,7 @@ import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
 import { Limiter } from './limiter';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
+import { Port25Probe } from './port25-probe';
 import { DeliveryResolver } from './resolver';
 import { Scheduler } from './scheduler';
 import { Srs } from './srs';
@@ -33,7 +34,12 @@ export interface DeliveryHooks {
   controlPollMs?: number;
   /** When the "delayed" DSN goes out (default DELAY_WARNING_MS, 4 h; tests shorten it). */
   delayWarningMs?: number;
+  /** Per connection attempt of the port-25 probe (default 10 s). */
+  port25TimeoutMs?: number;
 }
+
+/** How often the failed list is pruned of entries past delivery.failedRetention. */
+const FAILED_PRUNE_MS = 3_600_000;
 
 export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, sessionsPerDomain: 4 } as const;
 
@@ -45,6 +51,10 @@ export interface Delivery {
   onSpooled(envelope: SpoolEnvelope): void;
   /** Attempts queued messages now (all, or one id). */
   retryNow(id?: string): void;
+  /** The outbound port-25 probe (direct delivery with delivery.port25Probe set). */
+  port25?: Port25Probe;
+  /** Deletes failed-list entries past their retention; returns how many. */
+  pruneFailed(now?: Date): Promise<number>;
   stop(timeoutMs: number): Promise<void>;
 }
 
@@ -88,6 +98,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     },
     retryScheduleMs: config.delivery.retrySchedule.map(parseDuration),
     maxQueueTimeMs: parseDuration(config.delivery.maxQueueTime),
+    failedRetentionMs: parseDuration(config.delivery.failedRetention),
     delayWarningMs: deps.hooks?.delayWarningMs ?? DELAY_WARNING_MS,
     scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
   };
@@ -103,6 +114,24 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     active.schedule(message.envelope.id, state ? Date.parse(state.nextAttemptAt) : Date.now());
   }
   logger.info({ queued: queued.length, smarthost: smarthost ? `${smarthost.host}:${smarthost.port}` : undefined }, 'delivery started');
+
+  // The failed list is bounded by delivery.failedRetention: pruned at start and every hour.
+  const pruneFailed = async (now = new Date()) => {
+    const removed = await spool.failed.prune(now, (id) => spool.has(id));
+    metrics.failedMessages.set(await spool.failed.count());
+    if (removed > 0) logger.info({ removed }, 'failed list: entries past delivery.failedRetention deleted');
+    return removed;
+  };
+  await pruneFailed();
+  const pruner = setInterval(() => void pruneFailed().catch((error: unknown) => logger.warn({ err: error }, 'cannot prune the failed list')), FAILED_PRUNE_MS);
+  pruner.unref();
+
+  metrics.outboundSmarthost.set(smarthost ? 1 : 0);
+  const probeSettings = config.delivery.port25Probe;
+  const port25 = smarthost || !probeSettings
+    ? undefined
+    : new Port25Probe({ host: probeSettings.host, port: probeSettings.port, intervalMs: parseDuration(probeSettings.interval), ...(deps.hooks?.port25TimeoutMs ? { timeoutMs: deps.hooks.port25TimeoutMs } : {}) }, resolver, metrics, logger);
+  port25?.start();
 
   const retryNow = (id?: string) => {
     for (const queuedId of id ? [id] : active.ids()) active.schedule(queuedId, Date.now());
@@ -133,8 +162,12 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     inbound: new InboundAuthenticator(config.hostname, resolver, signers),
     onSpooled: (envelope) => active.schedule(envelope.id, Date.now()),
     retryNow,
+    ...(port25 ? { port25 } : {}),
+    pruneFailed,
     stop: async (timeoutMs) => {
       clearInterval(poll);
+      clearInterval(pruner);
+      port25?.stop();
       await active.stop(timeoutMs);
       closeIdleConnections();
     },
@@ -144,13 +177,14 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
 async function readSmarthost(config: RelayConfig): Promise<Smarthost | undefined> {
   const smarthost = config.delivery.smarthost;
   if (!smarthost) return undefined;
-  if (smarthost.username === undefined) return { host: smarthost.host, port: smarthost.port };
-  if (!smarthost.passwordFile) throw new ConfigError('delivery.smarthost.passwordFile: is required when username is set');
+  // The schema already requires username and passwordFile together.
+  if (smarthost.username === undefined || smarthost.passwordFile === undefined) return { host: smarthost.host, port: smarthost.port };
   let pass: string;
   try {
     pass = (await readFile(smarthost.passwordFile, 'utf8')).split(/\r?\n/)[0];
   } catch (error) {
     throw new ConfigError(`delivery.smarthost.passwordFile: cannot read ${smarthost.passwordFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+  if (pass === '') throw new ConfigError(`delivery.smarthost.passwordFile: ${smarthost.passwordFile} is empty`);
   return { host: smarthost.host, port: smarthost.port, auth: { user: smarthost.username, pass } };
 }

@@ -33,7 +33,7 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
   const planned = new Map<string, RecipientState>();
   const add = (to: string, original: string, mailFrom: string, status: RecipientState['status'] = 'pending', lastError?: string) => {
     const key = to.toLowerCase();
-    if (!planned.has(key)) planned.set(key, { to, original, mailFrom, status, attempts: 0, ...(lastError ? { lastError, statusCode: '5.1.1' } : {}) });
+    if (!planned.has(key)) planned.set(key, { to, original, mailFrom, status, attempts: 0, ...(lastError ? { lastError, statusCode: '5.1.1', reason: 'no_route' } : {}) });
   };
   for (const rcpt of envelope.rcptTo) {
     if (envelope.listener !== 'mx') {
@@ -61,13 +61,15 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
 
 /**
  * Where a DSN about `envelope` goes: the original sender (never an SRS address of ours), or
- * nowhere. Never about a message with a null sender (RFC 5321 4.5.5, RFC 3464), and never about
- * mail received on `mx`: its envelope sender is unverified and usually forged by spam, so a DSN
- * would be backscatter to an innocent third party (RFC 3834 2 and 5, RFC 5321 6.2; M3AAWG
- * backscatter practice: refuse during the SMTP transaction or drop, never bounce later). Such
- * failures are logged and counted instead (attempt.ts notify).
+ * nowhere. Never about a message with a null sender (RFC 5321 4.5.5, RFC 3464). Mail received on
+ * `mx` has an envelope sender nobody vouched for, usually forged by spam, and a DSN to a forged
+ * sender is backscatter to an innocent third party (RFC 3834 2 and 5, RFC 5321 6.2; M3AAWG
+ * backscatter practice): so it gets one only when intake authenticated that sender (SPF pass or
+ * a DKIM pass aligned with its domain, recorded in the envelope). Otherwise the failure lands in
+ * the failed list (attempt.ts, spool/failed.ts).
  */
 export function dsnRecipient(envelope: SpoolEnvelope, srs: Srs): string | undefined {
-  if (envelope.mailFrom === '' || envelope.listener === 'mx') return undefined;
+  if (envelope.mailFrom === '') return undefined;
+  if (envelope.listener === 'mx' && envelope.inbound?.senderAuthenticated !== true) return undefined;
   return srs.reverse(envelope.mailFrom) ?? envelope.mailFrom;
 }

@@ -9,10 +9,19 @@
  * This returns data only; the intake turns a "reject" into its SMTP reply.
  */
 import { authenticate } from 'mailauth';
+import { getDomain } from 'tldts';
 import type { DkimSigner } from './dkim';
 import type { DeliveryResolver } from './resolver';
 import type { InboundMessage, InboundVerdict } from '../inbound-check';
 
+/** Public-suffix options mailauth uses for DMARC's organisational domain (RFC 7489 3.2). */
+const PSL = { allowIcannDomains: true, allowPrivateDomains: true };
+
+/** Relaxed alignment (RFC 7489 3.1.1): the same organisational domain. */
+export function relaxedAligned(a: string, b: string): boolean {
+  const organisational = (domain: string) => (getDomain(domain, PSL) ?? domain).toLowerCase().replace(/\.$/, '');
+  return organisational(a) === organisational(b);
+}
 
 export class InboundAuthenticator {
   constructor(
@@ -44,16 +53,29 @@ export class InboundAuthenticator {
         action = action === 'reject' ? 'quarantine' : 'accept';
       }
     }
+    // Whom a DSN would go to is the envelope sender, so that is what must be authenticated: SPF
+    // for its domain, or a passing DKIM signature of its organisational domain. DMARC's alignment
+    // with the header From says nothing about the envelope (RFC 7489 4.1; RFC 3834 2: no
+    // automatic response to an unverified return path).
+    const senderDomain = input.mailFrom.includes('@') ? input.mailFrom.slice(input.mailFrom.lastIndexOf('@') + 1) : '';
+    const spf = result.spf ? result.spf.status.result : 'none';
+    const alignedDkim = senderDomain
+      ? result.dkim.results.find((entry) => entry.status.result === 'pass' && typeof entry.signingDomain === 'string' && relaxedAligned(entry.signingDomain, senderDomain))?.signingDomain
+      : undefined;
+    const authResults = /^Authentication-Results: ((?:.*)(?:\r\n[ \t].*)*)/m.exec(result.headers)?.[1] ?? `${this.hostname}; none`;
     let headers = result.headers;
     if (action === 'quarantine') headers += `X-Mxkit-Quarantine: dmarc=fail policy=quarantine header.from=${dmarc?.domain ?? ''}\r\nX-Spam-Flag: YES\r\n`;
     return {
       action,
       headers,
-      spf: result.spf ? result.spf.status.result : 'none',
+      spf,
       dkim: result.dkim.results.map((entry) => entry.status.result).join(',') || 'none',
       dmarc: dmarcResult,
       ...(dmarc?.domain ? { dmarcDomain: dmarc.domain } : {}),
       arc: result.arc ? result.arc.status.result : 'none',
+      ...(alignedDkim ? { alignedDkim } : {}),
+      senderAuthenticated: senderDomain !== '' && (spf === 'pass' || alignedDkim !== undefined),
+      authResults,
     };
   }
 }

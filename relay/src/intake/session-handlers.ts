@@ -354,6 +354,14 @@ export class SessionHandlers {
     this.context.metrics.inbound.inc({ dmarc: verdict.dmarc, action: verdict.action });
     log.info({ spf: verdict.spf, dkim: verdict.dkim, dmarc: verdict.dmarc, arc: verdict.arc, action: verdict.action }, 'inbound authentication');
     if (verdict.action === 'reject') throw InboundReplies.dmarcReject(verdict.dmarcDomain ?? 'the sender domain');
+    // Written into the envelope line with the message: delivery decides on it after any restart.
+    envelope.inbound = {
+      spf: verdict.spf,
+      ...(verdict.alignedDkim ? { alignedDkim: verdict.alignedDkim } : {}),
+      senderAuthenticated: verdict.senderAuthenticated,
+      arc: verdict.arc,
+      authResults: verdict.authResults,
+    };
     return Buffer.from(verdict.headers, 'latin1');
   }
 }

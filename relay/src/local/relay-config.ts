@@ -5,7 +5,7 @@
  */
 import { buildRelayConfig, filesUnder, type RelayFiles } from '../../../infra/builders/relay-config';
 import type { RelayConfigInput } from '../config/schema';
-import { DKIM_SELECTOR, LOCAL_SPAM, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, MTA_STS, POSTMASTER, POSTMASTER_FORWARD } from './settings';
+import { DKIM_SELECTOR, INBOX_IP, LOCAL_SPAM, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, MTA_STS, POSTMASTER, POSTMASTER_FORWARD } from './settings';
 import type { LocalPorts } from './settings';
 
 export interface LocalRelayInput {
@@ -41,8 +41,9 @@ export function localRelayConfig(input: LocalRelayInput): RelayConfigInput {
       http: on(input.ports.relayHttp),
       https: on(input.ports.https),
     },
-    // Every MX lookup goes to the local DNS and every delivery to the local internet's SMTP port.
-    delivery: { dnsServers: [`${input.dns.host}:${input.dns.port}`], port: input.inboxPort },
+    // Every MX lookup goes to the local DNS and every delivery to the local internet's SMTP port,
+    // which is also what the outbound port-25 probe checks (mxkit_outbound_port25_open).
+    delivery: { dnsServers: [`${input.dns.host}:${input.dns.port}`], port: input.inboxPort, port25Probe: { host: INBOX_IP, port: input.inboxPort, interval: '1h' } },
     ...(input.rspamdUrl ? { spam: { rspamd: { url: input.rspamdUrl, ...LOCAL_SPAM, timeout: '10s', onError: 'accept' } } } : {}),
   });
 }

@@ -18,6 +18,12 @@ export class RelayMetrics {
   readonly bounced = new Counter({ name: 'mxkit_delivery_bounced_total', help: 'Recipients given up on, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly dsns = new Counter({ name: 'mxkit_delivery_dsn_total', help: 'DSNs queued, by action (failed|delayed)', labelNames: ['action'], registers: [this.registry] });
   readonly dsnsSuppressed = new Counter({ name: 'mxkit_delivery_dsn_suppressed_total', help: 'DSNs not sent, by action (failed|delayed) and reason (null_sender: about a bounce; inbound: about mail received on mx, whose sender is unverified)', labelNames: ['action', 'reason'], registers: [this.registry] });
+  // The failed list (spool/failed.ts): endings without delivery and without a DSN. Alert on any increase.
+  readonly failed = new Counter({ name: 'mxkit_delivery_failed_total', help: 'Recipients given up on without a DSN (kept in the failed list), by listener and reason', labelNames: ['listener', 'reason'], registers: [this.registry] });
+  readonly failedMessages = new Gauge({ name: 'mxkit_failed_messages', help: 'Messages in the failed list (mxkit queue list --failed)', registers: [this.registry] });
+  // Outbound route (delivery/port25-probe.ts): 1 when sending through delivery.smarthost.
+  readonly outboundSmarthost = new Gauge({ name: 'mxkit_outbound_smarthost', help: '1 when delivery goes through delivery.smarthost, 0 when direct to MX hosts', registers: [this.registry] });
+  readonly port25Open = new Gauge({ name: 'mxkit_outbound_port25_open', help: 'Direct delivery only: 1 when a TCP connection to port 25 of the probe target succeeded at the last probe, 0 when it failed', labelNames: ['target'], registers: [this.registry] });
   readonly sessions = new Counter({ name: 'mxkit_delivery_sessions_total', help: 'Outbound SMTP sessions that held a transaction, by TLS use (TLS share = yes / all)', labelNames: ['tls'], registers: [this.registry] });
   readonly queueAge = new Histogram({
     name: 'mxkit_delivery_queue_age_seconds',

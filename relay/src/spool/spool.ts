@@ -8,6 +8,7 @@
  *   spoolDir/queue/<id>.msg   complete: one JSON envelope line, then the message bytes
  *   spoolDir/state/<id>.json  per-recipient delivery state (state.ts)
  *   spoolDir/control/<id|all>.retry  "retry now" requests from `mxkit queue retry`
+ *   spoolDir/failed/<id>.json|.msg  ended without delivery and without a DSN (failed.ts)
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { DirectorySync } from './directory-sync';
 import type { SpoolEnvelope, SpooledMessage } from './envelope';
+import { FailedStore, type FailedRecord } from './failed';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
 import { StateStore } from './state';
 
@@ -34,6 +36,7 @@ export class Spool {
   readonly queueDir: string;
   readonly controlDir: string;
   readonly state: StateStore;
+  readonly failed: FailedStore;
   private readonly queueSync: DirectorySync;
 
   constructor(spoolDir: string) {
@@ -43,6 +46,7 @@ export class Spool {
     this.controlDir = join(this.root, 'control');
     this.queueSync = new DirectorySync(this.queueDir);
     this.state = new StateStore(this.root);
+    this.failed = new FailedStore(this.root, this.queueSync);
   }
 
   /** Creates the folders, removes incomplete temp files, and returns every complete message. */
@@ -51,6 +55,7 @@ export class Spool {
     await mkdir(this.queueDir, { recursive: true, mode: 0o700 });
     await mkdir(this.state.dir, { recursive: true, mode: 0o700 });
     await mkdir(this.controlDir, { recursive: true, mode: 0o700 });
+    await this.failed.open();
     const temps = await readdir(this.tmpDir);
     await Promise.all(temps.map((name) => rm(join(this.tmpDir, name), { force: true })));
     const messages = await this.list();
@@ -177,6 +182,15 @@ export class Spool {
     await this.queueSync.sync();
     await this.state.remove(id);
     return existed;
+  }
+
+  /**
+   * Ends a message that failed without a DSN: it leaves the queue for the failed list (with the
+   * record of why), and its delivery state goes.
+   */
+  async moveToFailed(record: FailedRecord): Promise<void> {
+    await this.failed.add(record, this.pathOf(record.id));
+    await this.state.remove(record.id);
   }
 
   /** Starts writing a message; nothing is visible in queue/ until `commit`. */

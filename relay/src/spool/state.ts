@@ -8,6 +8,7 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectorySync } from './directory-sync';
+import type { NoDsnReason } from './failed';
 import { QUEUE_ID_PATTERN } from './queue-id';
 
 export type RecipientStatus = 'pending' | 'delivered' | 'bounced';
@@ -28,6 +29,10 @@ export interface RecipientState {
   statusCode?: string;
   /** Bounced, and the DSN about it is not spooled yet (survives a crash between the two). */
   dsnPending?: boolean;
+  /** Bounced and no DSN may be sent (and why): the message ends in the failed list. */
+  noDsn?: NoDsnReason;
+  /** What ended it (remote_5xx, expired, no_route, ...): the metric label, kept for the failed list. */
+  reason?: string;
   remoteMta?: string;
 }
 

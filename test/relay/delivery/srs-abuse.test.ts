@@ -183,7 +183,7 @@ describe('SRS abuse on the mx listener (with a catch-all route)', () => {
     }
   });
 
-  it('sends no DSN to the forged sender when the forward target refuses a message received on mx', async () => {
+  it('sends no DSN to the forged sender when the forward target refuses a message received on mx, and keeps it in the failed list', async () => {
     const homeBefore = env.home.messages.length;
     const client = await openMx(env, 'forged@sender.test');
     let id: string | undefined;
@@ -198,12 +198,14 @@ describe('SRS abuse on the mx listener (with a catch-all route)', () => {
     const bounced = await env.waitForEvent('bounced', (event) => event.id === id);
     expect(bounced.to).toBe('inbox@elsewhere.test');
     const suppressed = await env.waitForEvent('dsn-suppressed', (event) => event.id === id);
-    expect(suppressed).toMatchObject({ action: 'failed', reason: 'inbound' });
+    expect(suppressed).toMatchObject({ action: 'failed', reason: 'unauthenticated_sender' });
     await env.waitForEvent('finished', (event) => event.id === id);
     expect(env.events.filter((event) => event.name === 'dsn' && event.payload.id === id)).toHaveLength(0);
     expect(env.home.messages).toHaveLength(homeBefore);
     const metrics = await env.relay.relay.metrics.registry.getSingleMetricAsString('mxkit_delivery_dsn_suppressed_total');
-    expect(metrics).toMatch(/mxkit_delivery_dsn_suppressed_total\{action="failed",reason="inbound"\} 1/);
+    expect(metrics).toMatch(/mxkit_delivery_dsn_suppressed_total\{action="failed",reason="unauthenticated_sender"\} 1/);
+    const failed = (await env.relay.relay.spool.failed.list()).find((record) => record.id === id);
+    expect(failed?.recipients).toEqual([expect.objectContaining({ to: 'inbox@elsewhere.test', original: 'info@example.test', reason: 'remote_5xx', noDsn: 'unauthenticated_sender' })]);
   });
 });
 
@@ -211,7 +213,7 @@ describe('backscatter on expiry', () => {
   let env: DeliveryEnv;
   afterAll(() => env.stop());
 
-  it('sends no DSN when a message received on mx expires in the queue', async () => {
+  it('sends no DSN when a message received on mx from an unauthenticated sender expires in the queue, and keeps it as failed', async () => {
     env = await startDeliveryEnv({
       remote: { dataReplies: Array.from({ length: 100 }, () => 451) },
       configure: (config) => {
@@ -232,9 +234,10 @@ describe('backscatter on expiry', () => {
     }
     const bounced = await env.waitForEvent('bounced', (event) => event.id === id);
     expect(bounced.reason).toBe('expired');
-    expect(await env.waitForEvent('dsn-suppressed', (event) => event.id === id)).toMatchObject({ action: 'failed', reason: 'inbound' });
+    expect(await env.waitForEvent('dsn-suppressed', (event) => event.id === id)).toMatchObject({ action: 'failed', reason: 'unauthenticated_sender' });
     await env.waitForEvent('finished', (event) => event.id === id);
     expect(env.events.filter((event) => event.name === 'dsn')).toHaveLength(0);
     expect(env.home.messages).toHaveLength(0);
+    expect((await env.relay.relay.spool.failed.list()).map((record) => [record.id, record.recipients.map((r) => r.reason)])).toEqual([[id, ['expired']]]);
   }, 20_000);
 });

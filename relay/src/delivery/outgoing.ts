@@ -1,0 +1,55 @@
+/**
+ * The bytes that leave for one group of recipients. Mail from our users is DKIM-signed. Mail
+ * received on `mx` is forwarded as it arrived (with the ARC seal added at intake) and never signed
+ * with our key -- unless its From is rewritten (rewrite-from.ts, `forwarding.rewriteFrom`): then
+ * the From is ours, so we sign the rewritten message, and add an ARC set over it that carries the
+ * authentication results recorded at intake (RFC 8617 5.1), since the rewrite broke the
+ * ARC-Message-Signature of the intake's set.
+ */
+import { sealMessage, type ARCSealOptions } from 'mailauth';
+import type { RelayConfig } from '../config/schema';
+import type { SpoolEnvelope } from '../spool/envelope';
+import { signersFor, signMessage, type DkimSigner } from './dkim';
+import { headerBlock } from './message';
+import { rewriteFrom } from './rewrite-from';
+
+/** Whether forwarded mail gets the From rewrite, given the config (RFC 7960 4.1.3). */
+export function rewritesFrom(config: Pick<RelayConfig, 'forwarding' | 'delivery'>): boolean {
+  const mode = config.forwarding.rewriteFrom;
+  return mode === 'always' || (mode === 'auto' && config.delivery.smarthost !== null);
+}
+
+/** The From address of a rewritten forward: the address at our domain the message came to. */
+export function forwarderFor(envelope: SpoolEnvelope, original: string, rewrite: boolean): string | undefined {
+  return rewrite && envelope.listener === 'mx' ? original : undefined;
+}
+
+export async function outgoingMessage(envelope: SpoolEnvelope, body: Buffer, forwarder: string | undefined, signers: readonly DkimSigner[]): Promise<Buffer> {
+  if (envelope.listener !== 'mx') return signMessage(body, signers);
+  if (forwarder === undefined) return body;
+  const domain = forwarder.slice(forwarder.lastIndexOf('@') + 1).toLowerCase();
+  const signed = await signMessage(rewriteFrom(body, forwarder, domain), signers);
+  return reseal(envelope, signed, domain, signers);
+}
+
+async function reseal(envelope: SpoolEnvelope, message: Buffer, domain: string, signers: readonly DkimSigner[]): Promise<Buffer> {
+  const inbound = envelope.inbound;
+  // A chain that had failed is not sealed again (RFC 8617 5.1.2), nor mail spooled without a
+  // record of its results (by an older version: its intake seal is all there is).
+  if (!inbound || inbound.arc === 'fail') return message;
+  // mailauth's ARC sealer signs with rsa-sha256 only.
+  const sealer = signersFor(signers, domain).find((signer) => signer.algorithm === 'rsa-sha256') ?? signers.find((signer) => signer.algorithm === 'rsa-sha256');
+  if (!sealer) return message;
+  const hasChain = /^ARC-Seal:/im.test(headerBlock(message));
+  // mailauth takes the results and chain validation status with the key (lib/arc createSeal).
+  const seal: ARCSealOptions & { authResults: string; cv: 'none' | 'pass' } = {
+    signingDomain: sealer.domain,
+    selector: sealer.selector,
+    privateKey: sealer.privateKey,
+    authResults: inbound.authResults,
+    // Our own intake seal (or the chain before it) validated when the message arrived.
+    cv: hasChain ? 'pass' : 'none',
+  };
+  const headers = await sealMessage(message, seal);
+  return Buffer.concat([headers, message]);
+}

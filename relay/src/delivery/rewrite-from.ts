@@ -1,0 +1,100 @@
+/**
+ * The From rewrite for forwarded mail (RFC 7960 4.1.3.1, what mailing lists do so DMARC holds):
+ *
+ *   From: "Alice via example.com" <info@example.com>       the forwarder address, at our domain
+ *   Reply-To: Alice <alice@sender.example>                 the original From, unless Reply-To exists
+ *   X-Original-From: Alice <alice@sender.example>          always, so filters can still see it
+ *
+ * Needed when the next hop accepts only verified senders (Amazon SES answers `554 Message
+ * rejected: Email address is not verified` to any other From), and it makes forwarded mail pass
+ * DMARC on our own DKIM signature instead of relying on the receiver honouring our ARC seal.
+ */
+import addressparser from 'nodemailer/lib/addressparser';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
+import { headerEnd } from './message';
+
+/** Longest display name we write (the original's is cut, with an ellipsis). */
+const MAX_DISPLAY = 96;
+
+interface Field {
+  /** Lower-case field name. */
+  name: string;
+  /** The raw field, folding kept, without the final CRLF (latin1: one char per byte). */
+  raw: string;
+}
+
+function splitFields(headerBlock: string): Field[] {
+  const fields: Field[] = [];
+  for (const line of headerBlock.split('\r\n')) {
+    if (line === '') continue;
+    const last = fields[fields.length - 1];
+    if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
+      last.raw += `\r\n${line}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    fields.push({ name: (colon > 0 ? line.slice(0, colon) : line).trim().toLowerCase(), raw: line });
+  }
+  return fields;
+}
+
+function valueOf(field: Field): string {
+  return field.raw.slice(field.raw.indexOf(':') + 1);
+}
+
+/** RFC 2047 encoded-words to text (adjacent encoded-words join without the space between). */
+export function decodeEncodedWords(text: string): string {
+  return text
+    .replace(/(\?=)\s+(=\?)/g, '$1$2')
+    .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word: string, charset: string, encoding: string, data: string) => {
+      try {
+        const bytes =
+          encoding.toUpperCase() === 'B'
+            ? Buffer.from(data, 'base64')
+            : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_match: string, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+        return new TextDecoder(charset.replace(/\*.*$/, '')).decode(bytes);
+      } catch {
+        return word; // an unknown charset: keep the word as it was
+      }
+    });
+}
+
+/** A display name as an RFC 5322 quoted-string, or RFC 2047 encoded-words when it is not ASCII. */
+function phrase(text: string): string {
+  if (/^[\x20-\x7e]*$/.test(text)) return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  return encodeWord(text, 'B', 52);
+}
+
+/** Who the original From names, for "<who> via <domain>": its display name, else its address. */
+export function originalSender(fromValue: string): string {
+  const text = Buffer.from(fromValue, 'latin1').toString('utf8');
+  const [first] = addressparser(text.replace(/\r\n[ \t]/g, ' '), { flatten: true });
+  const who = decodeEncodedWords(first?.name ?? '').trim() || first?.address?.trim() || 'unknown sender';
+  // Controls (a hostile name could carry CR/LF or escape sequences) never reach a header.
+  const clean = who.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return clean.length > MAX_DISPLAY ? `${clean.slice(0, MAX_DISPLAY - 1)}…` : clean;
+}
+
+/**
+ * Returns the message with its From rewritten to `forwarder` (an address at `domain`, ours) and
+ * the original From kept in Reply-To (unless the message has one) and X-Original-From. Every From
+ * field goes: a message with several would otherwise leave a stranger's one for the reader.
+ */
+export function rewriteFrom(message: Buffer, forwarder: string, domain: string): Buffer {
+  const end = headerEnd(message);
+  const fields = splitFields(message.subarray(0, end).toString('latin1'));
+  const froms = fields.filter((field) => field.name === 'from' || field.name === 'x-original-from');
+  const original = fields.find((field) => field.name === 'from');
+  const hasReplyTo = fields.some((field) => field.name === 'reply-to');
+  const display = phrase(`${original ? originalSender(valueOf(original)) : 'unknown sender'} via ${domain}`);
+  const from = `From: ${display}${display.length > 60 ? '\r\n' : ''} <${forwarder}>`;
+  const kept = original ? valueOf(original) : undefined;
+  const added = [from, ...(kept !== undefined && kept.trim() !== '' ? [...(hasReplyTo ? [] : [`Reply-To:${kept}`]), `X-Original-From:${kept}`] : [])];
+  const out: string[] = [];
+  for (const field of fields) {
+    if (field === original) out.push(...added);
+    else if (!froms.includes(field)) out.push(field.raw);
+  }
+  if (!original) out.push(...added);
+  return Buffer.concat([Buffer.from(`${out.join('\r\n')}\r\n\r\n`, 'latin1'), message.subarray(end)]);
+}
