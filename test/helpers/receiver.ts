@@ -30,6 +30,8 @@ export interface ReceiverOptions {
   dataReplies?: number[];
   /** A reply code for RCPT TO of this address (undefined: accept). */
   rcptReply?: (address: string) => number | undefined;
+  /** Judges a whole message at the end of DATA: a reply refuses it (undefined: accept). */
+  judge?: (raw: Buffer, envelope: { mailFrom: string; rcptTo: string[] }) => { code: number; text: string } | undefined;
 }
 
 export interface Receiver {
@@ -87,10 +89,15 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
         transactions++;
         const code = dataReplies.shift();
         if (code !== undefined && code !== 250) return callback(reply(code));
+        const raw = Buffer.concat(chunks);
+        const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        const rcptTo = session.envelope.rcptTo.map((rcpt) => rcpt.address);
+        const verdict = options.judge?.(raw, { mailFrom, rcptTo });
+        if (verdict) return callback(Object.assign(new Error(verdict.text), { responseCode: verdict.code }));
         messages.push({
-          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          rcptTo: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-          raw: Buffer.concat(chunks),
+          mailFrom,
+          rcptTo,
+          raw,
           secure: session.secure,
           remoteAddress: session.remoteAddress,
           ...(typeof session.user === 'string' ? { user: session.user } : {}),

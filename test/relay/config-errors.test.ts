@@ -54,6 +54,31 @@ describe('the relay refuses to start, with one line naming the field, when', () 
     expectOneLineError(await startWith((config) => (config.delivery = { maxQueueTime: '5 days' })), /delivery\.maxQueueTime: must be a duration/);
   });
 
+  it('a smarthost has a username but no password file', async () => {
+    expectOneLineError(
+      await startWith((config) => (config.delivery = { ...config.delivery, smarthost: { host: 'smtp.upstream.test', port: 587, username: 'AKIAEXAMPLE' } })),
+      /^mxkit: config error: delivery\.smarthost\.passwordFile: is required when delivery\.smarthost\.username is set$/,
+    );
+  });
+
+  it('a smarthost password file is empty', async () => {
+    expectOneLineError(
+      await startWith((config, dir) => {
+        writeFileSync(join(dir, 'empty.password'), '\n');
+        config.delivery = { ...config.delivery, smarthost: { host: 'smtp.upstream.test', port: 587, username: 'AKIAEXAMPLE', passwordFile: join(dir, 'empty.password') } };
+      }),
+      /^mxkit: config error: delivery\.smarthost\.passwordFile: .*empty\.password is empty$/,
+    );
+  });
+
+  it('forwarding.rewriteFrom is not one of auto, always, never', async () => {
+    expectOneLineError(await startWith((config) => (config.forwarding = { rewriteFrom: 'sometimes' as 'auto' })), /forwarding\.rewriteFrom: /);
+  });
+
+  it('delivery.failedRetention is not a duration', async () => {
+    expectOneLineError(await startWith((config) => (config.delivery = { ...config.delivery, failedRetention: 'a week' })), /delivery\.failedRetention: must be a duration/);
+  });
+
   it('a password hash was not made by hash-password', async () => {
     expectOneLineError(
       await startWith((config) => (config.users = [{ username: 'app', passwordHash: 'secret', allowedFrom: ['app@example.test'] }])),

@@ -7,7 +7,7 @@
  * affected: /readyz does not depend on it.
  */
 import { EventEmitter } from 'node:events';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import type { DeliveryResolver } from './resolver';
@@ -75,7 +75,7 @@ export class Port25Probe {
   private async probeOnce(): Promise<ProbeState> {
     let addresses: string[];
     try {
-      addresses = await this.resolver.addresses(this.settings.host);
+      addresses = isIP(this.settings.host) ? [this.settings.host] : await this.resolver.addresses(this.settings.host);
     } catch (error) {
       // DNS trouble says nothing about port 25: keep the last known state.
       this.logger.warn({ target: this.target, err: error }, 'port-25 probe: cannot resolve the probe target; state unchanged');

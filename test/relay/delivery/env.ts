@@ -36,16 +36,18 @@ export interface DeliveryEnv {
 
 export interface EnvOptions {
   remote?: ReceiverOptions;
+  /** Our own domain's mailbox host (where DSNs to our users arrive). */
+  home?: ReceiverOptions;
   configure?: (config: RelayConfigInput, dir: string) => void;
   relayOptions?: Omit<RelayOptions, 'authFailureDelayMs'>;
 }
 
-const EVENTS = ['delivered', 'deferred', 'bounced', 'dsn', 'dsn-suppressed', 'finished'];
+const EVENTS = ['delivered', 'deferred', 'bounced', 'dsn', 'dsn-suppressed', 'failed', 'finished'];
 
 export async function startDeliveryEnv(options: EnvOptions = {}): Promise<DeliveryEnv> {
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
   const remote = await startReceiver({ host: '127.0.0.2', hostname: 'mx.elsewhere.test', ...options.remote });
-  const home = await startReceiver({ host: '127.0.0.3', port: remote.port, hostname: 'mx.example.test' });
+  const home = await startReceiver({ host: '127.0.0.3', port: remote.port, hostname: 'mx.example.test', ...options.home });
   const dns = await startDnsServer({
     'example.test': { MX: [{ exchange: 'mx.example.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
     'mx.example.test': { A: ['127.0.0.3'] },
