@@ -9,12 +9,16 @@ import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../relay/src/config/duration';
 import { toALabel, toAsciiAddress } from './builders/names';
+import { mailFromDomainFor } from './builders/ses';
 import { DMARC_POLICIES, type DmarcPolicy, type MtaStsMode } from './builders/records';
 import type { RelayRoute, RelayUser, TlsMode } from './builders/relay-config';
 import { SPAM_MODES, type DnsblEntry, type SpamMode } from './builders/spam';
 import { dnsblZoneSchema } from '../relay/src/config/spam-schema';
 
 export const TLS_MODES = ['acme', 'acme-staging', 'self-signed'] as const;
+/** How mail leaves: `direct` to each domain's MX on port 25, or through Amazon SES (components/ses.ts). */
+export const OUTBOUND_MODES = ['direct', 'ses'] as const;
+export type OutboundMode = (typeof OUTBOUND_MODES)[number];
 const MTA_STS_MODES = ['testing', 'enforce', 'none'] as const;
 
 /** Every key this program reads; any other `mxkit:` key is a typo and is refused. */
@@ -24,6 +28,7 @@ export const KNOWN_KEYS = [
   'mxkit:smarthost', 'mxkit:smarthostPassword', 'mxkit:sshCidr', 'mxkit:ephemeral', 'mxkit:relayImage',
   'mxkit:mtaStsMode', 'mxkit:mtaStsMaxAge', 'mxkit:spoolVolumeSize', 'mxkit:availabilityZone', 'mxkit:bundlePath',
   'mxkit:spam', 'mxkit:dnsbl', 'mxkit:rspamdImage',
+  'mxkit:outbound', 'mxkit:sesMailFromDomain',
 ] as const;
 export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword'] as const;
 
@@ -51,6 +56,9 @@ export interface MxkitSettings {
   mtaSts?: { mode: MtaStsMode; maxAge: string };
   routes: RelayRoute[];
   smarthost?: SmarthostConfig;
+  outbound: OutboundMode;
+  /** With `ses`: the custom MAIL FROM domain (default bounce.<domain>). */
+  sesMailFromDomain?: string;
   sshCidr?: string;
   ephemeral: boolean;
   relayImage?: string;
@@ -181,6 +189,22 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   const smarthost = json<SmarthostConfig | undefined>('mxkit:smarthost', smarthostSchema, undefined);
   const smarthostPassword = text('mxkit:smarthostPassword');
   if (smarthostPassword !== undefined && smarthost === undefined) fail('mxkit:smarthostPassword', 'is set but mxkit:smarthost is not');
+  const outbound = oneOf('mxkit:outbound', OUTBOUND_MODES, 'direct');
+  const mailFromText = text('mxkit:sesMailFromDomain');
+  let sesMailFromDomain: string | undefined;
+  if (outbound === 'ses') {
+    // SES becomes the smarthost: a hand-set one would be a second, conflicting way out.
+    if (smarthost !== undefined) fail('mxkit:smarthost', 'must not be set with mxkit:outbound ses (the program configures SES as the smarthost)');
+    if (smarthostPassword !== undefined) fail('mxkit:smarthostPassword', 'must not be set with mxkit:outbound ses (the SES SMTP password is derived and stored by the program)');
+    try {
+      sesMailFromDomain = mailFromDomainFor(domain, mailFromText);
+      if (sesMailFromDomain === hostname || sesMailFromDomain === `mta-sts.${domain}`) fail('mxkit:sesMailFromDomain', `must not be ${sesMailFromDomain}, which has records of its own`);
+    } catch {
+      fail('mxkit:sesMailFromDomain', `must be a subdomain of ${domain} like bounce.${domain}`);
+    }
+  } else if (mailFromText !== undefined) {
+    fail('mxkit:sesMailFromDomain', 'is set but mxkit:outbound is not ses');
+  }
   const sshCidr = text('mxkit:sshCidr');
   if (sshCidr !== undefined && !/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(sshCidr)) fail('mxkit:sshCidr', 'must be an IPv4 CIDR like 198.51.100.7/32');
   if (sshCidr?.endsWith('/0')) fail('mxkit:sshCidr', 'must not open SSH to the whole internet; use SSM Session Manager instead');
@@ -201,7 +225,7 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   if (errors.length > 0) throw new StackConfigError(errors.join('; '));
   return {
     domain, hostname, cloudflareZoneId, region, instanceType, architecture: architectureOf(instanceType), dkimSelector,
-    dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, sshCidr,
+    dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, outbound, sesMailFromDomain, sshCidr,
     mtaSts: mtaStsMode === 'none' ? undefined : { mode: mtaStsMode, maxAge: mtaStsMaxAge },
     ephemeral: ephemeralText === 'true',
     relayImage: text('mxkit:relayImage'),

@@ -1,7 +1,7 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`): read the stack's config, stand up one MailServer, export
  * the outputs named in the design (a contract): publicIp, hostname, records, submission,
- * dkimSelector, relayConfig. Nothing else lives here.
+ * dkimSelector, relayConfig, and ses (with mxkit:outbound ses). Nothing else lives here.
  */
 import * as cloudflare from '@pulumi/cloudflare';
 import { readStackConfig } from './config';
@@ -31,6 +31,9 @@ const server = new MailServer(
     users: config.secrets.users,
     smarthost: config.smarthost,
     smarthostPassword: config.secrets.smarthostPassword,
+    outbound: config.outbound,
+    region: config.region,
+    sesMailFromDomain: config.sesMailFromDomain,
     sshCidr: config.sshCidr,
     ephemeral: config.ephemeral,
     relayImage: config.relayImage,
@@ -49,3 +52,5 @@ export const records = server.records;
 export const submission = server.submission;
 export const dkimSelector = server.dkimSelector;
 export const relayConfig = server.relayConfig;
+/** With mxkit:outbound ses: the SES identity's verification status and the sandbox reminder. */
+export const ses = server.ses;

@@ -16,6 +16,8 @@ import { RelayDeployment } from './components/deployment';
 import { MailHost } from './components/host';
 import { architectureOf } from './config';
 import { SecretStore } from './components/secrets';
+import { SesOutbound, type SesSummary } from './components/ses';
+import { mailFromDomainFor, SES_SMTP_PORT, SES_SPF_INCLUDE, sesSmtpHost } from './builders/ses';
 import { TlsMaterial } from './components/tls';
 
 export interface SmarthostArgs {
@@ -52,6 +54,15 @@ export interface MailServerArgs {
   smarthost?: SmarthostArgs;
   /** Secret. */
   smarthostPassword?: pulumi.Input<string>;
+  /**
+   * How mail leaves (default `direct`: to each domain's MX on port 25). `ses` provisions Amazon SES
+   * (components/ses.ts) and makes it the relay's smarthost; then `smarthost` must not be set.
+   */
+  outbound?: 'direct' | 'ses';
+  /** The AWS region of the SES endpoint (the provider's); required with `ses`. */
+  region?: string;
+  /** With `ses`: the custom MAIL FROM domain, default bounce.<domain>. */
+  sesMailFromDomain?: string;
   sshCidr?: string;
   /** Throw-away stacks: nothing protected or retained, `pulumi destroy` leaves nothing. */
   ephemeral?: boolean;
@@ -78,6 +89,8 @@ export class MailServer extends pulumi.ComponentResource {
   readonly dkimSelector: string;
   /** The relay config without secrets (user password hashes redacted). */
   readonly relayConfig: pulumi.Output<RelayConfigInput>;
+  /** With `outbound: ses`: the identity's status and the sandbox reminder; undefined with `direct`. */
+  readonly ses: pulumi.Output<SesSummary> | undefined;
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mxkit:index:MailServer', name, {}, opts);
@@ -92,8 +105,20 @@ export class MailServer extends pulumi.ComponentResource {
     const spamMode = args.spam ?? 'reject';
     const spam = relaySpamConfig(spamMode, args.dnsbl ?? []);
 
+    const sesMode = args.outbound === 'ses';
+    if (sesMode && args.smarthost) throw new Error('smarthost: must not be set with outbound "ses" (SES becomes the smarthost)');
+    if (sesMode && !args.region) throw new Error('region: is required with outbound "ses" (the SES endpoint is regional)');
+    const sesMailFrom = sesMode ? mailFromDomainFor(domain, args.sesMailFromDomain) : undefined;
+
+    // The smarthost: SES's endpoint with the access key as login, or the one given by hand.
+    const smarthostFor = (username: string | undefined) =>
+      sesMode
+        ? { host: sesSmtpHost(args.region as string), port: SES_SMTP_PORT, username, hasPassword: true }
+        : args.smarthost
+          ? { ...args.smarthost, hasPassword: args.smarthostPassword !== undefined }
+          : null;
     const users = pulumi.output(args.users ?? []);
-    const relayConfigFor = (relayUsers: RelayUser[]) =>
+    const relayConfigFor = (relayUsers: RelayUser[], username: string | undefined) =>
       buildRelayConfig({
         hostname,
         domains: [domain],
@@ -103,17 +128,21 @@ export class MailServer extends pulumi.ComponentResource {
         routes: args.routes,
         tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo },
         mtaSts: args.mtaSts,
-        smarthost: args.smarthost ? { ...args.smarthost, hasPassword: args.smarthostPassword !== undefined } : null,
+        smarthost: smarthostFor(username),
         spam,
       });
     // Checked against the relay's schema before any resource is registered (a bad route fails
     // here), and again with the real users once they resolve, so a bad config never reaches a host.
-    relayConfigFor([]);
-    const fullConfig = users.apply((list) => JSON.stringify(relayConfigFor(list), null, 2));
+    relayConfigFor([], sesMode ? 'AKIA-USERNAME-PLACEHOLDER' : args.smarthost?.username);
 
     const dkim = new DkimKey(`${name}-dkim`, { selector, protect: !ephemeral }, parent);
-    const tls = new TlsMaterial(`${name}-tls`, { mode: tlsMode, dnsNames: [hostname, ...(args.mtaSts ? [`mta-sts.${domain}`] : [])] }, parent);
+    const ses = sesMode
+      ? new SesOutbound(`${name}-ses`, { domain, region: args.region as string, dkimSelector: selector, dkimPrivateKeyPem: dkim.privateKeyPem, mailFromDomain: sesMailFrom as string }, parent)
+      : undefined;
+    const smarthostUsername: pulumi.Output<string | undefined> = ses ? ses.smtpUsername : pulumi.output(args.smarthost?.username);
+    const fullConfig = pulumi.all([users, smarthostUsername]).apply(([list, username]) => JSON.stringify(relayConfigFor(list, username), null, 2));
 
+    const tls = new TlsMaterial(`${name}-tls`, { mode: tlsMode, dnsNames: [hostname, ...(args.mtaSts ? [`mta-sts.${domain}`] : [])] }, parent);
 
     // Each parameter is named after the file the host writes it to under /run/mxkit.
     const files = (path: string) => path.split('/').pop() as string;
@@ -123,7 +152,8 @@ export class MailServer extends pulumi.ComponentResource {
       values[files(HOST_FILES.tlsKey)] = tls.keyPem;
     }
     if (tls.acmeAccountKeyPem) values[files(HOST_FILES.acmeAccountKey)] = tls.acmeAccountKeyPem;
-    if (args.smarthostPassword !== undefined) values[files(HOST_FILES.smarthostPassword)] = args.smarthostPassword;
+    const smarthostPassword = ses ? ses.smtpPassword : args.smarthostPassword;
+    if (smarthostPassword !== undefined) values[files(HOST_FILES.smarthostPassword)] = smarthostPassword;
     const secrets = new SecretStore(
       `${name}-secrets`,
       { prefix: args.parameterPrefix ?? `/mxkit/${pulumi.getStack()}`, values, large: [files(HOST_CONFIG_FILE)] },
@@ -173,7 +203,10 @@ export class MailServer extends pulumi.ComponentResource {
           reportsTo,
           mtaSts: args.mtaSts,
           caaIssuers: tls.caaIssuers,
-          spfIncludes: args.smarthost?.spfInclude ? [args.smarthost.spfInclude] : [],
+          // SES signs and sends for the domain: the apex authorises it, and its MAIL FROM domain
+          // gets its own MX and SPF (builders/ses.ts).
+          spfIncludes: ses ? [SES_SPF_INCLUDE] : args.smarthost?.spfInclude ? [args.smarthost.spfInclude] : [],
+          ...(ses && sesMailFrom ? { sesMailFrom: { domain: sesMailFrom, region: args.region as string } } : {}),
         },
         publicIp: host.publicIp,
         dkimPublicKeyPem: dkim.publicKeyPem,
@@ -190,8 +223,9 @@ export class MailServer extends pulumi.ComponentResource {
     // Usernames and allowed senders are not secret; only the hashes are, and those are replaced.
     // unsecret is applied to that redacted projection only, never to the hashes themselves.
     this.relayConfig = pulumi
-      .unsecret(users.apply((list) => list.map((u) => ({ ...u, passwordHash: REDACTED }))))
-      .apply((redacted) => ({ ...relayConfigFor([]), users: redacted, ...(spam ? { spam: redactDnsblKeys(spam) } : {}) }));
+      .all([pulumi.unsecret(users.apply((list) => list.map((u) => ({ ...u, passwordHash: REDACTED })))), smarthostUsername])
+      .apply(([redacted, username]) => ({ ...relayConfigFor([], username), users: redacted, ...(spam ? { spam: redactDnsblKeys(spam) } : {}) }));
+    this.ses = ses?.summary;
     this.registerOutputs({
       publicIp: this.publicIp,
       hostname: this.hostname,
@@ -199,6 +233,7 @@ export class MailServer extends pulumi.ComponentResource {
       submission: this.submission,
       dkimSelector: this.dkimSelector,
       relayConfig: this.relayConfig,
+      ses: this.ses,
     });
   }
 }

@@ -8,6 +8,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseDuration } from '../../relay/src/config/duration';
 import { toALabel, toAsciiAddress } from './names';
+import { sesMailFromValues } from './ses';
 import { txtContent } from './txt';
 
 export const DMARC_POLICIES = ['none', 'quarantine', 'reject'] as const;
@@ -29,6 +30,8 @@ export interface MailRecordsInput {
   caaIssuers?: string[];
   /** SPF `include:` mechanisms, e.g. the smarthost's published SPF domain. */
   spfIncludes?: string[];
+  /** Amazon SES's custom MAIL FROM domain (`mxkit:outbound ses`): its MX and SPF records. */
+  sesMailFrom?: { domain: string; region: string };
   ttl?: number;
 }
 
@@ -129,6 +132,15 @@ export function buildMailRecords(input: MailRecordsInput): DnsRecord[] {
   if (input.dkim) {
     if (!/^[a-z0-9][a-z0-9._-]*$/i.test(input.dkim.selector)) throw new Error(`DKIM selector "${input.dkim.selector}" is not a DNS label`);
     records.push(record('dkim', 'TXT', `${input.dkim.selector}._domainkey.${domain}`, dkimValue(input.dkim.publicKey), ttl));
+  }
+  if (input.sesMailFrom) {
+    // docs.aws.amazon.com/ses/latest/dg/mail-from.html: bounces to the MAIL FROM domain go to SES's
+    // feedback endpoint, and SPF there authorises SES, so the envelope aligns with the From domain.
+    const mailFrom = toALabel(input.sesMailFrom.domain, 'SES MAIL FROM domain');
+    if (!mailFrom.endsWith(`.${domain}`) || mailFrom === hostname) throw new Error(`SES MAIL FROM domain "${mailFrom}" must be a subdomain of ${domain} other than ${hostname}`);
+    const values = sesMailFromValues(input.sesMailFrom.region);
+    records.push(record('ses-mail-from-mx', 'MX', mailFrom, values.mx, ttl, { priority: 10 }));
+    records.push(record('ses-mail-from-spf', 'TXT', mailFrom, values.spf, ttl));
   }
   records.push(record('dmarc', 'TXT', `_dmarc.${domain}`, dmarcValue(input.dmarcPolicy ?? 'none', reportsTo), ttl));
   if (input.mtaSts) {

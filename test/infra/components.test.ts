@@ -56,6 +56,14 @@ describe('MailServer as a reusable component', () => {
   });
 });
 
+describe('MailServer with outbound ses', () => {
+  test('refuses a hand-set smarthost or a missing region, naming the argument', () => {
+    const base = { domain: 'example.org', cloudflareZoneId: '0123456789abcdef0123456789abcdef', tls: 'self-signed' as const, ephemeral: true, bundlePath: '/unused', outbound: 'ses' as const };
+    expect(() => new components.MailServer('ses-bad-1', { ...base, region: 'eu-west-1', smarthost: { host: 'smtp.example.net', port: 587 } })).toThrow(/^smarthost: must not be set with outbound "ses"/);
+    expect(() => new components.MailServer('ses-bad-2', base)).toThrow(/^region: is required with outbound "ses"/);
+  });
+});
+
 describe('relay deployment', () => {
   test('warns and uploads a placeholder that exits when the bundle has not been built', async () => {
     const warnings: string[] = [];

@@ -36,8 +36,10 @@ describe('stack config', () => {
       ephemeral: false,
       spoolVolumeSize: 8,
       bundlePath: '/project/dist/mxkit.js',
+      outbound: 'direct',
     });
     expect(config.sshCidr).toBeUndefined();
+    expect(config.sesMailFromDomain).toBeUndefined();
     expect(config.secrets).toEqual({ cloudflareApiToken: 'token', users: [], smarthostPassword: undefined });
   });
 
@@ -46,6 +48,21 @@ describe('stack config', () => {
     expect(errorOf({ 'mxkit:cloudflareZoneId': '' })).toContain('mxkit:cloudflareZoneId is required');
     expect(errorOf({ 'cloudflare:apiToken': undefined })).toContain('cloudflare:apiToken is required');
     expect(errorOf({ 'aws:region': undefined })).toContain('aws:region is required');
+  });
+
+  test('mxkit:outbound ses gets the MAIL FROM domain bounce.<domain> unless one is given', () => {
+    expect(parse({ 'mxkit:outbound': 'ses' })).toMatchObject({ outbound: 'ses', sesMailFromDomain: 'bounce.example.com' });
+    expect(parse({ 'mxkit:outbound': 'ses', 'mxkit:sesMailFromDomain': 'ses-bounces.example.com' }).sesMailFromDomain).toBe('ses-bounces.example.com');
+  });
+
+  test('refuses SES settings that cannot work, naming the key', () => {
+    expect(errorOf({ 'mxkit:outbound': 'postfix' })).toBe('mxkit:outbound must be one of direct|ses');
+    expect(errorOf({ 'mxkit:outbound': 'ses', 'mxkit:sesMailFromDomain': 'bounce.example.net' })).toBe('mxkit:sesMailFromDomain must be a subdomain of example.com like bounce.example.com');
+    expect(errorOf({ 'mxkit:outbound': 'ses', 'mxkit:sesMailFromDomain': 'mail.example.com' })).toBe('mxkit:sesMailFromDomain must not be mail.example.com, which has records of its own');
+    expect(errorOf({ 'mxkit:sesMailFromDomain': 'bounce.example.com' })).toBe('mxkit:sesMailFromDomain is set but mxkit:outbound is not ses');
+    expect(errorOf({ 'mxkit:outbound': 'ses', 'mxkit:smarthost': '{"host":"smtp.example.net","port":587}' })).toBe(
+      'mxkit:smarthost must not be set with mxkit:outbound ses (the program configures SES as the smarthost)',
+    );
   });
 
   test('names an invalid choice with the allowed values', () => {

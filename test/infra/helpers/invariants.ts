@@ -44,6 +44,16 @@ export const COMPONENT_TYPES = [
   'mxkit:tls:TlsMaterial',
 ];
 
+/** What `mxkit:outbound ses` adds (components/ses.ts); nothing of it exists with `direct`. */
+export const SES_TYPES = [
+  'aws:iam/accessKey:AccessKey',
+  'aws:iam/user:User',
+  'aws:iam/userPolicy:UserPolicy',
+  'aws:sesv2/emailIdentity:EmailIdentity',
+  'aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes',
+  'mxkit:ses:SesOutbound',
+];
+
 export const userDataOf = (run: ProgramRun) => String(one(run, 'aws:ec2/instance:Instance').plain.userData);
 export const recordsOf = (run: ProgramRun) => ofType(run, 'cloudflare:index/dnsRecord:DnsRecord').map((r) => r.plain);
 export const parameter = (run: ProgramRun, file: string) =>
@@ -58,7 +68,7 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
     });
 
     test('exports the contract outputs and nothing else', () => {
-      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'publicIp', 'records', 'relayConfig', 'submission']);
+      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'publicIp', 'records', 'relayConfig', 'ses', 'submission']);
       expect(run.outputs.publicIp.value).toBe(MOCK_PUBLIC_IP);
       expect(run.outputs.submission.value).toBe(`${String(run.outputs.hostname.value)}:587`);
     });
@@ -185,6 +195,21 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       const attachment = one(run, 'aws:ec2/volumeAttachment:VolumeAttachment');
       expect(attachment.deleteBeforeReplace).toBe(true);
       expect(attachment.plain).toMatchObject({ deviceName: '/dev/sdf', stopInstanceBeforeDetaching: true });
+    });
+
+    test('has SES resources, records and a smarthost exactly when mxkit:outbound is ses', () => {
+      const ses = run.config['mxkit:outbound'] === 'ses';
+      const present = SES_TYPES.filter((type) => run.resources.some((r) => r.type === type));
+      expect(present).toEqual(ses ? SES_TYPES : []);
+      const domain = run.config['mxkit:domain'];
+      const apexSpf = recordsOf(run).find((r) => r.type === 'TXT' && r.name === domain && String(r.content).startsWith('"v=spf1'));
+      expect(String(apexSpf?.content).includes('include:amazonses.com')).toBe(ses || String(run.config['mxkit:smarthost'] ?? '').includes('amazonses.com'));
+      expect(recordsOf(run).some((r) => String(r.content).includes('amazonses.com') && r.name !== domain)).toBe(ses);
+      const relay = parseRelayConfig(JSON.parse(String(parameter(run, 'relay.json')?.plain.value)));
+      if (!ses && !run.config['mxkit:smarthost']) expect(relay.delivery.smarthost).toBeNull();
+      if (ses) expect(relay.delivery.smarthost?.host).toBe(`email-smtp.${run.config['aws:region']}.amazonaws.com`);
+      expect(run.outputs.ses.value === undefined).toBe(!ses);
+      expect(run.outputs.ses.secret).toBe(false);
     });
 
     specific(get);

@@ -55,6 +55,10 @@ export function mockKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
 
 export const MOCK_PUBLIC_IP = '203.0.113.25';
 export const MOCK_REGION = 'eu-west-1';
+/** What the IAM access key of the SES SMTP user would carry (the ID is its resource id). */
+export const MOCK_ACCESS_KEY_ID = 'AKIAMOCKSESSMTPUSER01';
+export const MOCK_AWS_SECRET_KEY = 'TEST-SECRET-aws-secret-access-key';
+export const MOCK_SES_SMTP_PASSWORD = 'TEST-SECRET-ses-smtp-password-v4';
 
 /** Outputs the providers would compute, per resource type. */
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -71,6 +75,12 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       return { arn: `arn:aws:ssm:${MOCK_REGION}:123456789012:parameter${String(inputs.name)}`, version: 1 };
     case 'aws:iam/role:Role':
       return { arn: `arn:aws:iam::123456789012:role/${name}`, name };
+    case 'aws:sesv2/emailIdentity:EmailIdentity':
+      return { arn: `arn:aws:ses:${MOCK_REGION}:123456789012:identity/${String(inputs.emailIdentity)}`, identityType: 'DOMAIN', verificationStatus: 'PENDING', verifiedForSendingStatus: false };
+    case 'aws:iam/user:User':
+      return { arn: `arn:aws:iam::123456789012:user/mxkit/${name}`, name };
+    case 'aws:iam/accessKey:AccessKey':
+      return { id: MOCK_ACCESS_KEY_ID, secret: MOCK_AWS_SECRET_KEY, sesSmtpPasswordV4: MOCK_SES_SMTP_PASSWORD };
     case 'aws:iam/instanceProfile:InstanceProfile':
       return { arn: `arn:aws:iam::123456789012:instance-profile/${name}`, name };
     default:
@@ -90,8 +100,9 @@ export function installMocks(project: string, stack: string): MockRun {
       newResource: (args) => {
         const inputs = args.inputs as Record<string, unknown>;
         pending.set(`${args.type}::${args.name}`, inputs);
-        const id = args.type.startsWith('pulumi:providers:') ? `${args.name}-provider-id` : `${args.name}-id`;
-        return { id, state: { ...inputs, ...computedState(args.type, args.name, inputs) } };
+        const computed = computedState(args.type, args.name, inputs);
+        const id = typeof computed.id === 'string' ? computed.id : args.type.startsWith('pulumi:providers:') ? `${args.name}-provider-id` : `${args.name}-id`;
+        return { id, state: { ...inputs, ...computed } };
       },
       call: (args) => {
         switch (args.token) {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { load } from 'js-yaml';
 import * as pulumi from '@pulumi/pulumi';
-import { installMocks, mockKeyPair, settle, resolve, type Recorded } from './mocks';
+import { sesSigningKey } from '../../../infra/builders/ses';
+import { installMocks, mockKeyPair, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, settle, resolve, type Recorded } from './mocks';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 export const TEST_HASH = '$scrypt$N=16384,r=8,p=1$c2FsdHNhbHRzYWx0$TESTHASHTESTHASHTESTHASHTESTHASHTESTHASHTEST';
@@ -76,7 +77,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
   await settle(run);
   warn.mockRestore();
   // Any line of the (mock) private key in user data or a plain output would be a leak.
-  const secretTexts = [TEST_API_TOKEN, TEST_HASH, TEST_SMARTHOST_PASSWORD, mockKeyPair().privateKeyPem.split('\n')[1]];
+  const secretTexts = [TEST_API_TOKEN, TEST_HASH, TEST_SMARTHOST_PASSWORD, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, mockKeyPair().privateKeyPem.split('\n')[1], sesSigningKey(mockKeyPair().privateKeyPem).slice(40, 120)];
   return { config, resources: run.resources, outputs, secretTexts, warnings };
 }
 
