@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { sesSigningKey, SES_SANDBOX_REMINDER } from '../../infra/builders/ses';
 import { parseRelayConfig } from '../../relay/src/config/schema';
 import { describeStackProgram, parameter, recordsOf, userDataOf } from './helpers/invariants';
@@ -28,7 +28,7 @@ describeStackProgram('test-example', (get) => {
       expect(given).toBe(sesSigningKey(mockKeyPair().privateKeyPem));
       expect(given).toMatch(/^[A-Za-z0-9+/]+=*$/); // no PEM armour, no line breaks
       // One key, one DNS record: what SES signs with verifies against the record the relay publishes.
-      const published = createPublicKey({ key: Buffer.from(given, 'base64'), format: 'der', type: 'pkcs8' }).export({ type: 'spki', format: 'der' }).toString('base64');
+      const published = createPublicKey(createPrivateKey({ key: Buffer.from(given, 'base64'), format: 'der', type: 'pkcs8' })).export({ type: 'spki', format: 'der' }).toString('base64');
       const dkim = recordsOf(get()).find((r) => String(r.name).startsWith(`${String(get().outputs.dkimSelector.value)}._domainkey.`));
       expect([...String(dkim?.content).matchAll(/"([^"]*)"/g)].map((m) => m[1]).join('')).toBe(`v=DKIM1; k=rsa; p=${published}`);
     });
