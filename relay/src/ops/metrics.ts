@@ -17,7 +17,7 @@ export class RelayMetrics {
   readonly deferred = new Counter({ name: 'mxkit_delivery_deferred_total', help: 'Recipient attempts deferred for a retry, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly bounced = new Counter({ name: 'mxkit_delivery_bounced_total', help: 'Recipients given up on, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly dsns = new Counter({ name: 'mxkit_delivery_dsn_total', help: 'DSNs queued, by action (failed|delayed)', labelNames: ['action'], registers: [this.registry] });
-  readonly dsnsSuppressed = new Counter({ name: 'mxkit_delivery_dsn_suppressed_total', help: 'DSNs not sent, by action (failed|delayed) and reason (null_sender: about a bounce; inbound: about mail received on mx, whose sender is unverified)', labelNames: ['action', 'reason'], registers: [this.registry] });
+  readonly dsnsSuppressed = new Counter({ name: 'mxkit_delivery_dsn_suppressed_total', help: 'DSNs not sent, by action (failed|delayed) and reason (null_sender: about a bounce; unauthenticated_sender: mail received on mx whose sender intake did not authenticate; inbound: delay warnings about forwarded mail)', labelNames: ['action', 'reason'], registers: [this.registry] });
   // The failed list (spool/failed.ts): endings without delivery and without a DSN. Alert on any increase.
   readonly failed = new Counter({ name: 'mxkit_delivery_failed_total', help: 'Recipients given up on without a DSN (kept in the failed list), by listener and reason', labelNames: ['listener', 'reason'], registers: [this.registry] });
   readonly failedMessages = new Gauge({ name: 'mxkit_failed_messages', help: 'Messages in the failed list (mxkit queue list --failed)', registers: [this.registry] });
