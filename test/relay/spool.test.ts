@@ -75,3 +75,45 @@ describe('a spool write that fails', () => {
     }
   });
 });
+
+describe('the failed list', () => {
+  const record = (id: string, expiresAt: string) => ({
+    id,
+    receivedAt: '2030-01-01T00:00:00.000Z',
+    failedAt: '2030-01-01T00:00:00.000Z',
+    expiresAt,
+    mailFrom: '',
+    listener: 'mx',
+    clientAddress: '127.0.0.9',
+    recipients: [{ to: 'x@elsewhere.test', original: 'info@example.test', status: '5.1.1', reason: 'remote_5xx', detail: '550 5.1.1 no', noDsn: 'null_sender' as const }],
+    others: [],
+  });
+
+  it('takes a message out of the queue with its record, lists it, and deletes it once its retention is over', async () => {
+    const spool = new Spool(join(tempDir(), 'spool'));
+    await spool.open();
+    const queued = await spool.enqueue({ mailFrom: '', rcptTo: ['x@elsewhere.test'], listener: 'mx', clientAddress: '127.0.0.9', smtpUtf8: false, bodyType: '7bit' }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
+    await spool.moveToFailed(record(queued.id, '2030-01-08T00:00:00.000Z'));
+    expect(await spool.has(queued.id)).toBe(false);
+    expect((await spool.failed.list()).map((entry) => entry.id)).toEqual([queued.id]);
+    expect(readdirSync(spool.failed.dir).sort()).toEqual([`${queued.id}.json`, `${queued.id}.msg`]);
+    expect(await spool.failed.prune(new Date('2030-01-07T23:59:59Z'), () => Promise.resolve(false))).toBe(0);
+    expect(await spool.failed.prune(new Date('2030-01-08T00:00:00Z'), () => Promise.resolve(false))).toBe(1);
+    expect(readdirSync(spool.failed.dir)).toEqual([]);
+  });
+
+  it('after a crash between the record and the move, lists nothing, keeps the record while the message is queued, and drops it once it is not', async () => {
+    const spool = new Spool(join(tempDir(), 'spool'));
+    await spool.open();
+    const id = '0000000000000000001';
+    writeFileSync(join(spool.failed.dir, `${id}.json`), JSON.stringify(record(id, '2999-01-01T00:00:00.000Z')));
+    writeFileSync(join(spool.failed.dir, `${id}.json.123.tmp`), '{"half');
+    await spool.open(); // a restart: the half-written temp record goes
+    expect(readdirSync(spool.failed.dir)).toEqual([`${id}.json`]);
+    expect(await spool.failed.list()).toEqual([]);
+    expect(await spool.failed.prune(new Date(), () => Promise.resolve(true))).toBe(0);
+    expect(readdirSync(spool.failed.dir)).toEqual([`${id}.json`]);
+    await spool.failed.prune(new Date(), () => Promise.resolve(false));
+    expect(readdirSync(spool.failed.dir)).toEqual([]);
+  });
+});
