@@ -29,6 +29,7 @@ export const KNOWN_KEYS = [
   'mxkit:mtaStsMode', 'mxkit:mtaStsMaxAge', 'mxkit:spoolVolumeSize', 'mxkit:availabilityZone', 'mxkit:bundlePath',
   'mxkit:spam', 'mxkit:dnsbl', 'mxkit:rspamdImage',
   'mxkit:outbound', 'mxkit:sesMailFromDomain',
+  'mxkit:subnetId', 'mxkit:amiId',
 ] as const;
 export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword'] as const;
 
@@ -64,6 +65,8 @@ export interface MxkitSettings {
   relayImage?: string;
   spoolVolumeSize: number;
   availabilityZone?: string;
+  subnetId?: string;
+  amiId?: string;
   bundlePath: string;
   /** Content scanning by rspamd beside the relay: off | flag | reject (default reject). */
   spam: SpamMode;
@@ -205,6 +208,17 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   } else if (mailFromText !== undefined) {
     fail('mxkit:sesMailFromDomain', 'is set but mxkit:outbound is not ses');
   }
+  // The relay refuses to start with a username and no password (it could never authenticate).
+  if (smarthost?.username !== undefined && smarthostPassword === undefined) fail('mxkit:smarthostPassword', 'is required when mxkit:smarthost has a username (pulumi config set --secret mxkit:smarthostPassword …)');
+  if (smarthost !== undefined && smarthost.username === undefined && smarthostPassword !== undefined) fail('mxkit:smarthost.username', 'is required when mxkit:smarthostPassword is set');
+  const relayImage = text('mxkit:relayImage');
+  // A tag can be re-pushed without the user data changing, so the hosts would never run the new
+  // image; a digest names exactly one image and a new one replaces the host.
+  if (relayImage !== undefined && !/^[^\s@]+@sha256:[a-f0-9]{64}$/.test(relayImage)) fail('mxkit:relayImage', 'must be pinned by digest, like registry.example/mxkit-relay@sha256:<64 hex> (docker buildx imagetools inspect shows it)');
+  const subnetId = text('mxkit:subnetId');
+  if (subnetId !== undefined && !/^subnet-[0-9a-f]{8,17}$/.test(subnetId)) fail('mxkit:subnetId', 'must be a subnet ID like subnet-0123456789abcdef0');
+  const amiId = text('mxkit:amiId');
+  if (amiId !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(amiId)) fail('mxkit:amiId', 'must be an AMI ID like ami-0123456789abcdef0');
   const sshCidr = text('mxkit:sshCidr');
   if (sshCidr !== undefined && !/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(sshCidr)) fail('mxkit:sshCidr', 'must be an IPv4 CIDR like 198.51.100.7/32');
   if (sshCidr?.endsWith('/0')) fail('mxkit:sshCidr', 'must not open SSH to the whole internet; use SSM Session Manager instead');
@@ -228,7 +242,9 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
     dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, outbound, sesMailFromDomain, sshCidr,
     mtaSts: mtaStsMode === 'none' ? undefined : { mode: mtaStsMode, maxAge: mtaStsMaxAge },
     ephemeral: ephemeralText === 'true',
-    relayImage: text('mxkit:relayImage'),
+    relayImage,
+    subnetId,
+    amiId,
     spoolVolumeSize,
     availabilityZone: text('mxkit:availabilityZone'),
     bundlePath: path.resolve(projectRoot, text('mxkit:bundlePath') ?? 'dist/mxkit.js'),

@@ -1,7 +1,7 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`): read the stack's config, stand up one MailServer, export
- * the outputs named in the design (a contract): publicIp, hostname, records, submission,
- * dkimSelector, relayConfig, and ses (with mxkit:outbound ses). Nothing else lives here.
+ * the outputs named in the design (a contract): publicIp, instanceId, hostname, records,
+ * submission, dkimSelector, relayConfig, and ses (with mxkit:outbound ses). Nothing else lives here.
  */
 import * as cloudflare from '@pulumi/cloudflare';
 import { readStackConfig } from './config';
@@ -20,7 +20,9 @@ const server = new MailServer(
     cloudflareZoneId: config.cloudflareZoneId,
     instanceType: config.instanceType,
     architecture: config.architecture,
+    ami: config.amiId,
     availabilityZone: config.availabilityZone,
+    subnetId: config.subnetId,
     dkimSelector: config.dkimSelector,
     dmarcPolicy: config.dmarcPolicy,
     reportsTo: config.reportsTo,
@@ -47,6 +49,7 @@ const server = new MailServer(
 );
 
 export const publicIp = server.publicIp;
+export const instanceId = server.instanceId;
 export const hostname = server.hostname;
 export const records = server.records;
 export const submission = server.submission;

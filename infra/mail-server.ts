@@ -20,6 +20,9 @@ import { SesOutbound, type SesSummary } from './components/ses';
 import { mailFromDomainFor, SES_SMTP_PORT, SES_SPF_INCLUDE, sesSmtpHost } from './builders/ses';
 import { TlsMaterial } from './components/tls';
 
+/** Seconds; records of ephemeral stacks (5 minutes, Cloudflare's "automatic"). */
+export const EPHEMERAL_TTL = 300;
+
 export interface SmarthostArgs {
   host: string;
   port: number;
@@ -36,7 +39,11 @@ export interface MailServerArgs {
   /** Default t4g.small (arm64). */
   instanceType?: string;
   architecture?: 'arm64' | 'x86_64';
+  /** A pinned AMI; default the newest Amazon Linux 2023 at each `pulumi up`. */
+  ami?: string;
   availabilityZone?: string;
+  /** A public subnet; default the region's default VPC. */
+  subnetId?: string;
   /** Default mx1. */
   dkimSelector?: string;
   /** Default none. */
@@ -71,7 +78,7 @@ export interface MailServerArgs {
   spoolVolumeSize?: number;
   /** Path of dist/mxkit.js. */
   bundlePath: string;
-  /** Default /mxkit/<stack>. */
+  /** Default /mxkit/<project>/<stack>: two projects' stacks of one name never share parameters. */
   parameterPrefix?: string;
   /** rspamd beside the relay: off | flag | reject (default reject: refuse at 15, flag from 6). */
   spam?: SpamMode;
@@ -83,6 +90,8 @@ export interface MailServerArgs {
 
 export class MailServer extends pulumi.ComponentResource {
   readonly publicIp: pulumi.Output<string>;
+  /** For `aws ssm start-session --target`. */
+  readonly instanceId: pulumi.Output<string>;
   readonly hostname: string;
   readonly records: pulumi.Output<DnsRecord[]>;
   readonly submission: string;
@@ -156,7 +165,7 @@ export class MailServer extends pulumi.ComponentResource {
     if (smarthostPassword !== undefined) values[files(HOST_FILES.smarthostPassword)] = smarthostPassword;
     const secrets = new SecretStore(
       `${name}-secrets`,
-      { prefix: args.parameterPrefix ?? `/mxkit/${pulumi.getStack()}`, values, large: [files(HOST_CONFIG_FILE)] },
+      { prefix: args.parameterPrefix ?? `/mxkit/${pulumi.getProject()}/${pulumi.getStack()}`, values, large: [files(HOST_CONFIG_FILE)] },
       parent,
     );
 
@@ -179,7 +188,9 @@ export class MailServer extends pulumi.ComponentResource {
       {
         instanceType,
         architecture: args.architecture ?? architectureOf(instanceType),
+        ami: args.ami,
         availabilityZone: args.availabilityZone,
+        subnetId: args.subnetId,
         sshCidr: args.sshCidr,
         userData: deployment.userData,
         parameterArns: secrets.arns,
@@ -207,6 +218,9 @@ export class MailServer extends pulumi.ComponentResource {
           // gets its own MX and SPF (builders/ses.ts).
           spfIncludes: ses ? [SES_SPF_INCLUDE] : args.smarthost?.spfInclude ? [args.smarthost.spfInclude] : [],
           ...(ses && sesMailFrom ? { sesMailFrom: { domain: sesMailFrom, region: args.region as string } } : {}),
+          // A throw-away stack gets a new Elastic IP each time: resolvers must not keep the last
+          // one's address (by then someone else's) for an hour.
+          ttl: ephemeral ? EPHEMERAL_TTL : undefined,
         },
         publicIp: host.publicIp,
         dkimPublicKeyPem: dkim.publicKeyPem,
@@ -216,6 +230,7 @@ export class MailServer extends pulumi.ComponentResource {
     );
 
     this.publicIp = host.publicIp;
+    this.instanceId = host.instanceId;
     this.hostname = hostname;
     this.records = dns.records;
     this.submission = `${hostname}:587`;
@@ -228,6 +243,7 @@ export class MailServer extends pulumi.ComponentResource {
     this.ses = ses?.summary;
     this.registerOutputs({
       publicIp: this.publicIp,
+      instanceId: this.instanceId,
       hostname: this.hostname,
       records: this.records,
       submission: this.submission,

@@ -14,7 +14,7 @@ import type { RspamdBoot } from './rspamd-unit';
 export interface RelayDeploymentArgs {
   /** Path of dist/mxkit.js on the machine running `pulumi up`. */
   bundlePath: string;
-  /** A prebuilt image (relay/Dockerfile) to run instead of the bundle in the official Node.js image. */
+  /** A prebuilt image (relay/Dockerfile), pinned by digest, to run instead of the bundle in the official Node.js image. */
   relayImage?: string;
   parameterPrefix: string;
   parameterNames: string[];
@@ -26,20 +26,41 @@ export interface RelayDeploymentArgs {
   rspamd?: RspamdBoot;
 }
 
-export const BUNDLE_OBJECT_KEY = 'relay/mxkit.js';
+/** Where bundles live in the stack's bucket; the instance role may read this folder only. */
+export const BUNDLE_FOLDER = 'relay';
 
-/** The bundle, or a stand-in that fails loudly at boot if `npm run build` was not run first. */
-export function loadBundle(bundlePath: string): { asset: pulumi.asset.Asset; sha256: string; missing: boolean } {
+/**
+ * One object per bundle, named by its content: a new bundle is a new object, created before the
+ * instance that needs it and the old one deleted only after the old instance is gone. An `up` that
+ * fails half-way therefore never takes away the bundle a running host restarts from.
+ */
+export function bundleObjectKey(sha256: string): string {
+  return `${BUNDLE_FOLDER}/mxkit-${sha256}.js`;
+}
+
+export class MissingBundleError extends pulumi.RunError {
+  override name = 'MissingBundleError';
+}
+
+/**
+ * The bundle. Missing, it stops `pulumi up` before anything changes: a placeholder would change
+ * the user data and replace a healthy host with one that cannot start. A preview only warns (and
+ * shows a stand-in), so `pulumi preview` works on a fresh checkout.
+ */
+export function loadBundle(bundlePath: string, resource?: pulumi.Resource): { asset: pulumi.asset.Asset; sha256: string } {
   if (existsSync(bundlePath)) {
-    return { asset: new pulumi.asset.FileAsset(bundlePath), sha256: createHash('sha256').update(readFileSync(bundlePath)).digest('hex'), missing: false };
+    return { asset: new pulumi.asset.FileAsset(bundlePath), sha256: createHash('sha256').update(readFileSync(bundlePath)).digest('hex') };
   }
-  const text = `console.error('mxkit: ${bundlePath} did not exist when pulumi up ran; run npm run build, then pulumi up');\nprocess.exit(1);\n`;
-  return { asset: new pulumi.asset.StringAsset(text), sha256: createHash('sha256').update(text).digest('hex'), missing: true };
+  const problem = `the relay bundle ${bundlePath} does not exist (mxkit:bundlePath): run \`npm run build\` first`;
+  if (!pulumi.runtime.isDryRun()) throw new MissingBundleError(`${problem}; nothing was changed`);
+  void pulumi.log.warn(`${problem}; this preview shows a stand-in, and \`pulumi up\` will refuse to run without the bundle`, resource);
+  const text = '// mxkit preview stand-in: the bundle was not built\n';
+  return { asset: new pulumi.asset.StringAsset(text), sha256: createHash('sha256').update(text).digest('hex') };
 }
 
 export class RelayDeployment extends pulumi.ComponentResource {
   readonly userData: pulumi.Output<string>;
-  /** ARNs of the S3 objects the host may read (empty with relayImage). */
+  /** ARNs (patterns) of the S3 objects the host may read (empty with relayImage). */
   readonly objectArns: pulumi.Output<string>[];
   readonly bundleSha256?: string;
 
@@ -50,8 +71,7 @@ export class RelayDeployment extends pulumi.ComponentResource {
     this.objectArns = [];
 
     if (args.relayImage === undefined) {
-      const loaded = loadBundle(args.bundlePath);
-      if (loaded.missing) pulumi.log.warn(`${args.bundlePath} not found: run \`npm run build\` before \`pulumi up\`; deploying a placeholder that exits`, this);
+      const loaded = loadBundle(args.bundlePath, this);
       this.bundleSha256 = loaded.sha256;
       const bucket = new aws.s3.Bucket(
         `${name}-bundle`,
@@ -72,10 +92,12 @@ export class RelayDeployment extends pulumi.ComponentResource {
       );
       const object = new aws.s3.BucketObjectv2(
         `${name}-bundle`,
-        { bucket: bucket.id, key: BUNDLE_OBJECT_KEY, source: loaded.asset, contentType: 'text/javascript', serverSideEncryption: 'AES256' },
+        { bucket: bucket.id, key: bundleObjectKey(loaded.sha256), source: loaded.asset, contentType: 'text/javascript', serverSideEncryption: 'AES256' },
         { parent: this, dependsOn: [publicAccess, ownership, encryption] },
       );
-      this.objectArns.push(pulumi.interpolate`${bucket.arn}/${object.key}`);
+      // The folder, not the one object: the policy then stays valid for the old host while a new
+      // bundle is rolled out, and the bucket holds nothing but this stack's bundles.
+      this.objectArns.push(pulumi.interpolate`${bucket.arn}/${BUNDLE_FOLDER}/*`);
       bundle = pulumi.interpolate`s3://${bucket.bucket}/${object.key}`.apply((s3Uri) => ({ s3Uri, sha256: loaded.sha256 }));
     }
 

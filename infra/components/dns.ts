@@ -7,6 +7,7 @@ import * as aws from '@pulumi/aws';
 import * as cloudflare from '@pulumi/cloudflare';
 import * as pulumi from '@pulumi/pulumi';
 import { buildMailRecords, type DnsRecord, type MailRecordsInput } from '../builders/records';
+import { describeZoneConflicts, findZoneConflicts, recordComment } from '../builders/zone-conflicts';
 
 export interface MailDnsArgs {
   zoneId: string;
@@ -18,6 +19,9 @@ export interface MailDnsArgs {
   eipAllocationId: pulumi.Input<string>;
 }
 
+/** Cloudflare's default page size is 100; a mail domain's zone rarely holds more than a few hundred records. */
+const ZONE_LIST_LIMIT = 5000;
+
 /** Stand-ins used only to learn which records exist (their keys, names and types) before values are known. */
 const SHAPE_IP = '192.0.2.1';
 const SHAPE_KEY = 'AAAA';
@@ -25,6 +29,8 @@ const SHAPE_KEY = 'AAAA';
 export class MailDns extends pulumi.ComponentResource {
   readonly records: pulumi.Output<DnsRecord[]>;
   readonly ptr: pulumi.Output<string>;
+  /** Resolves once the zone was found to hold nothing that fights our records; fails the program otherwise. */
+  readonly zoneChecked: pulumi.Output<true>;
 
   constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mxkit:dns:MailDns', name, {}, opts);
@@ -35,7 +41,15 @@ export class MailDns extends pulumi.ComponentResource {
     // Resources must be declared outside apply (so previews show them): the set of records depends
     // only on plain options, so build it once with stand-in values and fill values in per key.
     const shape = buildMailRecords({ ...options, ipv4: SHAPE_IP, dkim: { selector: dkimSelector, publicKey: SHAPE_KEY } });
-    const byKey = (key: string) => this.records.apply((records) => records.find((r) => r.key === key) as DnsRecord);
+    // Before any record is written (preview included): records the zone already holds that would
+    // fight ours stop the program. Every record's value waits for this check.
+    const stack = pulumi.getStack();
+    this.zoneChecked = cloudflare.getDnsRecordsOutput({ zoneId: args.zoneId, maxItems: ZONE_LIST_LIMIT }, { parent: this }).apply((zone): true => {
+      const conflicts = findZoneConflicts(zone.results, shape, stack);
+      if (conflicts.length > 0) throw new pulumi.RunError(describeZoneConflicts(conflicts, args.zoneId));
+      return true;
+    });
+    const byKey = (key: string) => pulumi.all([this.records, this.zoneChecked]).apply(([records]) => records.find((r) => r.key === key) as DnsRecord);
 
     let hostA: cloudflare.DnsRecord | undefined;
     for (const planned of shape) {
@@ -54,7 +68,7 @@ export class MailDns extends pulumi.ComponentResource {
           // The mail host must be reached directly: Cloudflare's proxy carries HTTP only, and a proxied
           // A record would publish Cloudflare's address instead of ours (breaking SMTP, SPF and the PTR match).
           ...(isAddress ? { proxied: false } : {}),
-          comment: `mxkit ${pulumi.getStack()}: ${planned.key}`,
+          comment: recordComment(stack, planned.key),
         },
         { parent: this },
       );

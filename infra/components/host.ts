@@ -11,8 +11,12 @@ import { SPOOL_DEVICE } from './user-data';
 export interface MailHostArgs {
   instanceType: string;
   architecture: 'arm64' | 'x86_64';
-  /** Default: the first zone (sorted) that offers the instance type. */
+  /** A pinned AMI; default: the newest Amazon Linux 2023 image at each `pulumi up`. */
+  ami?: string;
+  /** Default: the subnet's zone, else the first zone (sorted) that offers the instance type. Fixed once the spool volume exists. */
   availabilityZone?: string;
+  /** A public subnet (route to an internet gateway); default: the region's default VPC. */
+  subnetId?: string;
   /** SSH from this CIDR only; default none (use SSM Session Manager). */
   sshCidr?: string;
   userData: pulumi.Input<string>;
@@ -48,10 +52,13 @@ export class MailHost extends pulumi.ComponentResource {
       ipv6CidrBlocks: ['::/0'],
     }));
     if (args.sshCidr) ingress.push({ description: 'SSH (mxkit:sshCidr)', protocol: 'tcp', fromPort: 22, toPort: 22, cidrBlocks: [args.sshCidr] });
+    const subnet = args.subnetId !== undefined ? aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this }) : undefined;
     const firewall = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
         description: 'mxkit mail relay',
+        // In the subnet's VPC; without a subnet, the default VPC (as the instance).
+        ...(subnet !== undefined ? { vpcId: subnet.vpcId } : {}),
         ingress,
         // The provider removes AWS's default allow-all egress rule when a group is managed,
         // so outbound (SMTP to other MXs, HTTPS to S3/SSM/ACME, DNS) is declared here.
@@ -75,38 +82,32 @@ export class MailHost extends pulumi.ComponentResource {
     new aws.iam.RolePolicy(`${name}-policy`, { role: role.name, policy: instancePolicy(args.parameterArns, args.objectArns) }, { parent: this });
     const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, { parent: this });
 
-    // Amazon Linux 2023 standard AMI names: al2023-ami-2023.<version>-kernel-<k>-<arch>
-    // (docs.aws.amazon.com/linux/al2023/ug/ec2.html); the -minimal- images lack the AWS CLI.
-    const ami = aws.ec2.getAmiOutput(
-      {
-        owners: ['amazon'],
-        mostRecent: true,
-        filters: [
-          { name: 'name', values: [`al2023-ami-2023.*-kernel-*-${args.architecture}`] },
-          { name: 'architecture', values: [args.architecture] },
-          { name: 'virtualization-type', values: ['hvm'] },
-        ],
-      },
-      { parent: this },
-    );
-    const zone =
+    // No ignoreChanges on the AMI: the engine would keep the old image even when the instance is
+    // replaced for another reason, and the OS would never be patched. AL2023 is patched by moving to
+    // a newer release image (docs.aws.amazon.com/linux/al2023/ug/deterministic-upgrades-usage.html):
+    // a `pulumi up` after a release replaces the host the same safe way a new bundle does (the spool
+    // volume and the address move over). Pin mxkit:amiId to choose when.
+    const ami = args.ami !== undefined ? pulumi.output(args.ami) : latestAmazonLinux(args.architecture, this);
+    const preferredZone =
       args.availabilityZone !== undefined
         ? pulumi.output(args.availabilityZone)
-        : aws.ec2
-            .getInstanceTypeOfferingsOutput(
-              { locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [args.instanceType] }] },
-              { parent: this },
-            )
-            .apply((offer) => {
-              const zones = [...offer.locations].sort();
-              if (zones.length === 0) throw new Error(`instance type ${args.instanceType} is not offered in this region`);
-              return zones[0];
-            });
+        : subnet !== undefined
+          ? subnet.availabilityZone
+          : aws.ec2
+              .getInstanceTypeOfferingsOutput(
+                { locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [args.instanceType] }] },
+                { parent: this },
+              )
+              .apply((offer) => {
+                const zones = [...offer.locations].sort();
+                if (zones.length === 0) throw new Error(`instance type ${args.instanceType} is not offered in this region`);
+                return zones[0];
+              });
 
     const spool = new aws.ebs.Volume(
       `${name}-spool`,
       {
-        availabilityZone: zone,
+        availabilityZone: preferredZone,
         size: args.spoolVolumeSize,
         type: 'gp3',
         encrypted: true,
@@ -114,15 +115,27 @@ export class MailHost extends pulumi.ComponentResource {
         finalSnapshot: !args.ephemeral,
         tags: { ...tags, Name: `${name}-spool` },
       },
-      { parent: this },
+      // The zone is a force-new property: a data source answering differently one day (a new zone
+      // offering the type) must never replace the volume and its queue. It is chosen once; the
+      // instance follows the volume, never the other way round. Real stacks also protect it.
+      { parent: this, protect: !args.ephemeral, ignoreChanges: ['availabilityZone'] },
     );
+    const zone = pulumi.all([spool.availabilityZone, preferredZone]).apply(([volumeZone, wanted]) => {
+      // The default zone is only a first choice: a different answer later is no reason to say anything.
+      if (volumeZone === wanted || (args.availabilityZone === undefined && subnet === undefined)) return volumeZone;
+      const moving = `a volume cannot change zones, so the host stays in ${volumeZone} with its queue (to move: snapshot the volume, or drain the queue and recreate the stack)`;
+      if (subnet !== undefined) throw new Error(`mxkit:subnetId ${args.subnetId} is in ${wanted}, but the spool volume is in ${volumeZone}: ${moving}; pick a subnet in ${volumeZone}`);
+      void pulumi.log.warn(`the spool volume is in ${volumeZone}, not ${wanted}: ${moving}`, this);
+      return volumeZone;
+    });
 
     const instance = new aws.ec2.Instance(
       `${name}-vm`,
       {
-        ami: ami.id,
+        ami,
         instanceType: args.instanceType,
         availabilityZone: zone,
+        ...(args.subnetId !== undefined ? { subnetId: args.subnetId } : {}),
         vpcSecurityGroupIds: [firewall.id],
         iamInstanceProfile: profile.name,
         // IMDSv2 only (no unauthenticated metadata reads); hop limit 2 so a container on Docker's
@@ -134,9 +147,7 @@ export class MailHost extends pulumi.ComponentResource {
         userDataReplaceOnChange: true,
         tags: { ...tags, Name: `${name}-mail` },
       },
-      // A newer AMI alone should not replace the host on every `pulumi up`; it is picked up at the
-      // next replacement (bundle/config change, or `pulumi up --replace`).
-      { parent: this, ignoreChanges: ['ami'] },
+      { parent: this },
     );
 
     new aws.ec2.VolumeAttachment(
@@ -158,6 +169,22 @@ export class MailHost extends pulumi.ComponentResource {
     this.instanceId = instance.id;
     this.registerOutputs({ publicIp: this.publicIp, allocationId: this.allocationId, instanceId: this.instanceId });
   }
+}
+
+/** Amazon Linux 2023 standard AMI names: al2023-ami-2023.<version>-kernel-<k>-<arch> (docs.aws.amazon.com/linux/al2023/ug/ec2.html); the -minimal- images lack the AWS CLI. */
+function latestAmazonLinux(architecture: 'arm64' | 'x86_64', parent: pulumi.Resource): pulumi.Output<string> {
+  return aws.ec2.getAmiOutput(
+    {
+      owners: ['amazon'],
+      mostRecent: true,
+      filters: [
+        { name: 'name', values: [`al2023-ami-2023.*-kernel-*-${architecture}`] },
+        { name: 'architecture', values: [architecture] },
+        { name: 'virtualization-type', values: ['hvm'] },
+      ],
+    },
+    { parent },
+  ).id;
 }
 
 /**

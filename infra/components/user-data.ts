@@ -4,9 +4,16 @@
  * user hashes and the relay config are read from SSM Parameter Store at every start of the relay
  * into /run (tmpfs), so they never touch the disk and never appear in the EC2 user data, which any
  * principal with ec2:DescribeInstanceAttribute can read.
+ *
+ * cloud-init runs `write_files` and `runcmd` once per instance; after that, systemd alone brings the
+ * relay back at every boot: the spool unit mounts the volume, the relay unit requires it.
+ * `npm run rehearse` executes this document on one machine (test/rehearsal/).
  */
-import { HOST_CONFIG_FILE, HOST_DATA_DIR, HOST_SECRETS_DIR } from '../builders/relay-config';
+import { HOST_DATA_DIR, HOST_SECRETS_DIR } from '../builders/relay-config';
+import { BUNDLE_PATH_ON_HOST, PREPARE_SCRIPT, RELAY_UNIT, relayService, serviceUnit, SPOOL_MOUNT_SCRIPT, SPOOL_UNIT, spoolUnit } from './boot-units';
 import { RSPAMD_UNIT, rspamdBootFiles, type RspamdBoot } from './rspamd-unit';
+
+export { BUNDLE_PATH_ON_HOST, dockerRunCommand, relayContainer } from './boot-units';
 
 /**
  * Official Node.js 22 image (hub.docker.com/_/node), pinned by digest so a re-pushed tag cannot
@@ -16,11 +23,13 @@ import { RSPAMD_UNIT, rspamdBootFiles, type RspamdBoot } from './rspamd-unit';
 export const NODE_IMAGE = 'node:22-bookworm-slim@sha256:43ac6c60b8f89723f746e8a92ce91abd5017e627ce1ddfe4238355d3a30b772c';
 /** Device name in the block device mapping; Amazon Linux links the NVMe device to it (docs.aws.amazon.com/ebs/latest/userguide/nvme-ebs-volumes.html). */
 export const SPOOL_DEVICE = '/dev/sdf';
-export const BUNDLE_PATH_ON_HOST = '/opt/mxkit/mxkit.js';
+/** The file system label the spool volume is formatted with, mounted by, and checked for. */
+export const SPOOL_LABEL = 'mxkit-spool';
+export const DEPLOY_ENV_FILE = '/etc/mxkit/deploy.env';
 
 export interface BootConfigInput {
   region: string;
-  /** SSM path prefix, e.g. /mxkit/prod; each parameter is written to /run/mxkit/<name>. */
+  /** SSM path prefix, e.g. /mxkit/mxkit/prod; each parameter is written to /run/mxkit/<name>. */
   parameterPrefix: string;
   parameterNames: string[];
   /** Absent when a prebuilt relay image (relay/Dockerfile) carries the bundle. */
@@ -58,9 +67,11 @@ function deployEnv(input: BootConfigInput): string {
     .join('\n');
 }
 
-const SPOOL_MOUNT = `#!/bin/bash
-# The spool is on its own encrypted EBS volume so that replacing the instance keeps queued mail.
-# The volume is attached after the instance starts: wait for it (up to 10 minutes).
+/** Run by mxkit-spool.service at every boot; idempotent. */
+export const SPOOL_MOUNT = `#!/bin/bash
+# The spool is on its own encrypted EBS volume so that replacing the instance keeps queued mail,
+# the SRS secret and ACME state. The volume is attached after the instance starts: wait for it
+# (up to 10 minutes). Any failure here stops the relay from starting (its unit requires this one).
 set -euo pipefail
 device=""
 for _ in $(seq 1 120); do
@@ -71,17 +82,25 @@ for _ in $(seq 1 120); do
 done
 [ -n "$device" ] || { echo "mxkit: spool volume ${SPOOL_DEVICE} was never attached" >&2; exit 1; }
 # Format only a blank volume: one carried over from a previous instance keeps its mail.
-if ! blkid "$device" >/dev/null 2>&1; then mkfs.xfs -L mxkit-spool "$device"; fi
+if ! blkid "$device" >/dev/null 2>&1; then mkfs.xfs -L ${SPOOL_LABEL} "$device"; fi
 install -d -m 0755 ${HOST_DATA_DIR}
-grep -q '^LABEL=mxkit-spool ' /etc/fstab || echo 'LABEL=mxkit-spool ${HOST_DATA_DIR} xfs defaults,nofail 0 2' >> /etc/fstab
+grep -q '^LABEL=${SPOOL_LABEL} ' /etc/fstab || echo 'LABEL=${SPOOL_LABEL} ${HOST_DATA_DIR} xfs defaults,nofail 0 2' >> /etc/fstab
 mountpoint -q ${HOST_DATA_DIR} || mount ${HOST_DATA_DIR}
 install -d -m 0700 ${HOST_DATA_DIR}/spool ${HOST_DATA_DIR}/acme
 `;
 
-const PREPARE = `#!/bin/bash
-# Before every start of the relay: secrets from SSM into tmpfs, the bundle from S3 (checked).
+/** ExecStartPre of the relay: runs before every start, also after a crash or a reboot. */
+export const PREPARE = `#!/bin/bash
+# Before every start of the relay: the spool volume is in place, secrets from SSM into tmpfs,
+# the bundle from S3 (checked).
 set -euo pipefail
-. /etc/mxkit/deploy.env
+. ${DEPLOY_ENV_FILE}
+# Never start on the root volume: mail queued there is lost when the instance is replaced.
+source=$(findmnt --noheadings --output SOURCE --mountpoint ${HOST_DATA_DIR} || true)
+if [ -z "$source" ] || [ "$(blkid -s LABEL -o value "$source" 2>/dev/null || true)" != "${SPOOL_LABEL}" ]; then
+  echo "mxkit: ${HOST_DATA_DIR} is not the spool volume (LABEL=${SPOOL_LABEL}); not starting the relay" >&2
+  exit 1
+fi
 umask 077
 install -d -m 0700 ${HOST_SECRETS_DIR}
 for name in $MXKIT_PARAMETERS; do
@@ -89,7 +108,9 @@ for name in $MXKIT_PARAMETERS; do
     --with-decryption --query Parameter.Value --output text > "${HOST_SECRETS_DIR}/$name.tmp"
   mv "${HOST_SECRETS_DIR}/$name.tmp" "${HOST_SECRETS_DIR}/$name"
 done
-if [ -n "$MXKIT_BUNDLE_S3" ]; then
+# The bundle already here is used when it is the one this instance was made for: a restart or a
+# reboot never depends on S3.
+if [ -n "$MXKIT_BUNDLE_S3" ] && ! echo "$MXKIT_BUNDLE_SHA256  ${BUNDLE_PATH_ON_HOST}" | sha256sum --check --quiet --status 2>/dev/null; then
   install -d -m 0755 /opt/mxkit
   aws s3 cp --region "$MXKIT_REGION" --only-show-errors "$MXKIT_BUNDLE_S3" ${BUNDLE_PATH_ON_HOST}.tmp
   echo "$MXKIT_BUNDLE_SHA256  ${BUNDLE_PATH_ON_HOST}.tmp" | sha256sum --check --quiet
@@ -98,46 +119,7 @@ if [ -n "$MXKIT_BUNDLE_S3" ]; then
 fi
 `;
 
-/**
- * The container: host network (the relay sees real client addresses, for SPF and per-IP limits),
- * read-only root, every capability dropped except binding ports below 1024, no privilege gain.
- */
-export function dockerRunCommand(image: string, withBundle: boolean): string {
-  const args = [
-    '/usr/bin/docker run --rm --name mxkit-relay --network host',
-    '--read-only --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges',
-    '--pids-limit 512 --tmpfs /tmp:rw,noexec,nosuid,size=64m --log-driver journald',
-    `--volume ${HOST_SECRETS_DIR}:${HOST_SECRETS_DIR}:ro --volume ${HOST_DATA_DIR}:${HOST_DATA_DIR}`,
-    ...(withBundle ? [`--volume ${BUNDLE_PATH_ON_HOST}:${BUNDLE_PATH_ON_HOST}:ro`] : []),
-    image,
-    ...(withBundle ? [`node ${BUNDLE_PATH_ON_HOST}`] : []),
-    `relay --config ${HOST_CONFIG_FILE}`,
-  ];
-  return args.join(' \\\n  ');
-}
-
-function unit(input: BootConfigInput): string {
-  return `[Unit]
-Description=mxkit SMTP relay
-Wants=network-online.target
-After=network-online.target docker.service
-Requires=docker.service
-RequiresMountsFor=${HOST_DATA_DIR}
-
-[Service]
-ExecStartPre=/usr/local/libexec/mxkit-prepare
-ExecStartPre=-/usr/bin/docker rm --force mxkit-relay
-ExecStart=${dockerRunCommand(input.image, input.bundle !== undefined)}
-ExecStop=/usr/bin/docker stop --time 60 mxkit-relay
-Restart=always
-RestartSec=5
-TimeoutStartSec=15min
-TimeoutStopSec=90
-
-[Install]
-WantedBy=multi-user.target
-`;
-}
+const unitPath = (unit: string) => `/etc/systemd/system/${unit}`;
 
 export function renderUserData(input: BootConfigInput): string {
   const file = (path: string, permissions: string, content: string) =>
@@ -148,14 +130,14 @@ export function renderUserData(input: BootConfigInput): string {
 packages:
   - docker
 write_files:
-${file('/etc/mxkit/deploy.env', '0644', `${deployEnv(input)}\n`)}
-${file('/usr/local/libexec/mxkit-spool-mount', '0755', SPOOL_MOUNT)}
-${file('/usr/local/libexec/mxkit-prepare', '0755', PREPARE)}
-${file('/etc/systemd/system/mxkit-relay.service', '0644', unit(input))}
+${file(DEPLOY_ENV_FILE, '0644', `${deployEnv(input)}\n`)}
+${file(SPOOL_MOUNT_SCRIPT, '0755', SPOOL_MOUNT)}
+${file(PREPARE_SCRIPT, '0755', PREPARE)}
+${file(unitPath(SPOOL_UNIT), '0644', spoolUnit())}
+${file(unitPath(RELAY_UNIT), '0644', serviceUnit(relayService(input.image, input.bundle !== undefined)))}
 ${(input.rspamd ? rspamdBootFiles(input.rspamd) : []).map((extra) => `${file(extra.path, extra.permissions, extra.content)}\n`).join('')}runcmd:
   - [systemctl, daemon-reload]
   - [systemctl, enable, --now, docker.service]
-  - [/usr/local/libexec/mxkit-spool-mount]
-${input.rspamd ? `  - [systemctl, enable, ${RSPAMD_UNIT}]\n` : ''}  - [systemctl, enable, --now, mxkit-relay.service]
+${input.rspamd ? `  - [systemctl, enable, ${RSPAMD_UNIT}]\n` : ''}  - [systemctl, enable, --now, ${RELAY_UNIT}]
 `;
 }

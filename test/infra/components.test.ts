@@ -2,7 +2,6 @@
  * Components on their own (no stack file), as another Pulumi program would use them.
  */
 import * as path from 'node:path';
-import * as pulumi from '@pulumi/pulumi';
 import * as deployment from '../../infra/components/deployment';
 import * as mailServer from '../../infra/mail-server';
 import { installMocks, resolve, settle, type MockRun } from './helpers/mocks';
@@ -24,7 +23,7 @@ describe('MailServer as a reusable component', () => {
       cloudflareZoneId: '0123456789abcdef0123456789abcdef',
       tls: 'self-signed',
       ephemeral: true,
-      bundlePath: path.join(__dirname, 'no-such-bundle.js'),
+      bundlePath: __filename,
     });
     const records = (await resolve(server.records)).value;
     expect(server.hostname).toBe('mail.xn--bcher-kva.example');
@@ -65,25 +64,6 @@ describe('MailServer with outbound ses', () => {
 });
 
 describe('relay deployment', () => {
-  test('warns and uploads a placeholder that exits when the bundle has not been built', async () => {
-    const warnings: string[] = [];
-    const warn = jest.spyOn(pulumi.log, 'warn').mockImplementation(async (message: string) => void warnings.push(message));
-    const deployment = new components.RelayDeployment('nobundle', {
-      bundlePath: '/nonexistent/dist/mxkit.js',
-      parameterPrefix: '/mxkit/components',
-      parameterNames: ['relay.json'],
-      secretsRevision: '1',
-      ephemeral: true,
-    });
-    await resolve(deployment.userData);
-    await settle(run);
-    warn.mockRestore();
-    expect(warnings).toEqual([expect.stringContaining('/nonexistent/dist/mxkit.js not found: run `npm run build`')]);
-    const object = registered('nobundle').find((r) => r.type === 'aws:s3/bucketObjectv2:BucketObjectv2');
-    const source = object?.plain.source as pulumi.asset.StringAsset;
-    expect(await source.text).toContain('process.exit(1)');
-  });
-
   test('changes the user data when the bundle or the secrets revision changes, and only then', async () => {
     const { loadBundle } = components;
     const userData = async (name: string, revision: string, bundlePath = __filename) =>

@@ -105,6 +105,24 @@ describe('stack config', () => {
     expect(errorOf({ 'mxkit:smarthostPassword': 'pw' })).toBe('mxkit:smarthostPassword is set but mxkit:smarthost is not');
   });
 
+  test('refuses a smarthost username without its password, which the relay could never use', () => {
+    expect(errorOf({ 'mxkit:smarthost': '{"host":"smtp.example.net","port":587,"username":"u"}' })).toMatch(/^mxkit:smarthostPassword is required when mxkit:smarthost has a username/);
+    expect(errorOf({ 'mxkit:smarthost': '{"host":"smtp.example.net","port":587}', 'mxkit:smarthostPassword': 'pw' })).toBe('mxkit:smarthost.username is required when mxkit:smarthostPassword is set');
+    expect(parse({ 'mxkit:smarthost': '{"host":"smtp.example.net","port":25}' }).smarthost).toEqual({ host: 'smtp.example.net', port: 25 });
+  });
+
+  test('takes a relay image only pinned by digest, since a moved tag would never reach the hosts', () => {
+    expect(errorOf({ 'mxkit:relayImage': 'ghcr.io/example/mxkit-relay:0.1.0' })).toMatch(/^mxkit:relayImage must be pinned by digest/);
+    const pinned = `ghcr.io/example/mxkit-relay:0.1.0@sha256:${'c'.repeat(64)}`;
+    expect(parse({ 'mxkit:relayImage': pinned }).relayImage).toBe(pinned);
+  });
+
+  test('checks a subnet ID and a pinned AMI ID', () => {
+    expect(errorOf({ 'mxkit:subnetId': 'default' })).toBe('mxkit:subnetId must be a subnet ID like subnet-0123456789abcdef0');
+    expect(errorOf({ 'mxkit:amiId': 'al2023' })).toBe('mxkit:amiId must be an AMI ID like ami-0123456789abcdef0');
+    expect(parse({ 'mxkit:subnetId': 'subnet-0123456789abcdef0', 'mxkit:amiId': 'ami-0123456789abcdef0' })).toMatchObject({ subnetId: 'subnet-0123456789abcdef0', amiId: 'ami-0123456789abcdef0' });
+  });
+
   test('reads secrets and structured values the way the Pulumi CLI passes them (JSON text)', () => {
     const config = parse({
       'mxkit:users': JSON.stringify([{ username: 'app', passwordHash: HASH, allowedFrom: ['*@example.com'] }]),

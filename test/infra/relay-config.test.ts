@@ -68,6 +68,12 @@ describe('relay config builder', () => {
     expect(parseRelayConfig(document).delivery.smarthost).toEqual({ host: 'smtp.example.net', port: 587, username: 'relay', passwordFile: '/run/mxkit/smarthost.password' });
   });
 
+  test('refuses a smarthost username without a password, which the relay could not start with', () => {
+    expect(() => buildRelayConfig({ ...base, smarthost: { host: 'smtp.example.net', port: 587, username: 'relay', hasPassword: false } })).toThrow(
+      'relay config: delivery.smarthost.passwordFile: is required when delivery.smarthost.username is set',
+    );
+  });
+
   test('takes local paths and ports for mxkit local, with the same builder', () => {
     const files = filesUnder('/tmp/state/secrets', '/tmp/state/data');
     const document = buildRelayConfig({

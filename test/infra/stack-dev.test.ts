@@ -43,8 +43,8 @@ describeStackProgram('dev', (get) => {
     expect(userData).toMatch(/node:22-bookworm-slim@sha256:[a-f0-9]{64}/);
     expect(userData).toContain('--read-only --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges');
     expect(userData).toContain('Restart=always');
-    expect(userData).toMatch(/MXKIT_BUNDLE_S3="s3:\/\/mxkit-dev-[a-z0-9-]*\/relay\/mxkit\.js"/);
-    expect(userData).toContain('MXKIT_PARAMETER_PREFIX="/mxkit/dev"');
+    expect(userData).toMatch(/MXKIT_BUNDLE_S3="s3:\/\/mxkit-dev-[a-z0-9-]*\/relay\/mxkit-[a-f0-9]{64}\.js"/);
+    expect(userData).toContain('MXKIT_PARAMETER_PREFIX="/mxkit/mxkit/dev"');
   });
 
   test('uploads the bundle to a private, encrypted bucket that an ephemeral stack may delete', () => {
@@ -56,6 +56,6 @@ describeStackProgram('dev', (get) => {
     expect(one(run, 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration').plain.rules).toEqual([
       { applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } },
     ]);
-    expect(one(run, 'aws:s3/bucketObjectv2:BucketObjectv2').plain).toMatchObject({ key: 'relay/mxkit.js', serverSideEncryption: 'AES256' });
+    expect(one(run, 'aws:s3/bucketObjectv2:BucketObjectv2').plain).toMatchObject({ key: expect.stringMatching(/^relay\/mxkit-[a-f0-9]{64}\.js$/), serverSideEncryption: 'AES256' });
   });
 });

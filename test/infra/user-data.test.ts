@@ -1,11 +1,11 @@
 import { load } from 'js-yaml';
-import { dockerRunCommand, NODE_IMAGE, renderUserData, type BootConfigInput } from '../../infra/components/user-data';
+import { dockerRunCommand, NODE_IMAGE, relayContainer, renderUserData, SPOOL_LABEL, type BootConfigInput } from '../../infra/components/user-data';
 
 const input: BootConfigInput = {
   region: 'eu-west-1',
-  parameterPrefix: '/mxkit/prod',
+  parameterPrefix: '/mxkit/mxkit/prod',
   parameterNames: ['dkim.key', 'relay.json'],
-  bundle: { s3Uri: 's3://mxkit-prod-abc/relay/mxkit.js', sha256: 'a'.repeat(64) },
+  bundle: { s3Uri: 's3://mxkit-prod-abc/relay/mxkit-aaaa.js', sha256: 'a'.repeat(64) },
   image: NODE_IMAGE,
   revision: 'b'.repeat(32),
 };
@@ -14,6 +14,7 @@ type CloudConfig = { packages: string[]; write_files: { path: string; permission
 describe('boot configuration', () => {
   const document = load(renderUserData(input)) as CloudConfig;
   const file = (path: string) => document.write_files.find((f) => f.path === path)?.content ?? '';
+  const relayUnit = () => file('/etc/systemd/system/mxkit-relay.service');
 
   test('is valid cloud-config YAML that installs docker and enables the relay unit', () => {
     expect(renderUserData(input).startsWith('#cloud-config\n')).toBe(true);
@@ -22,9 +23,14 @@ describe('boot configuration', () => {
       '/etc/mxkit/deploy.env',
       '/usr/local/libexec/mxkit-spool-mount',
       '/usr/local/libexec/mxkit-prepare',
+      '/etc/systemd/system/mxkit-spool.service',
       '/etc/systemd/system/mxkit-relay.service',
     ]);
-    expect(document.runcmd.at(-1)).toEqual(['systemctl', 'enable', '--now', 'mxkit-relay.service']);
+    expect(document.runcmd).toEqual([
+      ['systemctl', 'daemon-reload'],
+      ['systemctl', 'enable', '--now', 'docker.service'],
+      ['systemctl', 'enable', '--now', 'mxkit-relay.service'],
+    ]);
   });
 
   test('pins the official Node.js 22 image by digest', () => {
@@ -33,31 +39,48 @@ describe('boot configuration', () => {
 
   test('names parameters and the bundle, with its checksum, but carries no secret value', () => {
     expect(file('/etc/mxkit/deploy.env')).toBe(
-      'MXKIT_REGION="eu-west-1"\nMXKIT_PARAMETER_PREFIX="/mxkit/prod"\nMXKIT_PARAMETERS="dkim.key relay.json"\n' +
-        `MXKIT_BUNDLE_S3="s3://mxkit-prod-abc/relay/mxkit.js"\nMXKIT_BUNDLE_SHA256="${'a'.repeat(64)}"\nMXKIT_REVISION="${'b'.repeat(32)}"\n`,
+      'MXKIT_REGION="eu-west-1"\nMXKIT_PARAMETER_PREFIX="/mxkit/mxkit/prod"\nMXKIT_PARAMETERS="dkim.key relay.json"\n' +
+        `MXKIT_BUNDLE_S3="s3://mxkit-prod-abc/relay/mxkit-aaaa.js"\nMXKIT_BUNDLE_SHA256="${'a'.repeat(64)}"\nMXKIT_REVISION="${'b'.repeat(32)}"\n`,
     );
     expect(file('/usr/local/libexec/mxkit-prepare')).toContain('--with-decryption');
     expect(file('/usr/local/libexec/mxkit-prepare')).toContain('sha256sum --check');
   });
 
   test('fetches secrets into tmpfs with owner-only permissions before every start', () => {
-    const unit = file('/etc/systemd/system/mxkit-relay.service');
-    expect(unit).toContain('ExecStartPre=/usr/local/libexec/mxkit-prepare');
-    expect(unit).toContain('Restart=always');
+    expect(relayUnit()).toContain('ExecStartPre=/usr/local/libexec/mxkit-prepare');
+    expect(relayUnit()).toContain('Restart=always');
     expect(file('/usr/local/libexec/mxkit-prepare')).toMatch(/umask 077\ninstall -d -m 0700 \/run\/mxkit/);
+  });
+
+  test('restarts from the bundle already on the host when it is the right one, without asking S3', () => {
+    const prepare = file('/usr/local/libexec/mxkit-prepare');
+    expect(prepare).toContain('! echo "$MXKIT_BUNDLE_SHA256  /opt/mxkit/mxkit.js" | sha256sum --check --quiet --status');
   });
 
   test('formats the spool volume only when it is blank and mounts it by label', () => {
     const script = file('/usr/local/libexec/mxkit-spool-mount');
-    expect(script).toContain('if ! blkid "$device" >/dev/null 2>&1; then mkfs.xfs -L mxkit-spool "$device"; fi');
-    expect(script).toContain('LABEL=mxkit-spool /var/lib/mxkit xfs defaults,nofail 0 2');
+    expect(script).toContain(`if ! blkid "$device" >/dev/null 2>&1; then mkfs.xfs -L ${SPOOL_LABEL} "$device"; fi`);
+    expect(script).toContain(`LABEL=${SPOOL_LABEL} /var/lib/mxkit xfs defaults,nofail 0 2`);
+  });
+
+  test('starts the relay only after the spool unit succeeded, and only on the spool volume', () => {
+    expect(file('/etc/systemd/system/mxkit-spool.service')).toMatch(/Type=oneshot\nRemainAfterExit=yes\nExecStart=\/usr\/local\/libexec\/mxkit-spool-mount\n/);
+    expect(relayUnit()).toContain('Requires=docker.service mxkit-spool.service\n');
+    expect(relayUnit()).toContain('After=network-online.target docker.service mxkit-spool.service\n');
+    expect(file('/usr/local/libexec/mxkit-prepare')).toContain(`!= "${SPOOL_LABEL}" ]; then`);
+  });
+
+  test('bind-mounts with --mount, which fails on a missing source instead of creating it on the root volume', () => {
+    const command = dockerRunCommand(relayContainer(NODE_IMAGE, true));
+    expect(command).not.toContain('--volume');
+    expect(command).toContain('--mount type=bind,source=/var/lib/mxkit,target=/var/lib/mxkit \\');
   });
 
   test('runs the container read-only with every capability dropped but NET_BIND_SERVICE', () => {
-    const command = dockerRunCommand(NODE_IMAGE, true);
+    const command = dockerRunCommand(relayContainer(NODE_IMAGE, true));
     expect(command).toContain('--read-only --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges');
-    expect(command).toContain('--volume /run/mxkit:/run/mxkit:ro');
-    expect(command).toMatch(/node \/opt\/mxkit\/mxkit\.js \\\n +relay --config \/run\/mxkit\/relay\.json$/);
+    expect(command).toContain('--mount type=bind,source=/run/mxkit,target=/run/mxkit,readonly');
+    expect(command).toMatch(/node \/opt\/mxkit\/mxkit\.js relay --config \/run\/mxkit\/relay\.json$/);
   });
 
   test('refuses values that could break out of the env file', () => {

@@ -54,6 +54,10 @@ export const SES_TYPES = [
   'mxkit:ses:SesOutbound',
 ];
 
+const bucketName = (run: ProgramRun) => {
+  const buckets = ofType(run, 'aws:s3/bucket:Bucket');
+  return buckets.length === 1 ? `${String(buckets[0].plain.bucketPrefix)}mock` : '(no bucket)';
+};
 export const userDataOf = (run: ProgramRun) => String(one(run, 'aws:ec2/instance:Instance').plain.userData);
 export const recordsOf = (run: ProgramRun) => ofType(run, 'cloudflare:index/dnsRecord:DnsRecord').map((r) => r.plain);
 export const parameter = (run: ProgramRun, file: string) =>
@@ -68,8 +72,9 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
     });
 
     test('exports the contract outputs and nothing else', () => {
-      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'publicIp', 'records', 'relayConfig', 'ses', 'submission']);
+      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'instanceId', 'publicIp', 'records', 'relayConfig', 'ses', 'submission']);
       expect(run.outputs.publicIp.value).toBe(MOCK_PUBLIC_IP);
+      expect(run.outputs.instanceId).toEqual({ value: 'mxkit-host-vm-id', secret: false });
       expect(run.outputs.submission.value).toBe(`${String(run.outputs.hostname.value)}:587`);
     });
 
@@ -93,12 +98,12 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       expect(other).toEqual(sshCidr ? [expect.objectContaining({ fromPort: 22, toPort: 22, protocol: 'tcp', cidrBlocks: [sshCidr] })] : []);
     });
 
-    test('stores every SSM parameter as a SecureString whose value is a Pulumi secret, under /mxkit/<stack>/', () => {
+    test('stores every SSM parameter as a SecureString whose value is a Pulumi secret, under /mxkit/<project>/<stack>/', () => {
       const parameters = ofType(run, 'aws:ssm/parameter:Parameter');
       expect(parameters.length).toBeGreaterThanOrEqual(2);
       for (const p of parameters) {
         expect(p.plain.type).toBe('SecureString');
-        expect(String(p.plain.name).startsWith(`/mxkit/${stack}/`)).toBe(true);
+        expect(String(p.plain.name).startsWith(`/mxkit/mxkit/${stack}/`)).toBe(true);
         expect(isSecretValue(p.inputs.value)).toBe(true);
       }
     });
@@ -151,7 +156,7 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       expect(ptr.dependencies).toContain(a?.urn);
     });
 
-    test('limits the instance role to its own SSM parameters and bundle object', () => {
+    test('limits the instance role to its own SSM parameters and its bucket\'s bundle folder', () => {
       const policy = JSON.parse(String(one(run, 'aws:iam/rolePolicy:RolePolicy').plain.policy)) as { Statement: Statement[] };
       const parameterArns = ofType(run, 'aws:ssm/parameter:Parameter').map((p) => `arn:aws:ssm:eu-west-1:123456789012:parameter${String(p.plain.name)}`);
       for (const statement of policy.Statement) {
@@ -159,7 +164,7 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
         if (reads.length === 0) continue;
         expect(statement.Resource).not.toBe('*');
         for (const resource of [statement.Resource].flat()) {
-          expect(parameterArns.includes(resource) || /^arn:aws:s3:::mxkit-.*\/relay\/mxkit\.js$/.test(resource)).toBe(true);
+          expect(parameterArns.includes(resource) || resource === `arn:aws:s3:::${bucketName(run)}/relay/*`).toBe(true);
         }
       }
       expect(policy.Statement.flatMap((s) => s.Action).filter((a) => /Put|Delete|Write|\*$/.test(a))).toEqual([]);
@@ -182,11 +187,11 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       }
     });
 
-    test('protects and retains nothing in ephemeral stacks, and protects the Elastic IP and DKIM key otherwise', () => {
+    test('protects and retains nothing in ephemeral stacks, and protects the Elastic IP, DKIM key and spool volume otherwise', () => {
       const ephemeral = run.config['mxkit:ephemeral'] === 'true';
       expect(run.resources.filter((r) => r.retainOnDelete)).toEqual([]);
       const protectedTypes = run.resources.filter((r) => r.protect).map((r) => `${r.type} ${r.name}`).sort();
-      expect(protectedTypes).toEqual(ephemeral ? [] : ['aws:ec2/eip:Eip mxkit-host-ip', 'tls:index/privateKey:PrivateKey mxkit-dkim-rsa']);
+      expect(protectedTypes).toEqual(ephemeral ? [] : ['aws:ebs/volume:Volume mxkit-host-spool', 'aws:ec2/eip:Eip mxkit-host-ip', 'tls:index/privateKey:PrivateKey mxkit-dkim-rsa']);
       expect(one(run, 'aws:ebs/volume:Volume').plain.finalSnapshot).toBe(!ephemeral);
     });
 
@@ -210,6 +215,21 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       if (ses) expect(relay.delivery.smarthost?.host).toBe(`email-smtp.${run.config['aws:region']}.amazonaws.com`);
       expect(run.outputs.ses.value === undefined).toBe(!ses);
       expect(run.outputs.ses.secret).toBe(false);
+    });
+
+    test('publishes short TTLs in ephemeral stacks, whose Elastic IP is new every time', () => {
+      const ttls = new Set(recordsOf(run).map((r) => r.ttl));
+      expect([...ttls]).toEqual([run.config['mxkit:ephemeral'] === 'true' ? 300 : 3600]);
+    });
+
+    test('keeps the spool volume in the zone it was created in, and the instance with it', () => {
+      const volume = one(run, 'aws:ebs/volume:Volume');
+      expect(volume.ignoreChanges).toEqual(['availabilityZone']);
+      expect(one(run, 'aws:ec2/instance:Instance').plain.availabilityZone).toBe(volume.plain.availabilityZone);
+    });
+
+    test('lets a newer AMI replace the instance instead of ignoring it', () => {
+      expect(one(run, 'aws:ec2/instance:Instance').ignoreChanges).toEqual([]);
     });
 
     specific(get);

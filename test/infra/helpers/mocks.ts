@@ -3,7 +3,11 @@
  * retainOnDelete, dependencies) and provider, and answer the provider functions the program calls.
  * Offline: nothing reaches a cloud API.
  */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 
 /** Pulumi's wire marker for secret values (sdk/nodejs/runtime/rpc.ts `specialSecretSig`). */
@@ -59,6 +63,34 @@ export const MOCK_REGION = 'eu-west-1';
 export const MOCK_ACCESS_KEY_ID = 'AKIAMOCKSESSMTPUSER01';
 export const MOCK_AWS_SECRET_KEY = 'TEST-SECRET-aws-secret-access-key';
 export const MOCK_SES_SMTP_PASSWORD = 'TEST-SECRET-ses-smtp-password-v4';
+export const MOCK_AMI = 'ami-0123456789abcdef0';
+export const MOCK_SUBNET = { id: 'subnet-0123456789abcdef0', availabilityZone: 'eu-west-1b', vpcId: 'vpc-0123456789abcdef0' };
+
+/**
+ * A real certificate for the key and names, as tls.SelfSignedCert makes (openssl, so the boot
+ * rehearsal's relay can serve it and clients can verify it).
+ */
+function selfSignedCertificate(inputs: Record<string, unknown>): string {
+  const names = (unwrap(inputs.dnsNames) as string[] | undefined) ?? [];
+  const subject = unwrap(inputs.subject) as { commonName?: string; organization?: string } | undefined;
+  const hours = Number(inputs.validityPeriodHours ?? 24);
+  const dir = mkdtempSync(path.join(tmpdir(), 'mxkit-mock-cert-'));
+  try {
+    const keyFile = path.join(dir, 'key.pem');
+    writeFileSync(keyFile, String(unwrap(inputs.privateKeyPem)), { mode: 0o600 });
+    return execFileSync(
+      'openssl',
+      [
+        'req', '-x509', '-new', '-key', keyFile, '-sha256', '-days', String(Math.max(1, Math.floor(hours / 24))),
+        '-subj', `/CN=${subject?.commonName ?? names[0] ?? 'mock'}/O=${subject?.organization ?? 'mock'}`,
+        ...(names.length ? ['-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ).toString();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Outputs the providers would compute, per resource type. */
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -68,7 +100,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'tls:index/privateKey:PrivateKey':
       return mockKeyPair();
     case 'tls:index/selfSignedCert:SelfSignedCert':
-      return { certPem: `-----BEGIN CERTIFICATE-----\nMOCK-${name}\n-----END CERTIFICATE-----\n` };
+      return { certPem: selfSignedCertificate(inputs) };
     case 'aws:s3/bucket:Bucket':
       return { bucket: `${String(inputs.bucketPrefix ?? 'bucket')}mock`, arn: `arn:aws:s3:::${String(inputs.bucketPrefix ?? 'bucket')}mock` };
     case 'aws:ssm/parameter:Parameter':
@@ -92,7 +124,23 @@ export interface MockRun {
   resources: Recorded[];
 }
 
-export function installMocks(project: string, stack: string): MockRun {
+export interface MockOptions {
+  /** `pulumi preview` (isDryRun true) rather than `pulumi up`. Default up. */
+  preview?: boolean;
+  /**
+   * State the engine already holds, by resource name, returned over the inputs: what a resource
+   * with ignoreChanges keeps from an earlier `up` (e.g. the zone a volume was created in).
+   */
+  existingState?: Record<string, Record<string, unknown>>;
+  /** What the Cloudflare zone already holds (getDnsRecords results). */
+  zoneRecords?: Array<{ name: string; type: string; content?: string; comment?: string }>;
+  /** The AMI the newest-AL2023 lookup answers. */
+  latestAmi?: string;
+  /** Zones offering the instance type, in the order the API answers. */
+  zones?: string[];
+}
+
+export function installMocks(project: string, stack: string, options: MockOptions = {}): MockRun {
   const run: MockRun = { resources: [] };
   const pending = new Map<string, Record<string, unknown>>();
   pulumi.runtime.setMocks(
@@ -102,14 +150,21 @@ export function installMocks(project: string, stack: string): MockRun {
         pending.set(`${args.type}::${args.name}`, inputs);
         const computed = computedState(args.type, args.name, inputs);
         const id = typeof computed.id === 'string' ? computed.id : args.type.startsWith('pulumi:providers:') ? `${args.name}-provider-id` : `${args.name}-id`;
-        return { id, state: { ...inputs, ...computed } };
+        return { id, state: { ...inputs, ...computed, ...options.existingState?.[args.name] } };
       },
       call: (args) => {
         switch (args.token) {
-          case 'aws:ec2/getAmi:getAmi':
-            return { id: 'ami-0123456789abcdef0', imageId: 'ami-0123456789abcdef0', architecture: 'arm64', name: 'al2023-ami-2023.6.20250101.0-kernel-6.1-arm64' };
+          case 'aws:ec2/getAmi:getAmi': {
+            const ami = options.latestAmi ?? MOCK_AMI;
+            return { id: ami, imageId: ami, architecture: 'arm64', name: 'al2023-ami-2023.6.20250101.0-kernel-6.1-arm64' };
+          }
           case 'aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings':
-            return { locations: ['eu-west-1c', 'eu-west-1a', 'eu-west-1b'], instanceTypes: [], locationTypes: [], id: MOCK_REGION };
+            return { locations: options.zones ?? ['eu-west-1c', 'eu-west-1a', 'eu-west-1b'], instanceTypes: [], locationTypes: [], id: MOCK_REGION };
+          case 'aws:ec2/getSubnet:getSubnet':
+            if (args.inputs.id !== MOCK_SUBNET.id) throw new Error(`no subnet ${String(args.inputs.id)}`);
+            return MOCK_SUBNET;
+          case 'cloudflare:index/getDnsRecords:getDnsRecords':
+            return { results: options.zoneRecords ?? [], direction: 'asc', match: 'all', order: 'type', proxied: false, includeShadowMetadata: false, tagMatch: 'all' };
           case 'aws:index/getRegion:getRegion':
             return { id: MOCK_REGION, name: MOCK_REGION, region: MOCK_REGION };
           default:
@@ -119,7 +174,7 @@ export function installMocks(project: string, stack: string): MockRun {
     },
     project,
     stack,
-    false,
+    options.preview ?? false,
   );
 
   // Wrap the mock monitor to see the resource options, which the newResource hook does not receive.

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { load } from 'js-yaml';
 import * as pulumi from '@pulumi/pulumi';
 import { sesSigningKey } from '../../../infra/builders/ses';
-import { installMocks, mockKeyPair, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, settle, resolve, type Recorded } from './mocks';
+import { installMocks, mockKeyPair, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, settle, resolve, type MockOptions, type Recorded } from './mocks';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 export const TEST_HASH = '$scrypt$N=16384,r=8,p=1$c2FsdHNhbHRzYWx0$TESTHASHTESTHASHTESTHASHTESTHASHTESTHASHTEST';
@@ -57,25 +57,46 @@ export function withTestSecrets(config: Record<string, string>): Record<string, 
   };
 }
 
-export async function runProgram(stack: string, overrides: Record<string, string> = {}): Promise<ProgramRun> {
+/**
+ * Runs infra/index.ts once in this process (the Pulumi runtime is process-global: one run per
+ * process, or per jest test file). Works outside jest too (the boot rehearsal uses it).
+ */
+export type ProgramModule = Record<string, pulumi.Output<unknown> | string>;
+
+// A non-literal specifier: node16 resolution would otherwise demand an ESM-style ".js" path, which
+// jest does not map to the .ts file. (Bundled callers pass their own literal import.)
+const programModule: string = '../../../infra/index';
+const importProgram = async () => (await import(programModule)) as ProgramModule;
+
+export async function runProgram(
+  stack: string,
+  overrides: Record<string, string> = {},
+  mockOptions: MockOptions = {},
+  loadProgram: () => Promise<ProgramModule> = importProgram,
+): Promise<ProgramRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mxkit-infra-'));
   const bundlePath = path.join(dir, 'mxkit.js');
   writeFileSync(bundlePath, TEST_BUNDLE);
   const config = { ...withTestSecrets(loadStackConfig(stack)), 'mxkit:bundlePath': bundlePath, ...overrides };
-  const run = installMocks('mxkit', stack);
+  const run = installMocks('mxkit', stack, mockOptions);
   pulumi.runtime.setAllConfig(config, ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword']);
   const warnings: string[] = [];
-  const warn = jest.spyOn(pulumi.log, 'warn').mockImplementation(async (message: string) => void warnings.push(message));
-  // Imported only now, after setMocks: the program registers its resources as it is loaded.
-  // (A non-literal specifier: node16 resolution would otherwise demand an ESM-style ".js" path.)
-  const programModule: string = '../../../infra/index';
-  const program = (await import(programModule)) as Record<string, pulumi.Output<unknown> | string>;
+  const log = pulumi.log as { warn: (message: string) => Promise<void> };
+  const originalWarn = log.warn;
+  log.warn = async (message: string) => void warnings.push(message);
   const outputs: ProgramRun['outputs'] = {};
-  for (const [name, value] of Object.entries(program)) {
-    outputs[name] = pulumi.Output.isInstance(value) ? await resolve(value) : { value, secret: false };
+  try {
+    // Imported only now, after setMocks: the program registers its resources as it is loaded.
+    const program = await loadProgram();
+    for (const [name, value] of Object.entries(program)) {
+      // A bundled import() adds the CommonJS module itself as `default`; it is no output.
+      if (name === 'default') continue;
+      outputs[name] = pulumi.Output.isInstance(value) ? await resolve(value) : { value, secret: false };
+    }
+    await settle(run);
+  } finally {
+    log.warn = originalWarn;
   }
-  await settle(run);
-  warn.mockRestore();
   // Any line of the (mock) private key in user data or a plain output would be a leak.
   const secretTexts = [TEST_API_TOKEN, TEST_HASH, TEST_SMARTHOST_PASSWORD, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, mockKeyPair().privateKeyPem.split('\n')[1], sesSigningKey(mockKeyPair().privateKeyPem).slice(40, 120)];
   return { config, resources: run.resources, outputs, secretTexts, warnings };
