@@ -8,7 +8,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { runChecks } from '../../relay/src/check/run-checks';
 import { DeployTestUsageError, parseDeployTestArgs } from './args';
 import { checkOptionsFor } from './check-options';
-import { runTestDeployment } from './orchestrate';
+import { abortOnInterrupt, INTERRUPTED_EXIT_CODE } from './interrupt';
+import { InterruptedError, runTestDeployment } from './orchestrate';
 import { pulumiWorkspace } from './pulumi-workspace';
 
 async function main(argv: string[]): Promise<number> {
@@ -17,12 +18,14 @@ async function main(argv: string[]): Promise<number> {
   // The bundle runs from dist/; the Pulumi project (Pulumi.yaml) is the repository root.
   const workDir = resolve(__dirname, '..');
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  const signal = abortOnInterrupt(process, args.request.stackName, log);
   const workspace = await pulumiWorkspace(workDir, (text) => process.stdout.write(text));
   return runTestDeployment(args.request, {
     workspace,
     check: (outputs, config) => runChecks(checkOptionsFor(outputs, config, { ca, dnsServer: args.dnsServer, dnsblZones: args.dnsblZones })),
-    pause: () => delay(args.checkIntervalSeconds * 1000),
+    pause: (_attempt, abort) => delay(args.checkIntervalSeconds * 1000, undefined, { signal: abort }),
     log,
+    signal,
   });
 }
 
@@ -33,6 +36,6 @@ main(process.argv.slice(2)).then(
     // The Automation API drives the pulumi CLI; say so plainly instead of a spawn stack trace.
     const hint = /spawn pulumi ENOENT/.test(message) ? 'the Pulumi CLI is not installed or not on PATH (https://www.pulumi.com/docs/install/)' : message;
     process.stderr.write(`deploy:test: ${hint}\n`);
-    process.exit(error instanceof DeployTestUsageError ? 64 : 1);
+    process.exit(error instanceof DeployTestUsageError ? 64 : error instanceof InterruptedError ? INTERRUPTED_EXIT_CODE : 1);
   },
 );

@@ -2,12 +2,18 @@
  * The real TestWorkspace: Pulumi Automation API, LocalWorkspace on this project (Pulumi.yaml at
  * the repository root, stack config files in stacks/). Needs the Pulumi CLI and a logged-in backend.
  */
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { LocalWorkspace, Stack, type ConfigMap } from '@pulumi/pulumi/automation';
 import { assertTestStack, type StackConfig, type StackOutputs, type TestStack, type TestWorkspace } from './orchestrate';
 
 export async function pulumiWorkspace(workDir: string, onOutput: (text: string) => void): Promise<TestWorkspace> {
   const workspace = await LocalWorkspace.create({ workDir });
   return {
+    async trackedStacks() {
+      return trackedStackNames(workDir);
+    },
     // `pulumi config --show-secrets` of the template: secrets come back in clear and are written
     // to the new stack as secrets again, encrypted with its own key.
     async templateConfig(template) {
@@ -33,8 +39,10 @@ export async function pulumiWorkspace(workDir: string, onOutput: (text: string) 
 function pulumiStack(stack: Stack, workspace: LocalWorkspace, onOutput: (text: string) => void): TestStack {
   return {
     name: stack.name,
-    async up() {
-      await stack.up({ onOutput });
+    async up(signal) {
+      // The signal makes the CLI cancel the way Ctrl-C does: in-flight operations finish and the
+      // state stays consistent, so the destroy that follows sees everything that was created.
+      await stack.up({ onOutput, signal });
     },
     async outputs(): Promise<StackOutputs> {
       const outputs = await stack.outputs();
@@ -50,4 +58,23 @@ function pulumiStack(stack: Stack, workspace: LocalWorkspace, onOutput: (text: s
       await workspace.removeStack(stack.name);
     },
   };
+}
+
+const STACK_FILE = /^Pulumi\.(.+)\.yaml$/;
+
+/**
+ * Stack names whose stacks/Pulumi.<name>.yaml git tracks. Without git, every stack file present
+ * counts: refusing a leftover test stack is better than deleting a template.
+ */
+export function trackedStackNames(workDir: string): string[] {
+  let files: string[];
+  try {
+    files = execFileSync('git', ['ls-files', '-z', '--', 'stacks'], { cwd: workDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\0')
+      .filter(Boolean)
+      .map((file) => file.replace(/^stacks\//, ''));
+  } catch {
+    files = readdirSync(join(workDir, 'stacks'));
+  }
+  return files.flatMap((file) => STACK_FILE.exec(file)?.[1] ?? []);
 }

@@ -1,3 +1,5 @@
+import * as path from 'node:path';
+import { trackedStackNames } from '../../infra/deploy-test/pulumi-workspace';
 import { parseDeployTestArgs } from '../../infra/deploy-test/args';
 import { checkOptionsFor } from '../../infra/deploy-test/check-options';
 
@@ -47,5 +49,11 @@ describe('deploy:test check options from the stack', () => {
   test('a stack without mxkit:domain or without outputs is an error naming what is missing', () => {
     expect(() => checkOptionsFor(outputs, {})).toThrow('the test stack has no mxkit:domain');
     expect(() => checkOptionsFor({}, { 'mxkit:domain': { value: 't1.example.com' } })).toThrow('no "hostname" output');
+  });
+});
+
+describe('deploy:test tracked stacks', () => {
+  test('are the stack files git tracks in stacks/, the template among them', () => {
+    expect(trackedStackNames(path.join(__dirname, '../..'))).toEqual(expect.arrayContaining(['dev', 'prod', 'test-example']));
   });
 });

@@ -13,6 +13,10 @@ export interface InMemoryOptions {
   failing?: Step[];
   /** What openStack names the stack it returns (a misbehaving workspace); default the name asked for. */
   renameTo?: string;
+  /** Stacks whose config files the project tracks; default the template's. */
+  tracked?: string[];
+  /** Runs during `up` (e.g. a Ctrl-C); `up` then fails the way the CLI does when cancelled. */
+  duringUp?: () => void;
 }
 
 export class InMemoryWorkspace implements TestWorkspace {
@@ -29,6 +33,10 @@ export class InMemoryWorkspace implements TestWorkspace {
     if (this.options.failing?.includes(step)) throw new Error(`${step} failed (in-memory)`);
   }
 
+  async trackedStacks(): Promise<string[]> {
+    return this.options.tracked ?? ['dev', 'prod', 'test-example'];
+  }
+
   async templateConfig(template: string): Promise<StackConfig> {
     this.step('templateConfig', template);
     return this.options.template ?? {};
@@ -41,7 +49,11 @@ export class InMemoryWorkspace implements TestWorkspace {
     this.stacks.add(stackName);
     return {
       name: stackName,
-      up: async () => this.step('up', stackName),
+      up: async (signal) => {
+        this.step('up', stackName);
+        this.options.duringUp?.();
+        if (signal?.aborted) throw new Error('update canceled');
+      },
       outputs: async () => {
         this.step('outputs', stackName);
         return this.options.outputs ?? { hostname: 'mail.t1.example.com', publicIp: '203.0.113.10', dkimSelector: 'mx1' };

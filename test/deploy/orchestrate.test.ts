@@ -1,4 +1,4 @@
-import { runTestDeployment, StackGuardError, type TestDeploymentDeps, type TestDeploymentRequest } from '../../infra/deploy-test/orchestrate';
+import { InterruptedError, runTestDeployment, StackGuardError, type TestDeploymentDeps, type TestDeploymentRequest } from '../../infra/deploy-test/orchestrate';
 import { summarise } from '../../relay/src/check/report';
 import { fail, pass, type CheckReport } from '../../relay/src/check/types';
 import { InMemoryWorkspace } from './in-memory-workspace';
@@ -14,7 +14,7 @@ function request(overrides: Partial<TestDeploymentRequest> = {}): TestDeployment
 }
 
 /** Deps whose checks return `reports` in turn (the last one repeats); every step lands in workspace.calls. */
-function deps(workspace: InMemoryWorkspace, reports: Array<CheckReport | Error> = [passing()]) {
+function deps(workspace: InMemoryWorkspace, reports: Array<CheckReport | Error> = [passing()], signal?: AbortSignal) {
   const lines: string[] = [];
   let index = 0;
   const value: TestDeploymentDeps = {
@@ -29,6 +29,7 @@ function deps(workspace: InMemoryWorkspace, reports: Array<CheckReport | Error> 
       workspace.calls.push(`pause ${attempt}`);
     },
     log: (line) => lines.push(line),
+    signal,
   };
   return { deps: value, lines };
 }
@@ -118,6 +119,44 @@ describe('deploy:test orchestration', () => {
     const error: unknown = await runTestDeployment(request(), deps(workspace).deps).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AggregateError);
     expect((error as AggregateError).message).toMatch(/^up failed \(in-memory\); and cleanup failed: destroy of test-t1 failed/);
+  });
+});
+
+describe('deploy:test interrupted with Ctrl-C', () => {
+  test('during up: the up stops, the stack is still destroyed and removed, and the run fails as interrupted', async () => {
+    const controller = new AbortController();
+    const workspace = new InMemoryWorkspace({ duringUp: () => controller.abort() });
+    await expect(runTestDeployment(request(), deps(workspace, [passing()], controller.signal).deps)).rejects.toThrow(InterruptedError);
+    expect(workspace.calls).toEqual(['templateConfig test-example', 'openStack test-t1', 'up test-t1', 'destroy test-t1', 'remove test-t1']);
+    expect(workspace.stacks.size).toBe(0);
+  });
+
+  test('while the checks wait for the host: no further attempt, straight to the cleanup', async () => {
+    const controller = new AbortController();
+    const workspace = new InMemoryWorkspace();
+    const { deps: d } = deps(workspace, [failing()], controller.signal);
+    d.pause = async (attempt) => {
+      workspace.calls.push(`pause ${attempt}`);
+      controller.abort();
+    };
+    await expect(runTestDeployment(request({ checkAttempts: 5 }), d)).rejects.toThrow(InterruptedError);
+    expect(workspace.calls.slice(4)).toEqual(['check mail.t1.example.com', 'pause 1', 'destroy test-t1', 'remove test-t1']);
+  });
+});
+
+describe('deploy:test never uses a stack whose config file the project tracks', () => {
+  test('--name example (stack test-example, the template) is refused before anything is created', async () => {
+    const workspace = new InMemoryWorkspace();
+    await expect(runTestDeployment(request({ stackName: 'test-example' }), deps(workspace).deps)).rejects.toThrow(
+      'refusing to use stack "test-example": stacks/Pulumi.test-example.yaml is the template, and removing the stack would delete it; choose another --name',
+    );
+    expect(workspace.calls).toEqual([]);
+  });
+
+  test('another tracked test-* stack is refused too', async () => {
+    const workspace = new InMemoryWorkspace({ tracked: ['test-example', 'test-shared'] });
+    await expect(runTestDeployment(request({ stackName: 'test-shared' }), deps(workspace).deps)).rejects.toThrow('stacks/Pulumi.test-shared.yaml is tracked in git');
+    expect(workspace.calls).toEqual([]);
   });
 });
 
