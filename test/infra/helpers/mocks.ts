@@ -101,8 +101,11 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       return mockKeyPair();
     case 'tls:index/selfSignedCert:SelfSignedCert':
       return { certPem: selfSignedCertificate(inputs) };
-    case 'aws:s3/bucket:Bucket':
-      return { bucket: `${String(inputs.bucketPrefix ?? 'bucket')}mock`, arn: `arn:aws:s3:::${String(inputs.bucketPrefix ?? 'bucket')}mock` };
+    case 'aws:s3/bucket:Bucket': {
+      // A bucket's ID is its name (what the provider returns), so objects and ARNs name the same bucket.
+      const bucket = `${String(inputs.bucketPrefix ?? 'bucket')}mock`;
+      return { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}` };
+    }
     case 'aws:ssm/parameter:Parameter':
       return { arn: `arn:aws:ssm:${MOCK_REGION}:123456789012:parameter${String(inputs.name)}`, version: 1 };
     case 'aws:iam/role:Role':

@@ -1,0 +1,41 @@
+/** What a user and a receiver do: submit as the stack's user; verify DKIM with python3-dkim. */
+import { createTransport } from 'nodemailer';
+import { run, SYSTEM_PYTHON } from '../helpers/run';
+import type { RehearsalWorld } from './world';
+
+export async function submit(world: RehearsalWorld, to: string, subject: string, port = 587): Promise<string> {
+  const transport = createTransport({
+    host: world.hostname,
+    port,
+    secure: false,
+    requireTLS: true,
+    tls: { ca: world.caPem, servername: world.hostname },
+    auth: { user: world.user.username, pass: world.user.password },
+  });
+  try {
+    const info = await transport.sendMail({ from: world.user.address, to, subject, text: `Rehearsed by npm run rehearse: ${subject}\n` });
+    return info.messageId;
+  } finally {
+    transport.close();
+  }
+}
+
+const DKIMPY = `
+import sys, json, dkim
+table = json.loads(sys.argv[1])
+def dnsfunc(name, timeout=5):
+    value = table.get((name.decode() if isinstance(name, bytes) else name).rstrip('.').lower())
+    return value.encode() if value else None
+msg = sys.stdin.buffer.read()
+d = dkim.DKIM(msg)
+ok = d.verify(dnsfunc=dnsfunc)
+print(json.dumps({'ok': bool(ok), 'domain': (d.domain or b'').decode(), 'selector': (d.selector or b'').decode()}))
+`;
+
+/** Debian's python3-dkim, with DNS answered from the records the mocks recorded for Cloudflare. */
+export async function verifyDkim(world: RehearsalWorld, raw: Buffer): Promise<{ ok: boolean; domain: string; selector: string }> {
+  const table = Object.fromEntries(world.records.filter((r) => r.type === 'TXT').map((r) => [r.name, r.value]));
+  const result = await run(SYSTEM_PYTHON, ['-c', DKIMPY, JSON.stringify(table)], raw.toString('latin1'));
+  if (result.code !== 0) throw new Error(`python3-dkim: ${result.stderr}`);
+  return JSON.parse(result.stdout) as { ok: boolean; domain: string; selector: string };
+}
