@@ -93,6 +93,7 @@ class Rehearsal {
     const node = await instance.exec(['docker', 'exec', 'mxkit-relay', 'node', '-p', '`Node.js ${process.version} on ${process.arch}`']);
     if (node.status !== 0) throw new Error(`docker exec mxkit-relay node failed: ${node.stderr}`);
     detail(`relay ready on ${this.world.publicIp} (curl 127.0.0.1:8025/readyz on the host); in the container: ${node.stdout.trim()}`);
+    detail(`the relay process: ${containerFacts(instance)}`);
   }
 
   /** `docker exec mxkit-relay node /opt/mxkit/mxkit.js …`, as an operator runs it on the host. */
@@ -129,6 +130,37 @@ class Rehearsal {
     const value = (tag: string) => run(['blkid', '-s', tag, '-o', 'value', this.plan.loopDevice]).trim();
     return { uuid: value('UUID'), label: value('LABEL') };
   }
+}
+
+/** Mount flags per mount point, from /proc/<pid>/mountinfo (proc(5)): what the process really has. */
+function mountFlags(pid: number): Map<string, string[]> {
+  const flags = new Map<string, string[]>();
+  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter(Boolean)) {
+    const fields = line.split(' ');
+    flags.set(fields[4], fields[5].split(','));
+  }
+  return flags;
+}
+
+/**
+ * The container as the kernel sees it, checked against the docker run line: argv, read-only root
+ * and binds, a writable spool, only CAP_NET_BIND_SERVICE, no_new_privs.
+ */
+function containerFacts(instance: Instance): string {
+  const { pid } = JSON.parse(instance.read('/run/docker-standin/mxkit-relay.json')) as { pid: number };
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+  const mounts = mountFlags(pid);
+  const expected: Array<[string, 'ro' | 'rw']> = [['/', 'ro'], ['/run/mxkit', 'ro'], ['/opt/mxkit/mxkit.js', 'ro'], ['/var/lib/mxkit', 'rw'], ['/tmp', 'rw']];
+  for (const [target, mode] of expected) {
+    if (!mounts.get(target)?.includes(mode)) throw new Error(`in the container ${target} is ${mounts.get(target)?.join(',') ?? 'not mounted'}, the docker run line says ${mode}`);
+  }
+  // CAP_NET_BIND_SERVICE is bit 10 (linux/capability.h).
+  if (field('CapEff') !== '0000000000000400' || field('CapBnd') !== '0000000000000400') throw new Error(`the relay has capabilities ${field('CapEff') ?? '?'} (bounding ${field('CapBnd') ?? '?'}), not NET_BIND_SERVICE alone`);
+  if (field('NoNewPrivs') !== '1') throw new Error('the relay runs without no_new_privs');
+  if (!argv.join(' ').endsWith('/opt/mxkit/mxkit.js relay --config /run/mxkit/relay.json')) throw new Error(`the relay runs as "${argv.join(' ')}"`);
+  return `argv "${argv.join(' ')}"; / ro, /run/mxkit ro, /opt/mxkit/mxkit.js ro, /var/lib/mxkit rw; capabilities NET_BIND_SERVICE only; no_new_privs`;
 }
 
 export async function rehearseInside(world: RehearsalWorld, plan: InsidePlan): Promise<void> {
@@ -181,6 +213,8 @@ async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan:
   rehearsal.showStandins(first);
   if (boot.status !== 0) throw new Error(`runcmd failed (${boot.status}): ${boot.stderr}`);
   await rehearsal.relayUp(first, 60_000);
+  // Test hook: a rehearsal that fails here must still leave nothing behind (test/rehearsal/rehearse.test.ts).
+  if (process.env.MXKIT_REHEARSAL_BREAK === 'after-first-boot') throw new Error('broken on purpose after the first boot (MXKIT_REHEARSAL_BREAK)');
   const formatted = rehearsal.spoolFacts();
   detail(`spool volume formatted once: xfs LABEL=${formatted.label} UUID=${formatted.uuid}`);
 
