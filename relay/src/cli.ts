@@ -15,7 +15,7 @@ const USAGE = `usage: mxkit <command>
   relay --config FILE            run the relay
   local [--state DIR] [--ports auto] [--rspamd off]
                                  the whole mail system on loopback: DNS, relay, a receiving inbox
-  hash-password                  read a password on stdin, print the hash for users[].passwordHash
+  hash-password                  read a password (hidden on a terminal), print the hash for users[].passwordHash
   queue list|retry|remove [ID] --config FILE [--json]
                                  inspect the spool, retry now, remove (no bounce)
   queue list --failed --config FILE [--json]
