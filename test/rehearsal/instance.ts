@@ -20,8 +20,8 @@ export interface InstanceOptions {
   dir: string;
   /** The rehearsal's additions to the image (stand-ins, the recorded world), mounted at AMI_DIR. */
   amiDir: string;
-  /** Images the Docker stand-in "pulls": reference → a directory with `node` and how to run it. */
-  images: Record<string, ImageEntry & { hostBin: string }>;
+  /** Images the Docker stand-in "pulls": reference → what it adds to the Debian root (a `node` in hostBin). */
+  images: Record<string, ImageEntry & { hostBin?: string }>;
   hostname: string;
   /** The instance's network namespace (/run/netns/<name>): its public address, a route out. */
   netns: string;
@@ -30,6 +30,7 @@ export interface InstanceOptions {
 }
 
 const CONTAINER_BIN = (key: string) => `${DOCKER_DATA}/images/${key}`;
+const imageKey = (description: string) => description.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
 /** Instance paths that start empty instead of showing this machine's files, and their directory on the instance's volume. */
 const OWN_DIRS: Record<string, string> = { '/usr/local': 'usr-local', [UNIT_DIR]: 'systemd-units' };
 
@@ -105,9 +106,8 @@ export class Instance {
     this.standin('docker');
     mkdirSync(this.path(IMAGE_ROOTFS), { recursive: true });
     const catalog: Record<string, ImageEntry> = {};
-    for (const [reference, image] of Object.entries(this.options.images)) {
-      const key = image.description.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-      catalog[reference] = { bin: CONTAINER_BIN(key), execPrefix: image.execPrefix, description: image.description };
+    for (const [reference, { hostBin, ...image }] of Object.entries(this.options.images)) {
+      catalog[reference] = { ...image, ...(hostBin ? { bin: CONTAINER_BIN(imageKey(image.description)) } : {}) };
     }
     writeFileSync(this.path(IMAGE_CATALOG), JSON.stringify(catalog, null, 2));
     this.mountImages();
@@ -119,10 +119,11 @@ export class Instance {
     run(['mount', '--bind', '/', this.path(IMAGE_ROOTFS)]);
     run(['mount', '-o', 'remount,bind,ro', this.path(IMAGE_ROOTFS)]);
     for (const image of Object.values(this.options.images)) {
-      const key = image.description.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-      mkdirSync(this.path(CONTAINER_BIN(key)), { recursive: true });
-      run(['mount', '--bind', image.hostBin, this.path(CONTAINER_BIN(key))]);
-      run(['mount', '-o', 'remount,bind,ro', this.path(CONTAINER_BIN(key))]);
+      if (!image.hostBin) continue;
+      const bin = this.path(CONTAINER_BIN(imageKey(image.description)));
+      mkdirSync(bin, { recursive: true });
+      run(['mount', '--bind', image.hostBin, bin]);
+      run(['mount', '-o', 'remount,bind,ro', bin]);
     }
   }
 

@@ -20,6 +20,21 @@ export async function submit(world: RehearsalWorld, to: string, subject: string,
   }
 }
 
+/** A message from outside to the MX on port 25, as another server sends it; returns the final reply (or the refusal). */
+export async function sendUnauthenticated(world: RehearsalWorld, to: string, body: string): Promise<string> {
+  const transport = createTransport({ host: world.hostname, port: 25, secure: false, tls: { ca: world.caPem, servername: world.hostname }, name: 'mx.example.org' });
+  try {
+    const info = await transport.sendMail({ from: 'sender@example.org', to, subject: 'rehearsal', text: `${body}\n` });
+    return info.response;
+  } catch (error) {
+    const reply = (error as { response?: string }).response;
+    if (reply === undefined) throw error;
+    return reply;
+  } finally {
+    transport.close();
+  }
+}
+
 const DKIMPY = `
 import sys, json, dkim
 table = json.loads(sys.argv[1])

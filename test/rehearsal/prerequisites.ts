@@ -16,6 +16,8 @@ export function missingPrerequisites(): string[] {
   const missing = TOOLS.filter((tool) => tryRun(['sh', '-c', `command -v ${tool}`]).status !== 0).map((tool) => `${tool}${PACKAGES[tool] ? ` (${PACKAGES[tool]})` : ''}`);
   if (!existsSync(ARM64_LOADER)) missing.push(`${ARM64_LOADER} (libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)`);
   if (tryRun(['/usr/bin/python3', '-c', 'import dkim']).status !== 0) missing.push('python3-dkim');
+  // Plays the official rspamd image beside the relay (mxkit:spam flag|reject).
+  if (!existsSync('/usr/bin/rspamd')) missing.push('/usr/bin/rspamd (rspamd)');
   return missing;
 }
 

@@ -6,9 +6,10 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RSPAMD_IMAGE } from '../../infra/components/rspamd-unit';
 import { NODE_IMAGE } from '../../infra/components/user-data';
 import { detail, step } from './log';
-import { submit, verifyDkim } from './mail';
+import { sendUnauthenticated, submit, verifyDkim } from './mail';
 import { Instance } from './instance';
 import { OUTSIDE_DOMAIN, OUTSIDE_IP, startDns, startOutsideServer, type OutsideServer } from './outside';
 import { run, runAsync } from './shell';
@@ -47,12 +48,15 @@ class Rehearsal {
 
   instance(index: number, arch: 'x64' | 'arm64'): Instance {
     const image = arch === 'x64'
-      ? { hostBin: this.plan.nodeBin.x64, bin: '', execPrefix: [], description: 'Node.js 22 linux-x64' }
-      : { hostBin: this.plan.nodeBin.arm64, bin: '', execPrefix: QEMU, description: 'Node.js 22 linux-arm64 under qemu-user' };
+      ? { hostBin: this.plan.nodeBin.x64, execPrefix: [], description: 'Node.js 22 linux-x64' }
+      : { hostBin: this.plan.nodeBin.arm64, execPrefix: QEMU, description: 'Node.js 22 linux-arm64 under qemu-user' };
+    // The official rspamd image is Debian bookworm with rspamd, USER 11333, CMD rspamd -f
+    // (github.com/rspamd/rspamd-docker, Dockerfile): this machine's Debian rspamd plays it.
+    const rspamd = { execPrefix: [], user: '11333:11333', command: ['/usr/bin/rspamd', '-f'], description: `this machine's Debian rspamd (x86-64) for ${RSPAMD_IMAGE.split('@')[0]}` };
     return new Instance({
       dir: join(this.plan.work, `instance-${index}`),
       amiDir: this.plan.amiDir,
-      images: { [NODE_IMAGE]: image },
+      images: { [NODE_IMAGE]: image, [RSPAMD_IMAGE]: rspamd },
       hostname: this.world.hostname,
       netns: INSTANCE_NETNS,
       resolver: gatewayFor(this.world.publicIp),
@@ -93,7 +97,33 @@ class Rehearsal {
     const node = await instance.exec(['docker', 'exec', 'mxkit-relay', 'node', '-p', '`Node.js ${process.version} on ${process.arch}`']);
     if (node.status !== 0) throw new Error(`docker exec mxkit-relay node failed: ${node.stderr}`);
     detail(`relay ready on ${this.world.publicIp} (curl 127.0.0.1:8025/readyz on the host); in the container: ${node.stdout.trim()}`);
-    detail(`the relay process: ${containerFacts(instance)}`);
+    // CAP_NET_BIND_SERVICE is bit 10 (linux/capability.h).
+    const relay = containerFacts(instance, 'mxkit-relay', { mounts: [['/', 'ro'], ['/run/mxkit', 'ro'], ['/opt/mxkit/mxkit.js', 'ro'], ['/var/lib/mxkit', 'rw'], ['/tmp', 'rw']], capabilities: '0000000000000400', uid: '0' });
+    if (!relay.argv.endsWith('/opt/mxkit/mxkit.js relay --config /run/mxkit/relay.json')) throw new Error(`the relay runs as "${relay.argv}"`);
+    detail(`the relay process: "${relay.argv}"; ${relay.summary}`);
+    if (this.withRspamd) await this.rspamdUp(instance);
+  }
+
+  get withRspamd(): boolean {
+    return this.world.userData.includes('mxkit-rspamd.service');
+  }
+
+  /** rspamd beside the relay, as an operator checks it: `curl -s 127.0.0.1:11333/ping`. */
+  async rspamdUp(instance: Instance): Promise<void> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const ping = await instance.exec(['curl', '-sf', 'http://127.0.0.1:11333/ping']);
+      if (ping.stdout.trim() === 'pong') break;
+      const active = await instance.exec(['systemctl', 'is-active', 'mxkit-rspamd.service']);
+      if (active.status !== 0 || Date.now() > deadline) {
+        this.showStandins(instance);
+        throw new Error(`rspamd did not answer (${active.stdout.trim()}):\n${instance.log('mxkit-rspamd.service').slice(-3000)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    this.showStandins(instance);
+    const facts = containerFacts(instance, 'mxkit-rspamd', { mounts: [['/', 'ro'], ['/etc/rspamd/local.d', 'ro'], ['/var/lib/rspamd', 'rw'], ['/run/rspamd', 'rw']], capabilities: '0000000000000000', uid: '11333' });
+    detail(`rspamd answers pong on 127.0.0.1:11333 (curl on the host); the rspamd process: "${facts.argv}"; ${facts.summary}`);
   }
 
   /** `docker exec mxkit-relay node /opt/mxkit/mxkit.js …`, as an operator runs it on the host. */
@@ -142,25 +172,32 @@ function mountFlags(pid: number): Map<string, string[]> {
   return flags;
 }
 
+interface ContainerExpectation {
+  /** Mount point → the flag the docker run line asks for. */
+  mounts: Array<[string, 'ro' | 'rw']>;
+  /** CapEff and CapBnd in /proc/<pid>/status (hex). */
+  capabilities: string;
+  uid: string;
+}
+
 /**
- * The container as the kernel sees it, checked against the docker run line: argv, read-only root
- * and binds, a writable spool, only CAP_NET_BIND_SERVICE, no_new_privs.
+ * A container as the kernel sees it, checked against its docker run line: mounts read-only where
+ * the flags say so, exactly the capabilities left, the image's user, no_new_privs.
  */
-function containerFacts(instance: Instance): string {
-  const { pid } = JSON.parse(instance.read('/run/docker-standin/mxkit-relay.json')) as { pid: number };
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+function containerFacts(instance: Instance, name: string, expected: ContainerExpectation): { argv: string; summary: string } {
+  const { pid } = JSON.parse(instance.read(`/run/docker-standin/${name}.json`)) as { pid: number };
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+  const field = (key: string) => new RegExp(`^${key}:\\s*(\\S+)`, 'm').exec(status)?.[1];
   const mounts = mountFlags(pid);
-  const expected: Array<[string, 'ro' | 'rw']> = [['/', 'ro'], ['/run/mxkit', 'ro'], ['/opt/mxkit/mxkit.js', 'ro'], ['/var/lib/mxkit', 'rw'], ['/tmp', 'rw']];
-  for (const [target, mode] of expected) {
-    if (!mounts.get(target)?.includes(mode)) throw new Error(`in the container ${target} is ${mounts.get(target)?.join(',') ?? 'not mounted'}, the docker run line says ${mode}`);
+  for (const [target, mode] of expected.mounts) {
+    if (!mounts.get(target)?.includes(mode)) throw new Error(`in ${name} ${target} is ${mounts.get(target)?.join(',') ?? 'not mounted'}, the docker run line says ${mode}`);
   }
-  // CAP_NET_BIND_SERVICE is bit 10 (linux/capability.h).
-  if (field('CapEff') !== '0000000000000400' || field('CapBnd') !== '0000000000000400') throw new Error(`the relay has capabilities ${field('CapEff') ?? '?'} (bounding ${field('CapBnd') ?? '?'}), not NET_BIND_SERVICE alone`);
-  if (field('NoNewPrivs') !== '1') throw new Error('the relay runs without no_new_privs');
-  if (!argv.join(' ').endsWith('/opt/mxkit/mxkit.js relay --config /run/mxkit/relay.json')) throw new Error(`the relay runs as "${argv.join(' ')}"`);
-  return `argv "${argv.join(' ')}"; / ro, /run/mxkit ro, /opt/mxkit/mxkit.js ro, /var/lib/mxkit rw; capabilities NET_BIND_SERVICE only; no_new_privs`;
+  if (field('CapEff') !== expected.capabilities || field('CapBnd') !== expected.capabilities) throw new Error(`${name} has capabilities ${field('CapEff') ?? '?'} (bounding ${field('CapBnd') ?? '?'}), not ${expected.capabilities}`);
+  if (field('NoNewPrivs') !== '1') throw new Error(`${name} runs without no_new_privs`);
+  if (field('Uid') !== expected.uid) throw new Error(`${name} runs as uid ${field('Uid') ?? '?'}, not ${expected.uid}`);
+  const flags = expected.mounts.map(([target, mode]) => `${target} ${mode}`).join(', ');
+  return { argv, summary: `uid ${expected.uid}; ${flags}; capabilities ${expected.capabilities === '0000000000000000' ? 'none' : 'NET_BIND_SERVICE only'}; no_new_privs` };
 }
 
 export async function rehearseInside(world: RehearsalWorld, plan: InsidePlan): Promise<void> {
@@ -228,6 +265,13 @@ async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan:
   step(`submit as ${world.user.address} over STARTTLS on 587; delivered to ${OUTSIDE_DOMAIN}, DKIM-verified`);
   await submit(world, `first@${OUTSIDE_DOMAIN}`, 'first message');
   await rehearsal.deliveredAndSigned(`first@${OUTSIDE_DOMAIN}`, 30_000);
+
+  if (rehearsal.withRspamd) {
+    step(`rspamd scans mail for the relay: GTUBE to postmaster@${world.domain} on port 25 is refused`);
+    const refusal = await sendUnauthenticated(world, `postmaster@${world.domain}`, 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X');
+    if (!/^550 5\.7\.1 /.test(refusal)) throw new Error(`GTUBE was not refused as spam: ${refusal}`);
+    detail(`the relay answered: ${refusal}`);
+  }
 
   step('reboot: mail queued before it is delivered after it');
   const beforeReboot = await rehearsal.queueOne(first, `reboot@${OUTSIDE_DOMAIN}`);

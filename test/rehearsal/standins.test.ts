@@ -4,8 +4,9 @@
  */
 import { relayContainer, dockerRunCommand, NODE_IMAGE, renderUserData } from '../../infra/components/user-data';
 import { relayService, serviceUnit } from '../../infra/components/boot-units';
+import { RSPAMD_IMAGE, rspamdBootFiles } from '../../infra/components/rspamd-unit';
 import { parseCloudConfig, shellify } from './cloud-init';
-import { boundingSet, containerCommand, containerScript } from './standins/container';
+import { boundingSet, containerCommand, containerScript, privileges } from './standins/container';
 import { parseDockerRun } from './standins/docker-args';
 import { isAllowed } from './standins/iam';
 import { listValue, parseCommandLine, parseUnitFile, values } from './standins/unit-file';
@@ -97,5 +98,29 @@ describe('the aws stand-in\'s IAM check', () => {
     expect(isAllowed(policy, 's3:GetObject', 'arn:aws:s3:::mxkit-dev-x/relay/mxkit-abc.js')).toBe(true);
     expect(isAllowed(policy, 's3:GetObject', 'arn:aws:s3:::mxkit-dev-x/other')).toBe(false);
     expect(isAllowed(policy, 's3:PutObject', 'arn:aws:s3:::mxkit-dev-x/relay/mxkit-abc.js')).toBe(false);
+  });
+});
+
+describe('the stand-ins read the rspamd unit beside the relay', () => {
+  const rspamd = rspamdBootFiles({ image: RSPAMD_IMAGE, flagScore: 6, rejectScore: 15 }).find((file) => file.path.endsWith('mxkit-rspamd.service'));
+  const rspamdUnit = parseUnitFile(rspamd?.content ?? '');
+
+  test('as wanted by the relay, ordered before it and stopped with it', () => {
+    expect(listValue(rspamdUnit, 'Install', 'WantedBy')).toEqual(['mxkit-relay.service']);
+    expect(listValue(rspamdUnit, 'Unit', 'Before')).toEqual(['mxkit-relay.service']);
+    expect(listValue(rspamdUnit, 'Unit', 'PartOf')).toEqual(['mxkit-relay.service']);
+  });
+
+  test('with its environment, a named volume for its data and its config read-only', () => {
+    const run = parseDockerRun(parseCommandLine(values(rspamdUnit, 'Service', 'ExecStart')[0]).argv.slice(2));
+    expect(run.env).toEqual(['RSPAMD_LOCAL_ADDR=127.0.0.1']);
+    expect(run.mounts).toEqual([
+      { source: 'mxkit-rspamd', target: '/var/lib/rspamd', readOnly: false, named: true },
+      { source: '/etc/mxkit/rspamd/local.d', target: '/etc/rspamd/local.d', readOnly: true },
+    ]);
+    expect(run.command).toEqual([]);
+    const image = { execPrefix: [], user: '11333:11333', command: ['/usr/bin/rspamd', '-f'], description: 'rspamd' };
+    expect(containerCommand(run.command, image)).toEqual(['/usr/bin/rspamd', '-f']);
+    expect(privileges(run, image)).toEqual(['--reuid=11333', '--regid=11333', '--clear-groups', '--no-new-privs', '--inh-caps', '-all', '--bounding-set', '-all']);
   });
 });

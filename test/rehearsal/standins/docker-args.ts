@@ -5,9 +5,12 @@
  */
 
 export interface BindMountSpec {
+  /** A host path, or the name of a named volume (`named`). */
   source: string;
   target: string;
   readOnly: boolean;
+  /** A named volume (`-v name:/path`): Docker keeps it under its data root, made on first use. */
+  named?: boolean;
 }
 
 export interface ContainerRun {
@@ -19,6 +22,9 @@ export interface ContainerRun {
   capAdd: string[];
   securityOpt: string[];
   pidsLimit?: number;
+  memory?: string;
+  /** `--env K=V`, in order. */
+  env: string[];
   tmpfs: Array<{ target: string; options: string }>;
   logDriver?: string;
   mounts: BindMountSpec[];
@@ -45,15 +51,17 @@ function parseMount(value: string): BindMountSpec {
   return { source, target, readOnly: readOnly && flag !== 'false' && flag !== '0' };
 }
 
-/** `-v /a:/b[:ro]`. */
+/** `-v /a:/b[:ro]` (a bind) or `-v name:/b[:ro]` (a named volume). */
 function parseVolume(value: string): BindMountSpec {
   const [source, target, options = ''] = value.split(':');
-  if (!source?.startsWith('/') || !target) throw new Error(`docker stand-in: only host-path volumes are emulated (got "${value}")`);
-  return { source, target, readOnly: options.split(',').includes('ro') };
+  if (!source || !target?.startsWith('/')) throw new Error(`docker stand-in: cannot read --volume "${value}"`);
+  const named = !source.startsWith('/');
+  if (named && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(source)) throw new Error(`docker stand-in: "${source}" is not a volume name`);
+  return { source, target, readOnly: options.split(',').includes('ro'), ...(named ? { named } : {}) };
 }
 
 export function parseDockerRun(argv: readonly string[]): ContainerRun {
-  const run: ContainerRun = { name: '', remove: false, network: 'bridge', readOnly: false, capDrop: [], capAdd: [], securityOpt: [], tmpfs: [], mounts: [], image: '', command: [] };
+  const run: ContainerRun = { name: '', remove: false, network: 'bridge', readOnly: false, capDrop: [], capAdd: [], securityOpt: [], env: [], tmpfs: [], mounts: [], image: '', command: [] };
   let index = 0;
   const value = (flag: string) => {
     const next = argv[++index];
@@ -72,6 +80,13 @@ export function parseDockerRun(argv: readonly string[]): ContainerRun {
       case '--cap-add': run.capAdd.push(value(arg).toUpperCase()); break;
       case '--security-opt': run.securityOpt.push(value(arg)); break;
       case '--pids-limit': run.pidsLimit = Number(value(arg)); break;
+      case '--memory': case '-m': run.memory = value(arg); break;
+      case '--env': case '-e': {
+        const env = value(arg);
+        if (!env.includes('=')) throw new Error(`docker stand-in: --env ${env} without a value is not emulated`);
+        run.env.push(env);
+        break;
+      }
       case '--log-driver': run.logDriver = value(arg); break;
       case '--tmpfs': {
         const [target, options = ''] = value(arg).split(/:(.*)/s, 2);

@@ -5,9 +5,9 @@
  * it runs as this machine's Debian root plus the Node.js 22 build the rehearsal gives it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { containerCommand, containerScript, IMAGE_PATH, boundingSet } from './container';
+import { containerCommand, containerScript, IMAGE_PATH, boundingSet, mountSource, privileges } from './container';
 import { parseDockerRun, type ContainerRun } from './docker-args';
 import { note, StandinError } from './log';
 import { DOCKER_DATA, DOCKER_STATE, IMAGE_CATALOG, type ImageEntry } from './paths';
@@ -45,7 +45,7 @@ function validate(run: ContainerRun): void {
   boundingSet(run);
   // docker: "invalid mount config for type "bind": bind source path does not exist".
   for (const mount of run.mounts) {
-    if (!existsSync(mount.source)) throw new StandinError(`docker: Error response from daemon: invalid mount config for type "bind": bind source path does not exist: ${mount.source}`, 125);
+    if (!mount.named && !existsSync(mount.source)) throw new StandinError(`docker: Error response from daemon: invalid mount config for type "bind": bind source path does not exist: ${mount.source}`, 125);
   }
 }
 
@@ -54,6 +54,17 @@ async function runContainer(argv: readonly string[]): Promise<number> {
   validate(run);
   if (readState(run.name)) throw new StandinError(`docker: Error response from daemon: Conflict. The container name "/${run.name}" is already in use`, 125);
   const image = imageFor(run.image);
+  // A named volume is made on first use, owned by the image's user (Docker copies the image's
+  // directory, ownership included, into a new volume).
+  for (const mount of run.mounts.filter((m) => m.named)) {
+    const path = mountSource(mount);
+    if (!existsSync(path)) {
+      mkdirSync(path, { recursive: true });
+      const [uid, gid] = (image.user ?? '0:0').split(':').map(Number);
+      chownSync(path, uid, gid ?? uid);
+      note('docker', `volume ${mount.source} created`);
+    }
+  }
   const root = `${DOCKER_DATA}/containers/${run.name}/root`;
   mkdirSync(root, { recursive: true });
   mkdirSync(DOCKER_STATE, { recursive: true });
@@ -61,8 +72,13 @@ async function runContainer(argv: readonly string[]): Promise<number> {
   const child = spawn('unshare', ['--mount', '--propagation', 'private', '/bin/bash', '-c', script], { stdio: 'inherit' });
   if (child.pid === undefined) throw new StandinError('docker stand-in: could not start the container', 125);
   writeFileSync(stateFile(run.name), JSON.stringify({ pid: child.pid, image: run.image, run } satisfies ContainerState));
-  const mounts = run.mounts.map((m) => `${m.source}→${m.target}${m.readOnly ? ' (ro)' : ''}`).join(', ');
-  note('docker', `run ${run.name}: ${image.description}, pid ${child.pid}; ${run.readOnly ? 'read-only root' : 'writable root'}, capabilities ${boundingSet(run)}, mounts ${mounts}; ${containerCommand(run.command, image).join(' ')}`);
+  const mounts = run.mounts.map((m) => `${m.named ? `volume ${m.source}` : m.source}→${m.target}${m.readOnly ? ' (ro)' : ''}`).join(', ');
+  const unenforced = [run.pidsLimit !== undefined ? `--pids-limit ${run.pidsLimit}` : '', run.memory ? `--memory ${run.memory}` : ''].filter(Boolean);
+  note(
+    'docker',
+    `run ${run.name}: ${image.description}, pid ${child.pid}, user ${image.user ?? '0:0'}; ${run.readOnly ? 'read-only root' : 'writable root'}, capabilities ${boundingSet(run)}, mounts ${mounts}; ` +
+      `${containerCommand(run.command, image).join(' ')}${unenforced.length ? ` (not enforced here: ${unenforced.join(', ')})` : ''}`,
+  );
   // docker run in the foreground passes signals on to the container (--sig-proxy, the default).
   for (const name of ['SIGTERM', 'SIGINT'] as const) process.on(name, () => signal(child.pid as number, name));
   const code = await new Promise<number>((resolve) => child.on('exit', (exitCode, killedBy) => resolve(exitCode ?? (killedBy ? 128 + (killedBy === 'SIGKILL' ? 9 : 15) : 1))));
@@ -120,7 +136,7 @@ function execInContainer(argv: readonly string[]): number {
   const image = imageFor(state.image);
   const result = spawnSync(
     'nsenter',
-    ['--target', String(state.pid), '--mount', '--root', '--wd=/', '/usr/bin/env', '-i', `PATH=${IMAGE_PATH}`, '/usr/bin/setpriv', '--no-new-privs', '--inh-caps', '-all', '--bounding-set', boundingSet(state.run), '--', ...containerCommand(command, image)],
+    ['--target', String(state.pid), '--mount', '--root', '--wd=/', '/usr/bin/env', '-i', `PATH=${IMAGE_PATH}`, ...state.run.env, '/usr/bin/setpriv', ...privileges(state.run, image), '--', ...containerCommand(command, image)],
     { stdio: 'inherit' },
   );
   return result.status ?? 1;

@@ -17,6 +17,8 @@ export const DOCKER_STATE = '/run/docker-standin';
 export const DOCKER_DATA = '/var/lib/docker-standin';
 export const IMAGE_ROOTFS = `${DOCKER_DATA}/rootfs`;
 export const IMAGE_CATALOG = `${DOCKER_DATA}/images.json`;
+/** Named volumes (docker's /var/lib/docker/volumes/<name>/_data). */
+export const VOLUMES_DIR = `${DOCKER_DATA}/volumes`;
 /** What systemd gives every unit (systemd.exec(7), "Environment variables in spawned processes"). */
 export const UNIT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin';
 
@@ -32,11 +34,18 @@ export interface StandinWorld {
   instancePolicy: string;
 }
 
-/** An image the docker stand-in can run: the Debian root plus this Node.js build. */
+/**
+ * An image the docker stand-in can run: this machine's Debian root (both official images are
+ * Debian bookworm based), plus what the image adds.
+ */
 export interface ImageEntry {
-  /** Directory holding `node`, mounted at /usr/local/bin as in the official image. */
-  bin: string;
-  /** How to start a binary of this architecture on this machine (qemu for arm64). */
+  /** Directory mounted at /usr/local/bin (the Node.js image's `node`); absent: the root's own. */
+  bin?: string;
+  /** How to start a `node` of this architecture on this machine (qemu for arm64). */
   execPrefix: string[];
+  /** The image's USER (`uid:gid`); default root. */
+  user?: string;
+  /** The image's CMD, for a `docker run` that gives none. */
+  command?: string[];
   description: string;
 }

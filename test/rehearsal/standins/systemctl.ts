@@ -1,9 +1,10 @@
 /**
  * `systemctl` stand-in: enough of systemd for mxkit's units. `enable` links WantedBy=, `start` starts
- * Requires= first, runs ExecStartPre= lines in order (a `-` line may fail), then ExecStart= (a
- * oneshot to the end; a simple service in the background, its main process recorded), honours
- * RequiresMountsFor= through /etc/fstab; `stop` stops units that require this one first, runs
- * ExecStop= and waits for the main process. Restart= is not emulated: the rehearsal restarts
+ * Requires= first (their failure fails the start), Wants= and <unit>.wants/ links (their failure
+ * does not; those ordered Before= the unit first), runs ExecStartPre= lines in order (a `-` line may
+ * fail), then ExecStart= (a oneshot to the end; a simple service in the background, its main
+ * process recorded), honours RequiresMountsFor= through /etc/fstab; `stop` stops units that
+ * require this one or are PartOf= it first, runs ExecStop= and waits for the main process. Restart= is not emulated: the rehearsal restarts
  * units itself (reboot). Output of each unit goes to /var/log/mxkit-rehearsal/<unit>.log.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -89,6 +90,12 @@ function startUnit(unit: string, chain: string[] = []): boolean {
       return false;
     }
   }
+  const wanted = [...listValue(file, 'Unit', 'Wants'), ...wantedBy(unit)].filter((w) => !chain.includes(w));
+  const first = wanted.filter((w) => !BUILTIN.has(w) && listValue(readUnit(w), 'Unit', 'Before').includes(unit));
+  const wantedStart = (w: string) => {
+    if (!startUnit(w, [...chain, unit])) note('systemd', `${unit}: wanted ${w} did not start; ${unit} goes on (Wants=)`);
+  };
+  for (const w of first) wantedStart(w);
   if (!requireMounts(unit, listValue(file, 'Unit', 'RequiresMountsFor'))) return false;
   mkdirSync(LOG_DIR, { recursive: true });
   for (const line of values(file, 'Service', 'ExecStartPre')) {
@@ -113,15 +120,23 @@ function startUnit(unit: string, chain: string[] = []): boolean {
   child.unref();
   markActive(unit, { pid: child.pid });
   note('systemd', `${unit}: started, main process ${child.pid}`);
+  for (const w of wanted.filter((w) => !first.includes(w))) wantedStart(w);
   return true;
 }
 
-/** Units whose Requires= names `unit` (systemd stops them first). */
+/** Units linked into <unit>.wants/ by their WantedBy= (systemd.unit(5), [Install]). */
+function wantedBy(unit: string): string[] {
+  const dir = `${UNIT_DIR}/${unit}.wants`;
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+/** Units whose Requires= or PartOf= names `unit` (systemd stops them with it, first). */
 function dependents(unit: string): string[] {
   if (!existsSync(SYSTEMD_STATE)) return [];
   return readdirSync(SYSTEMD_STATE)
     .map((file) => file.replace(/\.json$/, ''))
-    .filter((other) => !BUILTIN.has(other) && activeState(other) && listValue(readUnit(other), 'Unit', 'Requires').includes(unit));
+    .filter((other) => other !== unit && !BUILTIN.has(other) && activeState(other))
+    .filter((other) => [...listValue(readUnit(other), 'Unit', 'Requires'), ...listValue(readUnit(other), 'Unit', 'PartOf')].includes(unit));
 }
 
 async function stopUnit(unit: string): Promise<void> {
