@@ -1,6 +1,6 @@
 /**
  * Secrets in SSM Parameter Store as SecureString (encrypted with the account's aws/ssm KMS key) under
- * /mxkit/<stack>/. The host reads them at boot into tmpfs; they never go into user data or plain outputs.
+ * /mxkit/<project>/<stack>/. The host reads them at boot into tmpfs; they never go into user data or plain outputs.
  * aws.ssm.Parameter args: registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/ssm_parameter
  */
 import * as aws from '@pulumi/aws';
@@ -24,7 +24,7 @@ export class SecretStore extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecretStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mxkit:secrets:SecretStore', name, {}, opts);
-    if (!/^\/[A-Za-z0-9_.\-/]+[^/]$/.test(args.prefix)) throw new Error(`SSM prefix "${args.prefix}" must look like /mxkit/<stack>`);
+    if (!/^\/[A-Za-z0-9_.\-/]+[^/]$/.test(args.prefix)) throw new Error(`SSM prefix "${args.prefix}" must look like /mxkit/<project>/<stack>`);
     this.prefix = args.prefix;
     this.names = Object.keys(args.values).sort();
     const parameters = this.names.map(

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { trackedStackNames } from '../../infra/deploy-test/pulumi-workspace';
 import { parseDeployTestArgs } from '../../infra/deploy-test/args';
@@ -55,5 +56,12 @@ describe('deploy:test check options from the stack', () => {
 describe('deploy:test tracked stacks', () => {
   test('are the stack files git tracks in stacks/, the template among them', () => {
     expect(trackedStackNames(path.join(__dirname, '../..'))).toEqual(expect.arrayContaining(['dev', 'prod', 'test-example']));
+  });
+});
+
+describe('npm run deploy:test', () => {
+  test('builds the relay bundle before anything else, so pulumi up never lacks it', () => {
+    const scripts = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['deploy:test']).toMatch(/^npm run build && /);
   });
 });
