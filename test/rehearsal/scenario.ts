@@ -1,8 +1,9 @@
 /**
  * The rehearsal inside its namespaces (this process is their PID 1): the outside world, then
- * instance 1 (Node 22 x64) boots from the user data, passes `mxkit check`, delivers a DKIM-signed
- * message; mail queues and survives a reboot; then instance 2 (Node 22 arm64, under qemu) replaces
- * it on the same spool volume and delivers the queue, and takes a message over STARTTLS.
+ * instance 1 (Node 22 x64) boots from the user data with rspamd beside the relay, passes
+ * `mxkit check`, delivers a DKIM-signed message and refuses GTUBE; mail queues and survives a
+ * reboot; then instance 2 (Node 22 arm64, under qemu) replaces it on the same spool volume,
+ * delivers the queue, and takes a message over STARTTLS.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { RSPAMD_IMAGE } from '../../infra/components/rspamd-unit';
 import { NODE_IMAGE } from '../../infra/components/user-data';
 import { detail, step } from './log';
 import { sendUnauthenticated, submit, verifyDkim } from './mail';
+import { containerFacts } from './container-facts';
 import { Instance } from './instance';
 import { OUTSIDE_DOMAIN, OUTSIDE_IP, startDns, startOutsideServer, type OutsideServer } from './outside';
 import { run, runAsync } from './shell';
@@ -29,13 +31,13 @@ export interface InsidePlan {
 
 const QEMU = ['/usr/bin/qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'];
 const INSTANCE_NETNS = 'mxkit-instance';
+const CONFIG = '/run/mxkit/relay.json';
 
 /** Another address in the Elastic IP's /24: the instance's gateway, where "the internet" (and its DNS) is. */
 function gatewayFor(publicIp: string): string {
   const parts = publicIp.split('.');
   return [...parts.slice(0, 3), parts[3] === '1' ? '2' : '1'].join('.');
 }
-const CONFIG = '/run/mxkit/relay.json';
 
 class Rehearsal {
   private readonly shown = new Map<Instance, number>();
@@ -160,44 +162,6 @@ class Rehearsal {
     const value = (tag: string) => run(['blkid', '-s', tag, '-o', 'value', this.plan.loopDevice]).trim();
     return { uuid: value('UUID'), label: value('LABEL') };
   }
-}
-
-/** Mount flags per mount point, from /proc/<pid>/mountinfo (proc(5)): what the process really has. */
-function mountFlags(pid: number): Map<string, string[]> {
-  const flags = new Map<string, string[]>();
-  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter(Boolean)) {
-    const fields = line.split(' ');
-    flags.set(fields[4], fields[5].split(','));
-  }
-  return flags;
-}
-
-interface ContainerExpectation {
-  /** Mount point → the flag the docker run line asks for. */
-  mounts: Array<[string, 'ro' | 'rw']>;
-  /** CapEff and CapBnd in /proc/<pid>/status (hex). */
-  capabilities: string;
-  uid: string;
-}
-
-/**
- * A container as the kernel sees it, checked against its docker run line: mounts read-only where
- * the flags say so, exactly the capabilities left, the image's user, no_new_privs.
- */
-function containerFacts(instance: Instance, name: string, expected: ContainerExpectation): { argv: string; summary: string } {
-  const { pid } = JSON.parse(instance.read(`/run/docker-standin/${name}.json`)) as { pid: number };
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (key: string) => new RegExp(`^${key}:\\s*(\\S+)`, 'm').exec(status)?.[1];
-  const mounts = mountFlags(pid);
-  for (const [target, mode] of expected.mounts) {
-    if (!mounts.get(target)?.includes(mode)) throw new Error(`in ${name} ${target} is ${mounts.get(target)?.join(',') ?? 'not mounted'}, the docker run line says ${mode}`);
-  }
-  if (field('CapEff') !== expected.capabilities || field('CapBnd') !== expected.capabilities) throw new Error(`${name} has capabilities ${field('CapEff') ?? '?'} (bounding ${field('CapBnd') ?? '?'}), not ${expected.capabilities}`);
-  if (field('NoNewPrivs') !== '1') throw new Error(`${name} runs without no_new_privs`);
-  if (field('Uid') !== expected.uid) throw new Error(`${name} runs as uid ${field('Uid') ?? '?'}, not ${expected.uid}`);
-  const flags = expected.mounts.map(([target, mode]) => `${target} ${mode}`).join(', ');
-  return { argv, summary: `uid ${expected.uid}; ${flags}; capabilities ${expected.capabilities === '0000000000000000' ? 'none' : 'NET_BIND_SERVICE only'}; no_new_privs` };
 }
 
 export async function rehearseInside(world: RehearsalWorld, plan: InsidePlan): Promise<void> {
