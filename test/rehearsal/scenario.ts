@@ -213,9 +213,10 @@ async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan:
   const boot = await first.firstBoot(world.userData);
   rehearsal.showStandins(first);
   if (boot.status !== 0) throw new Error(`runcmd failed (${boot.status}): ${boot.stderr}`);
-  await rehearsal.relayUp(first, 60_000);
-  // Test hook: a rehearsal that fails here must still leave nothing behind (test/rehearsal/rehearse.test.ts).
+  // Test hook: a rehearsal that fails here, with the spool volume mounted and the relay running,
+  // must still leave nothing behind (test/rehearsal/rehearse.test.ts).
   if (process.env.MXKIT_REHEARSAL_BREAK === 'after-first-boot') throw new Error('broken on purpose after the first boot (MXKIT_REHEARSAL_BREAK)');
+  await rehearsal.relayUp(first, 60_000);
   const formatted = rehearsal.spoolFacts();
   detail(`spool volume formatted once: xfs LABEL=${formatted.label} UUID=${formatted.uuid}`);
 
