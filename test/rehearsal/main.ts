@@ -80,9 +80,10 @@ async function outside(stack: string): Promise<number> {
   const stop = () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  let interrupted = false;
   const onSignal = () => {
+    interrupted = true;
     stop();
-    process.exitCode = 130;
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -106,7 +107,9 @@ async function outside(stack: string): Promise<number> {
     }, INSIDE_DEADLINE_MS);
     const code = await new Promise<number>((done) => (child as ChildProcess).on('exit', (exitCode, signal) => done(exitCode ?? (signal ? 1 : 0))));
     clearTimeout(watchdog);
-    return code;
+    if (interrupted) process.stderr.write('rehearsal interrupted\n');
+    // 128 + SIGINT, as a shell reports a run stopped with Ctrl-C.
+    return interrupted ? 130 : code;
   } finally {
     stop();
     if (loop) detachLoop(loop, image);
