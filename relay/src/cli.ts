@@ -7,6 +7,7 @@ import { parseArgs, UsageError } from './commands/args';
 import { runHashPasswordCommand } from './commands/hash-password';
 import { runQueueCommand } from './commands/queue';
 import { runRelayCommand } from './commands/relay-command';
+import { runTraceCommand } from './commands/trace';
 import { runLocalCommand } from './local/local-command';
 import { CHECK_USAGE, runCheckCommand } from './commands/check';
 import { runRecordsCommand } from '../../infra/builders/records-command';
@@ -22,6 +23,8 @@ const USAGE = `usage: mxkit <command>
                                  messages that ended without delivery and without a DSN
   records --config FILE [--ip IP] [--format zone|json]
                                  the DNS records the deployment publishes
+  trace <queue-id|address> --config FILE [--json] [--limit N]
+                                 every attempt of a message and how it ended
   ${CHECK_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return runHashPasswordCommand(print);
     case 'queue':
       return runQueueCommand(parseArgs(rest, ['json', 'failed']), print);
+    case 'trace':
+      return runTraceCommand(parseArgs(rest, ['json']), print);
     case 'records':
       return runRecordsCommand(rest, print);
     case 'check':

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { alertsSchema, reportsSchema, suppressionSchema, throttleSchema, THROTTLE_DEFAULTS } from './deliverability';
 import { DURATION_PATTERN } from './duration';
 import { spamDefaults, spamSchema } from './spam-schema';
 
@@ -125,6 +126,9 @@ export const relayConfigSchema = z
         failedRetention: duration.default('7d'),
         // Direct delivery only: where the relay checks that outbound port 25 is open (null: never).
         port25Probe: port25Probe.nullable().default(DEFAULT_PORT25_PROBE),
+        // How long `mxkit trace` can look back (docs/deliverability.md).
+        traceRetention: duration.default('14d'),
+        throttle: throttleSchema.default(THROTTLE_DEFAULTS),
       })
       .strict()
       .default({
@@ -134,6 +138,8 @@ export const relayConfigSchema = z
         maxQueueTime: '5d',
         failedRetention: '7d',
         port25Probe: DEFAULT_PORT25_PROBE,
+        traceRetention: '14d',
+        throttle: THROTTLE_DEFAULTS,
       }),
     forwarding: z
       .object({
@@ -160,6 +166,9 @@ export const relayConfigSchema = z
     mtaSts: z.object({ mode: z.enum(['testing', 'enforce']), maxAge: duration }).strict().optional(),
     spam: spamSchema.default(spamDefaults),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
+    reports: reportsSchema.optional(),
+    suppression: suppressionSchema.default({ enabled: true, maxEntries: 100_000 }),
+    alerts: alertsSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -190,6 +199,12 @@ export const relayConfigSchema = z
     }
     if (smarthost?.passwordFile !== undefined && smarthost.username === undefined) {
       ctx.addIssue({ code: 'custom', path: ['delivery', 'smarthost', 'username'], message: 'is required when delivery.smarthost.passwordFile is set' });
+    }
+    for (const kind of ['dmarc', 'tlsRpt', 'complaints'] as const) {
+      config.reports?.[kind].forEach((address, index) => {
+        const reportDomain = address.slice(address.lastIndexOf('@') + 1);
+        if (!config.domains.includes(reportDomain)) ctx.addIssue({ code: 'custom', path: ['reports', kind, index], message: `domain ${reportDomain} is not in domains` });
+      });
     }
     const names = new Set<string>();
     config.users.forEach((user, index) => {

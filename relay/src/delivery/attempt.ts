@@ -1,9 +1,10 @@
 /**
  * One delivery attempt of one queued message: plan its recipients on the first attempt, prepare
  * what leaves (DKIM-signed, or for forwarded mail possibly From-rewritten: outgoing.ts), deliver
- * per destination domain in parallel (within the limits), record every recipient's outcome durably
- * as soon as it is known, then end failures (a DSN, or the failed list: endings.ts), reschedule,
- * or finish.
+ * per destination domain in parallel (each in its provider group's turn: throttle.ts), record
+ * every recipient's outcome durably as soon as it is known, then end failures (a DSN, or the
+ * failed list: endings.ts), reschedule, or finish. The relay's own report mailboxes are stored
+ * locally (reports/sink.ts).
  */
 import type { EventEmitter } from 'node:events';
 import type { RelayConfig } from '../config/schema';
@@ -14,11 +15,13 @@ import type { Spool } from '../spool/spool';
 import type { DeliveryState, RecipientState } from '../spool/state';
 import type { DkimSigner } from './dkim';
 import { failedRecord, reportFailures, warnDelayed } from './endings';
+import type { LocalMailbox } from './events';
 import { planRecipients } from './forwarding';
-import type { Limiter } from './limiter';
+import { nextAttemptTime } from './next-attempt';
 import { localOutcome, type Outcome } from './outcome';
 import { forwarderFor, outgoingMessage, rewritesFrom } from './outgoing';
 import type { Srs } from './srs';
+import type { Throttle } from './throttle';
 import { deliverGroup, type TransportSettings } from './transport';
 
 /** RFC 3464 delay warnings: one, after the message has waited this long. */
@@ -31,7 +34,10 @@ export interface AttemptContext {
   metrics: RelayMetrics;
   events: EventEmitter;
   transport: TransportSettings;
-  limiter: Limiter;
+  /** Per-provider concurrency, pace and cool-offs (throttle.ts). */
+  throttle: Throttle;
+  /** Stores mail for the relay's own report and complaint mailboxes (reports/sink.ts). */
+  storeLocally?(mailbox: LocalMailbox, envelope: SpoolEnvelope, body: Buffer): Promise<Outcome>;
   signers: readonly DkimSigner[];
   srs: Srs;
   retryScheduleMs: readonly number[];
@@ -61,6 +67,8 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
   const log = ctx.logger.child({ queueId: id });
   const stored = await ctx.spool.state.read(id);
   const state: DeliveryState = stored ?? { id, attempts: 0, nextAttemptAt: new Date().toISOString(), recipients: planRecipients(envelope, ctx.config, ctx.srs) };
+  // Who and where, on every event (events.ts): the trace, suppression and per-user metrics use it.
+  const about = (recipient: RecipientState) => ({ id, to: recipient.to, ...(recipient.original !== recipient.to ? { original: recipient.original } : {}), ...(envelope.authUser ? { user: envelope.authUser } : {}), listener: envelope.listener });
   // Bounced recipients whose DSN is not yet spooled: planned bounces of a new message, and those a
   // crash or a spool error cut off last time (the flag is stored with the bounce, cleared after).
   if (!stored) {
@@ -68,7 +76,7 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
       recipient.dsnPending = true;
       ctx.metrics.bounced.inc({ reason: recipient.reason ?? 'unknown' });
       log.warn({ to: recipient.to, reason: recipient.reason, detail: recipient.lastError }, 'bounced');
-      ctx.events.emit('bounced', { id, to: recipient.to, reason: recipient.reason, detail: recipient.lastError });
+      ctx.events.emit('bounced', { ...about(recipient), reason: recipient.reason ?? 'unknown', status: recipient.statusCode ?? '5.0.0', detail: recipient.lastError ?? '' });
     }
   }
   const newlyBounced: RecipientState[] = state.recipients.filter((recipient) => recipient.status === 'bounced' && recipient.dsnPending === true);
@@ -76,26 +84,32 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
   let writes = Promise.resolve();
   const persist = () => (writes = writes.then(() => ctx.spool.state.write(state)));
 
+  // Held back by our own throttle: no remote contact, so no attempt counts (and no retry-schedule step).
+  let throttledUntil: number | undefined;
+  let attempted = false;
   const record = (recipient: RecipientState, outcome: Outcome) => {
-    recipient.attempts++;
+    if (outcome.retryAt !== undefined) throttledUntil = Math.min(throttledUntil ?? Infinity, outcome.retryAt);
+    else attempted = true;
+    if (outcome.reason !== 'throttled') recipient.attempts++;
     recipient.lastAttemptAt = new Date().toISOString();
     recipient.statusCode = outcome.status;
     recipient.reason = outcome.reason;
     recipient.lastError = outcome.verdict === 'delivered' ? undefined : outcome.detail;
     if (outcome.remoteMta) recipient.remoteMta = outcome.remoteMta;
     const fields = { to: recipient.to, reason: outcome.reason, status: outcome.status, detail: outcome.detail, remoteMta: outcome.remoteMta };
+    const event = { ...about(recipient), ...fields, ...(outcome.remoteAddress ? { remoteAddress: outcome.remoteAddress } : {}), ...(outcome.tls !== undefined ? { tls: outcome.tls } : {}) };
     if (outcome.verdict === 'delivered') {
       recipient.status = 'delivered';
-      ctx.metrics.delivered.inc({ route: ctx.transport.smarthost ? 'smarthost' : 'mx', tls: outcome.tls ? 'yes' : 'no' });
+      ctx.metrics.delivered.inc({ route: recipient.local ? 'local' : ctx.transport.smarthost ? 'smarthost' : 'mx', tls: outcome.tls ? 'yes' : 'no' });
       ctx.metrics.queueAge.observe((Date.now() - Date.parse(envelope.receivedAt)) / 1000);
       log.info({ ...fields, tls: outcome.tls }, 'delivered');
-      ctx.events.emit('delivered', { id, to: recipient.to, tls: outcome.tls === true, remoteMta: outcome.remoteMta });
+      ctx.events.emit('delivered', { ...event, tls: outcome.tls === true });
     } else if (outcome.verdict === 'bounced') {
       bounce(recipient, outcome);
     } else {
       ctx.metrics.deferred.inc({ reason: outcome.reason });
       log.info(fields, 'deferred');
-      ctx.events.emit('deferred', { id, to: recipient.to, reason: outcome.reason, detail: outcome.detail });
+      ctx.events.emit('deferred', { ...event, ...(outcome.retryAt !== undefined ? { retryAt: new Date(outcome.retryAt).toISOString() } : {}) });
     }
   };
   const bounce = (recipient: RecipientState, outcome: Outcome) => {
@@ -108,13 +122,21 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
     ctx.metrics.bounced.inc({ reason: outcome.reason });
     ctx.metrics.queueAge.observe((Date.now() - Date.parse(envelope.receivedAt)) / 1000);
     log.warn({ to: recipient.to, reason: outcome.reason, status: outcome.status, detail: outcome.detail }, 'bounced');
-    ctx.events.emit('bounced', { id, to: recipient.to, reason: outcome.reason, detail: outcome.detail });
+    ctx.events.emit('bounced', { ...about(recipient), reason: outcome.reason, status: recipient.statusCode, detail: outcome.detail, ...(outcome.remoteMta ? { remoteMta: outcome.remoteMta } : {}), ...(outcome.remoteAddress ? { remoteAddress: outcome.remoteAddress } : {}), ...(outcome.tls !== undefined ? { tls: outcome.tls } : {}) });
   };
 
-  if (pending.length > 0) {
+  // The relay's own mailboxes (DMARC/TLS-RPT reports, complaints): stored here, never sent on.
+  for (const recipient of pending.filter((candidate) => candidate.local)) {
+    const outcome = ctx.storeLocally
+      ? await ctx.storeLocally(recipient.local as LocalMailbox, envelope, body).catch((error: unknown) => localOutcome('local_error', `storing the report failed: ${(error as Error).message}`))
+      : localOutcome('local_error', 'no local store for this mailbox');
+    record(recipient, outcome);
+  }
+  const remote = pending.filter((recipient) => !recipient.local);
+  if (remote.length > 0) {
     const rewrite = rewritesFrom(ctx.config);
     const groups = new Map<string, { forwarder: string | undefined; recipients: RecipientState[] }>();
-    for (const recipient of pending) {
+    for (const recipient of remote) {
       // A smarthost takes every domain in one transaction; MX delivery is per domain. A rewritten
       // forward carries its forwarder address in From, so each one is its own message.
       const forwarder = forwarderFor(envelope, recipient.original, rewrite);
@@ -145,9 +167,9 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
           return;
         }
         const domain = domainOf(group[0].to);
-        const limiterKey = ctx.transport.smarthost ? 'smarthost' : domain;
-        const result = await ctx.limiter
-          .run(limiterKey, () => deliverGroup(ctx.transport, domain, group[0].mailFrom, group.map((r) => r.to), outgoing))
+        const to = group.map((r) => r.to);
+        const result = await ctx.throttle
+          .run(id, domain, to, () => deliverGroup(ctx.transport, domain, group[0].mailFrom, to, outgoing))
           .catch((error: unknown) => ({ outcomes: new Map<string, Outcome>(), secure: undefined, error }));
         if (result.secure !== undefined) ctx.metrics.sessions.inc({ tls: result.secure ? 'yes' : 'no' });
         for (const recipient of group) {
@@ -162,7 +184,7 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
     );
   }
 
-  state.attempts++;
+  if (attempted || pending.length === 0) state.attempts++;
   const age = Date.now() - Date.parse(envelope.receivedAt);
   const stillPending = state.recipients.filter((recipient) => recipient.status === 'pending');
   if (stillPending.length > 0 && age >= ctx.maxQueueTimeMs) {
@@ -196,10 +218,11 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
     ctx.events.emit('finished', { id });
     return undefined;
   }
-  const delay = ctx.retryScheduleMs[Math.min(state.attempts - 1, ctx.retryScheduleMs.length - 1)];
+  const delay = ctx.retryScheduleMs[Math.min(Math.max(state.attempts, 1) - 1, ctx.retryScheduleMs.length - 1)];
   const expiresAt = Date.parse(envelope.receivedAt) + ctx.maxQueueTimeMs;
-  const next = Math.min(Date.now() + delay, Math.max(expiresAt, Date.now()));
+  const next = nextAttemptTime({ now: Date.now(), delay, expiresAt, throttledUntil, onlyThrottled: !attempted });
   state.nextAttemptAt = new Date(next).toISOString();
+  ctx.events.emit('rescheduled', { id, nextAttemptAt: state.nextAttemptAt });
   if (!(await ctx.spool.has(id))) {
     await ctx.spool.state.remove(id);
     return undefined;

@@ -12,16 +12,17 @@ import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import type { SpoolEnvelope, SpooledMessage } from '../spool/envelope';
 import type { Spool } from '../spool/spool';
+import { spoolLayout } from '../spool/layout';
 import { attemptMessage, DELAY_WARNING_MS, type AttemptContext } from './attempt';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
-import { Limiter } from './limiter';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { Port25Probe } from './port25-probe';
 import { DeliveryResolver } from './resolver';
 import { Scheduler } from './scheduler';
 import { Srs } from './srs';
 import { closeIdleConnections } from './smtp-client';
+import { Throttle } from './throttle';
 import type { Smarthost } from './transport';
 
 /** Internal knobs for tests; never read from the config file. */
@@ -36,14 +37,18 @@ export interface DeliveryHooks {
   delayWarningMs?: number;
   /** Per connection attempt of the port-25 probe (default 10 s). */
   port25TimeoutMs?: number;
+  /** The length of the throttle's "minute" (default 60 s; tests compress time). */
+  throttleMinuteMs?: number;
 }
 
 /** How often the failed list is pruned of entries past delivery.failedRetention. */
 const FAILED_PRUNE_MS = 3_600_000;
 
-export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, sessionsPerDomain: 4 } as const;
+/** Per-group session limits are delivery.throttle's (throttle.ts); these bound the whole relay. */
+export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64 } as const;
 
 export interface Delivery {
+  /** Typed in events.ts. */
   events: EventEmitter;
   inbound: InboundAuthenticator;
   srs: Srs;
@@ -65,6 +70,8 @@ export interface DeliveryDeps {
   logger: Logger;
   metrics: RelayMetrics;
   hooks?: DeliveryHooks;
+  /** Stores mail for the relay's own report and complaint mailboxes (reports/sink.ts). */
+  storeLocally?: AttemptContext['storeLocally'];
 }
 
 export async function startDelivery(deps: DeliveryDeps, queued: readonly SpooledMessage[]): Promise<Delivery> {
@@ -76,6 +83,18 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   const smarthost = await readSmarthost(config);
   const events = new EventEmitter();
   events.setMaxListeners(0);
+  const throttle = new Throttle({
+    config: config.delivery.throttle,
+    smarthost: smarthost !== undefined,
+    resolver,
+    statePath: spoolLayout(config.spoolDir).throttle,
+    logger,
+    metrics: metrics.deliverability,
+    events,
+    totalSessions: LIMITS.sessionsTotal,
+    ...(deps.hooks?.throttleMinuteMs ? { minuteMs: deps.hooks.throttleMinuteMs } : {}),
+  });
+  await throttle.load();
 
   const late: { scheduler?: Scheduler } = {};
   const context: AttemptContext = {
@@ -86,7 +105,8 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     events,
     signers,
     srs,
-    limiter: new Limiter(LIMITS.sessionsTotal, LIMITS.sessionsPerDomain),
+    throttle,
+    ...(deps.storeLocally ? { storeLocally: deps.storeLocally } : {}),
     transport: {
       heloName: config.hostname,
       port: config.delivery.port,
@@ -169,6 +189,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
       clearInterval(pruner);
       port25?.stop();
       await active.stop(timeoutMs);
+      await throttle.save();
       closeIdleConnections();
     },
   };

@@ -7,6 +7,7 @@
  * un-rewriting anything else would let whoever holds an SRS address relay through us.
  */
 import type { RelayConfig } from '../config/schema';
+import { localMailboxOf } from '../reports/mailboxes';
 import type { SpoolEnvelope } from '../spool/envelope';
 import type { RecipientState } from '../spool/state';
 import type { Srs } from './srs';
@@ -29,7 +30,7 @@ export function routeFor(routes: readonly Route[], address: string): Route | und
 }
 
 /** The recipients of a message's first attempt, each with the envelope sender to use. */
-export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig, 'routes' | 'domains'>, srs: Srs): RecipientState[] {
+export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig, 'routes' | 'domains' | 'reports'>, srs: Srs): RecipientState[] {
   const planned = new Map<string, RecipientState>();
   const add = (to: string, original: string, mailFrom: string, status: RecipientState['status'] = 'pending', lastError?: string) => {
     const key = to.toLowerCase();
@@ -47,7 +48,12 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
       add(returned, rcpt, envelope.mailFrom);
       continue;
     }
-    const route = routeFor(config.routes, rcpt);
+    // The relay's report and complaint mailboxes are stored, not forwarded (reports/sink.ts); an
+    // exact route for the same address forwards a copy as well (a human reading abuse@).
+    const mailbox = localMailboxOf(config, rcpt);
+    if (mailbox) planned.set(`local:${rcpt.toLowerCase()}`, { to: rcpt, original: rcpt, mailFrom: envelope.mailFrom, status: 'pending', attempts: 0, local: mailbox });
+    const route = mailbox ? config.routes.find((candidate) => candidate.match.toLowerCase() === rcpt.toLowerCase()) : routeFor(config.routes, rcpt);
+    if (mailbox && !route) continue;
     const domain = rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase();
     if (!route) {
       add(rcpt, rcpt, envelope.mailFrom, 'bounced', 'no route for this address any more');

@@ -1,6 +1,7 @@
 /**
- * Concurrency limits: at most `total` sessions at once, and at most `perKey` to one destination
- * domain (RFC 5321 4.5.4.1 asks senders not to flood one host with parallel connections).
+ * Concurrency limits: at most `total` sessions at once, and at most `perKey(key)` to one
+ * destination group (RFC 5321 4.5.4.1 asks senders not to flood one host with parallel
+ * connections; throttle.ts gives each provider group its own limit).
  */
 export class Limiter {
   private active = 0;
@@ -9,7 +10,7 @@ export class Limiter {
 
   constructor(
     private readonly total: number,
-    private readonly perKey: number,
+    private readonly perKey: (key: string) => number,
   ) {}
 
   async run<T>(key: string, task: () => Promise<T>): Promise<T> {
@@ -22,7 +23,7 @@ export class Limiter {
   }
 
   private canRun(key: string): boolean {
-    return this.active < this.total && (this.perKeyActive.get(key) ?? 0) < this.perKey;
+    return this.active < this.total && (this.perKeyActive.get(key) ?? 0) < this.perKey(key);
   }
 
   private acquire(key: string): Promise<void> {

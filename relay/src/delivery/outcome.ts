@@ -15,8 +15,12 @@ export interface Outcome {
   /** Human-readable detail: the remote reply or the local failure. */
   detail: string;
   remoteMta?: string;
+  /** The address the answering host was reached at (for `mxkit trace`). */
+  remoteAddress?: string;
   /** The session was encrypted (delivered outcomes). */
   tls?: boolean;
+  /** Deferred by our own throttle: the turn reserved for this message (ms since the epoch). */
+  retryAt?: number;
 }
 
 export type LocalFailure =
@@ -30,6 +34,7 @@ export type LocalFailure =
   | 'dkim'
   | 'no_route'
   | 'expired'
+  | 'throttled'
   | 'local_error';
 
 /** Failures found before or outside an SMTP reply. */
@@ -44,6 +49,7 @@ export const LOCAL_FAILURES: Record<LocalFailure, { verdict: Exclude<Verdict, 'd
   dkim: { verdict: 'deferred', status: '4.3.0' }, // never send unsigned: wait for a working key
   no_route: { verdict: 'bounced', status: '5.1.1' }, // a routed address lost its route
   expired: { verdict: 'bounced', status: '4.4.7' }, // RFC 3463: delivery time expired
+  throttled: { verdict: 'deferred', status: '4.4.5' }, // RFC 3463 X.4.5: congestion (our own pacing, delivery/throttle.ts)
   local_error: { verdict: 'deferred', status: '4.3.0' },
 };
 
@@ -53,7 +59,7 @@ export function localOutcome(failure: LocalFailure, detail: string, remoteMta?: 
 }
 
 /** An SMTP reply to MAIL, RCPT or DATA. 503 (bad sequence) is a session problem, not a refusal. */
-export function replyOutcome(code: number, response: string, remoteMta: string): Outcome {
+export function replyOutcome(code: number, response: string, remoteMta: string, remoteAddress?: string): Outcome {
   const enhanced = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(response)?.[1];
   const permanent = code >= 500 && code !== 503;
   const status = enhanced ?? (permanent ? '5.0.0' : '4.0.0');
@@ -63,9 +69,10 @@ export function replyOutcome(code: number, response: string, remoteMta: string):
     status: permanent && status.startsWith('4') ? `5${status.slice(1)}` : status,
     detail: response.trim(),
     remoteMta,
+    ...(remoteAddress ? { remoteAddress } : {}),
   };
 }
 
-export function deliveredOutcome(response: string, remoteMta: string, tls: boolean): Outcome {
-  return { verdict: 'delivered', reason: 'delivered', status: '2.0.0', detail: response.trim(), remoteMta, tls };
+export function deliveredOutcome(response: string, remoteMta: string, tls: boolean, remoteAddress?: string): Outcome {
+  return { verdict: 'delivered', reason: 'delivered', status: '2.0.0', detail: response.trim(), remoteMta, tls, ...(remoteAddress ? { remoteAddress } : {}) };
 }

@@ -96,7 +96,7 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
       settings.logger.info({ domain, host: target.servername, detail: result.detail }, 'STARTTLS handshake failed; retrying without TLS');
       result = await sendOverSmtp({ ...target, plaintext: true }, mailFrom, recipients, message);
     }
-    const outcomes = interpret(result, target.servername);
+    const outcomes = interpret(result, target.servername, target.host);
     if (outcomes) return { outcomes, secure: result.kind === 'session' ? result.secure : false };
     last = result.kind === 'unreachable' ? localOutcome(result.failure, `${target.servername} [${target.host}]: ${result.detail}`, target.servername) : last;
     settings.logger.info({ domain, host: target.servername, address: target.host, detail: last.detail }, 'host unreachable, trying the next');
@@ -104,11 +104,11 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
   return all(last);
 }
 
-function interpret(result: SessionResult, remoteMta: string): Map<string, Outcome> | undefined {
+function interpret(result: SessionResult, remoteMta: string, remoteAddress: string): Map<string, Outcome> | undefined {
   if (result.kind === 'unreachable') return undefined;
   const outcomes = new Map<string, Outcome>();
   for (const [recipient, reply] of result.replies) {
-    outcomes.set(recipient, reply.code >= 200 && reply.code < 300 ? deliveredOutcome(reply.response, remoteMta, result.secure) : replyOutcome(reply.code, reply.response, remoteMta));
+    outcomes.set(recipient, reply.code >= 200 && reply.code < 300 ? deliveredOutcome(reply.response, remoteMta, result.secure, remoteAddress) : replyOutcome(reply.code, reply.response, remoteMta, remoteAddress));
   }
   return outcomes;
 }

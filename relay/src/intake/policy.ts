@@ -6,6 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { RelayConfig } from '../config/schema';
+import { localMailboxOf } from '../reports/mailboxes';
 import { Replies, SmtpReply } from './reply';
 import type { InboundMessage, InboundVerdict } from '../inbound-check';
 
@@ -61,11 +62,12 @@ export function findRoute(routes: readonly Route[], mailbox: Mailbox): Route | u
 }
 
 /** Recipient policy of the `mx` listener: only routed addresses in our own domains. */
-export function checkInboundRecipient(config: Pick<RelayConfig, 'domains' | 'routes'>, address: string): SmtpReply | undefined {
+export function checkInboundRecipient(config: Pick<RelayConfig, 'domains' | 'routes' | 'reports'>, address: string): SmtpReply | undefined {
   const mailbox = parseMailbox(address);
   if (!mailbox) return Replies.badRecipientSyntax(address);
   if (!config.domains.includes(mailbox.domain)) return Replies.relayDenied();
-  if (!findRoute(config.routes, mailbox)) return Replies.unknownUser(address);
+  // The relay's own report and complaint mailboxes (reports/mailboxes.ts) need no route.
+  if (!findRoute(config.routes, mailbox) && !localMailboxOf(config, formatMailbox(mailbox))) return Replies.unknownUser(address);
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 /** Prometheus metrics of the relay, in a registry of its own (no global state between tests). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DeliverabilityMetrics } from './deliverability-metrics';
 
 export class RelayMetrics {
   readonly registry = new Registry();
@@ -45,6 +46,8 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly userRateLimited = new Counter({ name: 'mxkit_user_rate_limited_total', help: 'MAIL FROM refused with 450 because the user reached its messages-per-hour limit', labelNames: ['user'], registers: [this.registry] });
+  // Throttling, suppression, reports, alerts, trace (ops/deliverability-metrics.ts).
+  readonly deliverability = new DeliverabilityMetrics(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mxkit_process_' });

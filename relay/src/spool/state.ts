@@ -34,6 +34,8 @@ export interface RecipientState {
   /** What ended it (remote_5xx, expired, no_route, ...): the metric label, kept for the failed list. */
   reason?: string;
   remoteMta?: string;
+  /** One of the relay's own mailboxes (reports/sink.ts): stored locally, not sent on. */
+  local?: 'dmarc' | 'tlsRpt' | 'complaints';
 }
 
 export interface DeliveryState {
