@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readTlsMaterial, type LoadedRelay } from './config/load';
 import { ConfigError } from './config/schema';
+import { startDeliverability, type DeliverabilityOptions } from './deliverability';
 import { startDelivery, type Delivery, type DeliveryHooks } from './delivery/delivery';
 import { AuthThrottle } from './intake/auth-throttle';
 import { ConnectionTracker } from './intake/connection-tracker';
@@ -29,6 +30,8 @@ export interface RelayOptions {
   delivery?: DeliveryHooks;
   /** TLS/ACME knobs for tests (clock, ACME poll interval): relay/src/tls. */
   tls?: TlsRuntimeOptions;
+  /** Trace, reports, suppression and alert knobs for tests: deliverability.ts. */
+  deliverability?: DeliverabilityOptions;
 }
 
 export interface RunningRelay {
@@ -48,7 +51,13 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
   metrics.spoolMessages.set(recovered.messages.length);
   logger.info({ spoolDir: spool.root, queued: recovered.messages.length, removedTemp: recovered.removedTemp }, 'spool opened');
 
-  const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, ...(options.delivery ? { hooks: options.delivery } : {}) }, recovered.messages);
+  // Trace, suppression, report mailboxes and alerts (docs/deliverability.md).
+  const loop = await startDeliverability({ config, logger, metrics, queued: recovered.messages, ...(options.deliverability ? { options: options.deliverability } : {}) });
+  const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, storeLocally: loop.storeLocally, ...(options.delivery ? { hooks: options.delivery } : {}) }, recovered.messages).catch(async (error: unknown) => {
+    await loop.stop();
+    throw error;
+  });
+  loop.follow(delivery.events);
 
   const spam = new SpamFilter(config, logger, metrics);
   void spam.announce(logger);
@@ -65,7 +74,11 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     trusted: trustedNetworkList(config.trustedNetworks),
     throttle: new AuthThrottle({ limit: config.limits.authFailuresPerIp, windowMs: 15 * 60_000, failureDelayMs: options.authFailureDelayMs ?? 1000 }),
     isDraining: () => draining,
-    onSpooled: delivery.onSpooled,
+    onSpooled: (envelope: Parameters<Delivery['onSpooled']>[0]) => {
+      loop.received(envelope);
+      delivery.onSpooled(envelope);
+    },
+    suppressedRecipient: loop.suppressedRecipient,
     spam,
     inbound: {
       check: (input: Parameters<Delivery['inbound']['check']>[0]) => delivery.inbound.check(input),
@@ -83,13 +96,14 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     tls = await startTlsServices({ loaded, logger, metrics, options: options.tls, swapSmtp: (material) => listeners.forEach(({ server }) => server.updateSecureContext({ key: material.key, cert: material.cert })) });
     Object.assign(addresses, tls.addresses);
     if (config.listen.http) {
-      ops = createOpsServer({ isReady: () => !draining && listeners.every(({ server }) => server.server.listening) && (tls?.listening() ?? true) }, metrics.registry);
+      ops = createOpsServer({ isReady: () => !draining && listeners.every(({ server }) => server.server.listening) && (tls?.listening() ?? true) }, metrics.registry, loop.pages);
       addresses.http = await listenHttp(ops, config.listen.http.host, config.listen.http.port);
     }
   } catch (error) {
     await Promise.all(listeners.map(({ server }) => closeServer(server)));
     await tls?.stop();
     await delivery.stop(0);
+    await loop.stop();
     throw error;
   }
 
@@ -117,6 +131,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     // Attempts in progress finish (or are cut at the drain timeout: their state is durable, and an
     // unfinished recipient is simply retried after the restart).
     await delivery.stop(options.drainTimeoutMs ?? 60_000);
+    await loop.stop();
     await new Promise<void>((resolve) => (ops ? ops.close(() => resolve()) : resolve()));
     ops?.closeAllConnections();
     logger.info('relay stopped');

@@ -45,6 +45,8 @@ export interface IntakeContext {
   inbound?: InboundHooks;
   /** DNS block lists, sending limits and content scanning (relay/src/spam). */
   spam?: SpamFilter;
+  /** Submission only: a refusal for a suppressed recipient (suppression/feed.ts), if any. */
+  suppressedRecipient?(address: string): SmtpReply | undefined;
 }
 
 interface Transaction {
@@ -217,9 +219,9 @@ export class SessionHandlers {
       this.kind === 'mx'
         ? checkInboundRecipient(config, address.address)
         : parseMailbox(address.address)
-          ? undefined
+          ? this.context.suppressedRecipient?.(address.address)
           : Replies.badRecipientSyntax(address.address);
-    let reason = reply?.code === 550 ? 'unknown_user' : reply?.enhanced === '5.7.1' ? 'relay_denied' : 'bad_recipient';
+    let reason = reply?.reason ?? (reply?.code === 550 ? 'unknown_user' : reply?.enhanced === '5.7.1' ? 'relay_denied' : 'bad_recipient');
     // An SRS address in our domains is a bounce to mail we forwarded: accepted, and delivery returns
     // it to the original sender, only when it comes from the null sender (real bounces do) and its
     // hash and age check out. Anything else gets the same refusal as an unknown user, whether the

@@ -3,6 +3,8 @@
  * from the network (addresses, remote replies) is cut to a bounded length before it is stored, so
  * one hostile reply cannot bloat the store or the page that shows it.
  */
+import { printable } from '../printable';
+
 export type TraceEntry = { at: string; id: string } & (
   | { kind: 'received'; from: string; to: string[]; listener: string; client?: string; user?: string }
   | {
@@ -35,8 +37,7 @@ const MAX_ADDRESS = 320;
 const MAX_RECIPIENTS = 100;
 
 export function clip(text: string, max = MAX_TEXT): string {
-  const clean = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ');
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  return printable(text, max);
 }
 
 export function clipAddress(address: string): string {
