@@ -7,6 +7,8 @@ import { parseArgs, UsageError } from './commands/args';
 import { runHashPasswordCommand } from './commands/hash-password';
 import { runQueueCommand } from './commands/queue';
 import { runRelayCommand } from './commands/relay-command';
+import { runReportsCommand } from './commands/reports';
+import { runSuppressCommand } from './commands/suppress';
 import { runTraceCommand } from './commands/trace';
 import { runLocalCommand } from './local/local-command';
 import { CHECK_USAGE, runCheckCommand } from './commands/check';
@@ -25,6 +27,10 @@ const USAGE = `usage: mxkit <command>
                                  the DNS records the deployment publishes
   trace <queue-id|address> --config FILE [--json] [--limit N]
                                  every attempt of a message and how it ended
+  suppress list|remove [ADDRESS] --config FILE [--json]
+                                 recipients refused after hard bounces and complaints
+  reports --config FILE [--days N] [--json]
+                                 received DMARC and TLS reports and complaints
   ${CHECK_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -41,6 +47,10 @@ async function main(argv: string[]): Promise<number> {
       return runQueueCommand(parseArgs(rest, ['json', 'failed']), print);
     case 'trace':
       return runTraceCommand(parseArgs(rest, ['json']), print);
+    case 'suppress':
+      return runSuppressCommand(parseArgs(rest, ['json']), print);
+    case 'reports':
+      return runReportsCommand(parseArgs(rest, ['json']), print);
     case 'records':
       return runRecordsCommand(rest, print);
     case 'check':

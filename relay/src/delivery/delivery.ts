@@ -188,8 +188,9 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
       clearInterval(poll);
       clearInterval(pruner);
       port25?.stop();
+      const saved = throttle.stop();
       await active.stop(timeoutMs);
-      await throttle.save();
+      await saved;
       closeIdleConnections();
     },
   };

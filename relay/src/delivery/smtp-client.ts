@@ -72,7 +72,10 @@ class LiveSession {
   step<T>(start: (resolve: (value: T) => void) => void): Promise<T | { broken: NodemailerError }> {
     return new Promise((resolve) => {
       if (this.broken) return resolve({ broken: this.broken });
-      this.waiters.push((error) => resolve({ broken: error }));
+      // A server that answers 421 closes the connection right after (RFC 5321 3.8): nodemailer
+      // hands the step its reply and then emits 'end' in the same tick. The reply must win, so the
+      // break is reported a turn later; a promise settles once, so whichever comes first stands.
+      this.waiters.push((error) => setImmediate(() => resolve({ broken: error })));
       start(resolve);
     });
   }

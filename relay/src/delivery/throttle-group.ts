@@ -38,7 +38,7 @@ export class ThrottleGroup {
   coolOffUntil = 0;
   cutFrom: number | undefined;
   private streak = 0;
-  private lastSlot = 0;
+  private lastSlot = -Infinity;
   private readonly starts: number[] = [];
   private readonly reservations = new Map<string, number>();
 
@@ -86,7 +86,9 @@ export class ThrottleGroup {
     this.dropStaleReservations(now);
     let slot = this.reservations.get(ticket);
     this.reservations.delete(ticket);
-    if (slot === undefined || slot < this.coolOffUntil) slot = this.nextSlot(now);
+    // A turn missed by more than one interval (the message came back late) is not taken all at
+    // once with others that missed theirs: it queues again, so a late wake-up is no burst.
+    if (slot === undefined || slot < this.coolOffUntil || slot < now - this.interval) slot = this.nextSlot(now);
     if (slot - now > maxWaitMs) {
       this.reservations.set(ticket, slot);
       const reason = this.coolingOff(now) ? `cooling off until ${new Date(this.coolOffUntil).toISOString()}` : `paced at ${this.rate} messages a minute`;
@@ -133,7 +135,7 @@ export class ThrottleGroup {
     this.streak = 0;
     this.coolOffUntil = now + pause;
     this.reservations.clear();
-    this.lastSlot = 0;
+    this.lastSlot = -Infinity;
     return this.coolOffUntil;
   }
 

@@ -65,6 +65,8 @@ export class Throttle {
   private saved: Record<string, GroupSnapshot> = {};
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly sleepers = new Set<() => void>();
 
   constructor(private readonly deps: ThrottleDeps) {
     const byName = new Map(DEFAULT_PROVIDERS.map((provider) => [provider.name, provider]));
@@ -102,7 +104,9 @@ export class Throttle {
     const ticket = `${id} ${domain}`;
     let slot: Slot = group.take(ticket, this.now(), this.maxWaitMs);
     for (let round = 0; slot.kind === 'wait' && round < 3; round++) {
-      await sleep(slot.ms);
+      const waited = slot.ms;
+      await this.sleep(waited);
+      if (this.stopping) return this.heldBack(group, recipients, this.now() + waited, 'the relay is stopping');
       // A cool-off may have begun while this message waited: take a turn after it.
       slot = group.coolingOff(this.now()) ? group.take(ticket, this.now(), this.maxWaitMs) : { kind: 'now' };
     }
@@ -119,6 +123,27 @@ export class Throttle {
       this.observe(group, result);
       return result;
     });
+  }
+
+  /** A wait for a turn that stop() cuts short (shutdown must not wait out a pace). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** Ends every wait (those messages are rescheduled) and saves the state. */
+  stop(): Promise<void> {
+    this.stopping = true;
+    [...this.sleepers].forEach((wake) => wake());
+    return this.save();
   }
 
   private heldBack(group: ThrottleGroup, recipients: readonly string[], at: number, reason: string): GroupResult {
@@ -257,8 +282,4 @@ function sanitiseSnapshots(groups: Record<string, unknown>): Record<string, Grou
     };
   }
   return sane;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -42,7 +42,7 @@ export interface EnvOptions {
   relayOptions?: Omit<RelayOptions, 'authFailureDelayMs'>;
 }
 
-const EVENTS = ['delivered', 'deferred', 'bounced', 'dsn', 'dsn-suppressed', 'failed', 'finished'];
+const EVENTS = ['delivered', 'deferred', 'bounced', 'dsn', 'dsn-suppressed', 'failed', 'finished', 'rescheduled', 'cool-off'];
 
 export async function startDeliveryEnv(options: EnvOptions = {}): Promise<DeliveryEnv> {
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
