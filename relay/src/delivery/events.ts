@@ -25,6 +25,8 @@ export interface RecipientEvent {
   detail: string;
   remoteMta?: string;
   remoteAddress?: string;
+  /** Whether the session that answered was encrypted (when a session was held). */
+  tls?: boolean;
 }
 
 export interface DeliveredEvent extends RecipientEvent {

@@ -108,7 +108,7 @@ function interpret(result: SessionResult, remoteMta: string, remoteAddress: stri
   if (result.kind === 'unreachable') return undefined;
   const outcomes = new Map<string, Outcome>();
   for (const [recipient, reply] of result.replies) {
-    outcomes.set(recipient, reply.code >= 200 && reply.code < 300 ? deliveredOutcome(reply.response, remoteMta, result.secure, remoteAddress) : replyOutcome(reply.code, reply.response, remoteMta, remoteAddress));
+    outcomes.set(recipient, reply.code >= 200 && reply.code < 300 ? deliveredOutcome(reply.response, remoteMta, result.secure, remoteAddress) : { ...replyOutcome(reply.code, reply.response, remoteMta, remoteAddress), tls: result.secure });
   }
   return outcomes;
 }

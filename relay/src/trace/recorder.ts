@@ -17,8 +17,12 @@ export class TraceRecorder {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Writes one entry; every text field is clipped here, whoever calls (entry.ts bounds). */
   record(id: string, fields: TraceFields): void {
-    this.writer.append({ at: new Date(this.now()).toISOString(), id, ...fields } as TraceEntry);
+    const clipped = Object.fromEntries(
+      Object.entries(fields).map(([key, value]) => [key, typeof value === 'string' ? clip(value) : Array.isArray(value) ? clipRecipients(value.map(String)) : value]),
+    );
+    this.writer.append({ at: new Date(this.now()).toISOString(), id, ...clipped } as TraceEntry);
   }
 
   /** A message the intake (or delivery, for a DSN) has spooled. */
@@ -35,7 +39,7 @@ export class TraceRecorder {
 
   /** Subscribes to every delivery event the trace shows. */
   follow(events: EventEmitter): void {
-    const outcome = (kind: 'delivered' | 'deferred' | 'bounced') => (event: RecipientEvent & { tls?: boolean; retryAt?: string }) =>
+    const outcome = (kind: 'delivered' | 'deferred' | 'bounced') => (event: RecipientEvent & { retryAt?: string }) =>
       this.record(event.id, {
         kind,
         to: clipAddress(event.to),
