@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
 import { BUNDLE } from '../../helpers/child-relay';
 import { HOSTNAME } from '../../helpers/relay';
 import { dmarcXml, gzip, reportMessage, tlsRptJson, zip, type Attachment, type DmarcRowFixture } from '../../helpers/report-fixtures';
@@ -30,7 +30,7 @@ const DAY_SECONDS = 86_400;
 describe('DMARC and TLS-RPT reports received by the relay itself', () => {
   let env: DeliveryEnv;
   const queued: string[] = [];
-  let mx: nodemailer.Transporter;
+  let mx: Transporter;
 
   /** Delivers a report to the relay's mx listener, as a receiver's reporting system would. */
   const deliver = async (to: string, attachment: Attachment | undefined, subject = 'Report domain: example.test') => {
