@@ -36,7 +36,7 @@ describe('DMARC and TLS-RPT reports received by the relay itself', () => {
   const deliver = async (to: string, attachment: Attachment | undefined, subject = 'Report domain: example.test') => {
     const raw = reportMessage({ from: 'noreply-dmarc-support@google.com', to, subject, ...(attachment ? { attachment } : {}) });
     const info = await mx.sendMail({ envelope: { from: 'noreply-dmarc-support@google.com', to: [to] }, raw });
-    const id = /queued as ([0-9A-Z]+)/.exec(info.response)?.[1] as string;
+    const id = /queued as ([0-9A-Z]+)/.exec(String(info.response))?.[1] as string;
     queued.push(id);
     return id;
   };
