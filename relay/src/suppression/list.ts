@@ -128,11 +128,13 @@ export class SuppressionList {
     return this.append({ op: 'remove', address: key, at: new Date().toISOString() }).then(() => true);
   }
 
+  /** Past maxEntries the oldest go; the journal says so too, so a restart does not bring them back. */
   private evict(): void {
     for (const address of this.entries.keys()) {
       if (this.entries.size <= this.maxEntries) break;
       this.entries.delete(address);
       this.logger.warn({ address, maxEntries: this.maxEntries }, 'suppression list full: the oldest entry was dropped');
+      void this.append({ op: 'remove', address, at: new Date().toISOString() });
     }
   }
 
