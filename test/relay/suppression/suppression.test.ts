@@ -25,7 +25,7 @@ describe('the suppression list', () => {
   /** Submits as user app; resolves with the refusal text, or undefined when accepted. */
   const refusal = (to: string[]) =>
     submission.sendMail({ envelope: { from: 'app@example.test', to }, raw: message('again', 'app@example.test', to[0]) }).then(
-      (info) => (info.rejected.length > 0 ? (info.rejectedErrors?.[0] as RefusedError | undefined)?.response ?? 'rejected' : undefined),
+      (info) => ((info.rejected ?? []).length > 0 ? (info.rejectedErrors?.[0] as RefusedError | undefined)?.response ?? 'rejected' : undefined),
       (error: RefusedError) => error.rejectedErrors?.[0]?.response ?? error.response ?? String(error),
     );
   const deliverToMx = async (to: string, raw: string) => {
