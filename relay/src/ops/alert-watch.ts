@@ -55,15 +55,17 @@ export class AlertWatch {
   follow(events: EventEmitter): void {
     onDeliveryEvent(events, 'finished', (event) => this.queued.delete(event.id));
     onDeliveryEvent(events, 'dsn', (event) => this.queued.set(event.dsnId, this.now()));
-    onDeliveryEvent(events, 'cool-off', (event) =>
+    onDeliveryEvent(events, 'cool-off', (event) => {
+      // A provider by its name; a destination without one by its domain.
+      const who = event.group === 'default' ? event.destination.replace(/^domain:/, '') : event.group;
       this.deps.sender.raise({
         event: event.event,
         severity: event.event === 'blocklisted' ? 'critical' : 'warning',
         subject: event.destination,
-        summary: event.event === 'blocklisted' ? `${event.group} refuses our mail as blocklisted (${event.rule}); sending to it paused until ${event.until}` : `${event.group} is throttling us (${event.rule}); sending to it paused until ${event.until}, then ${event.rate || 'unlimited'} messages a minute`,
+        summary: event.event === 'blocklisted' ? `${who} refuses our mail as blocklisted (${event.rule}); sending to it paused until ${event.until}` : `${who} is throttling us (${event.rule}); sending to it paused until ${event.until}, then ${event.rate || 'unlimited'} messages a minute`,
         details: { group: event.group, destination: event.destination, rule: event.rule, until: event.until, rate: event.rate, reply: event.reply },
-      }),
-    );
+      });
+    });
     if (this.deps.config.delivery.smarthost) return;
     const failed = (event: RecipientEvent) => {
       if (event.reason !== 'connection') return;
