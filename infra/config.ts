@@ -30,8 +30,9 @@ export const KNOWN_KEYS = [
   'mxkit:spam', 'mxkit:dnsbl', 'mxkit:rspamdImage',
   'mxkit:outbound', 'mxkit:sesMailFromDomain',
   'mxkit:subnetId', 'mxkit:amiId',
+  'mxkit:alertsWebhook',
 ] as const;
-export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword'] as const;
+export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword', 'mxkit:alertsWebhook'] as const;
 
 export interface SmarthostConfig {
   host: string;
@@ -51,7 +52,8 @@ export interface MxkitSettings {
   architecture: 'arm64' | 'x86_64';
   dkimSelector: string;
   dmarcPolicy: DmarcPolicy;
-  reportsTo: string;
+  /** Another address for DMARC and TLS-RPT reports besides the relay's own mailboxes (e.g. a DMARC service). */
+  reportsTo?: string;
   tls: TlsMode;
   acmeEmail?: string;
   mtaSts?: { mode: MtaStsMode; maxAge: string };
@@ -77,7 +79,7 @@ export interface MxkitSettings {
 }
 
 export interface ParsedStackConfig extends MxkitSettings {
-  secrets: { cloudflareApiToken: string; users: RelayUser[]; smarthostPassword?: string };
+  secrets: { cloudflareApiToken: string; users: RelayUser[]; smarthostPassword?: string; alertsWebhook?: string };
 }
 
 export class StackConfigError extends pulumi.RunError {
@@ -170,7 +172,7 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   const dkimSelector = text('mxkit:dkimSelector') ?? 'mx1';
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(dkimSelector)) fail('mxkit:dkimSelector', 'must be a DNS label like mx1');
   const dmarcPolicy = oneOf('mxkit:dmarcPolicy', DMARC_POLICIES, 'none');
-  let reportsTo = `postmaster@${domain}`;
+  let reportsTo: string | undefined;
   const reportsText = text('mxkit:reportsTo');
   if (reportsText !== undefined) {
     try {
@@ -180,7 +182,7 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
     }
   }
   const tls = oneOf('mxkit:tls', TLS_MODES, 'acme');
-  const acmeEmail = tls === 'self-signed' ? undefined : text('mxkit:acmeEmail') ?? reportsTo;
+  const acmeEmail = tls === 'self-signed' ? undefined : text('mxkit:acmeEmail') ?? reportsTo ?? `postmaster@${domain}`;
   if (acmeEmail !== undefined && !z.string().email().safeParse(acmeEmail).success) fail('mxkit:acmeEmail', 'must be an address like ops@example.com');
   // MTA-STS needs a publicly trusted certificate for the policy host (RFC 8461 §3.3), so by
   // default it is published only when the relay gets certificates from ACME.
@@ -219,6 +221,9 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   if (subnetId !== undefined && !/^subnet-[0-9a-f]{8,17}$/.test(subnetId)) fail('mxkit:subnetId', 'must be a subnet ID like subnet-0123456789abcdef0');
   const amiId = text('mxkit:amiId');
   if (amiId !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(amiId)) fail('mxkit:amiId', 'must be an AMI ID like ami-0123456789abcdef0');
+  // Alerts that do not need mail (docs/deliverability.md): often a URL holding a token, so a secret.
+  const alertsWebhook = text('mxkit:alertsWebhook');
+  if (alertsWebhook !== undefined && !/^https?:\/\/[^\s/]+/i.test(alertsWebhook)) fail('mxkit:alertsWebhook', 'must be an http(s) URL');
   const sshCidr = text('mxkit:sshCidr');
   if (sshCidr !== undefined && !/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(sshCidr)) fail('mxkit:sshCidr', 'must be an IPv4 CIDR like 198.51.100.7/32');
   if (sshCidr?.endsWith('/0')) fail('mxkit:sshCidr', 'must not open SSH to the whole internet; use SSM Session Manager instead');
@@ -251,12 +256,12 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
     spam,
     dnsbl,
     rspamdImage,
-    secrets: { cloudflareApiToken, users, smarthostPassword },
+    secrets: { cloudflareApiToken, users, smarthostPassword, ...(alertsWebhook !== undefined ? { alertsWebhook } : {}) },
   };
 }
 
 export interface StackConfig extends MxkitSettings {
-  secrets: { cloudflareApiToken: pulumi.Output<string>; users: pulumi.Output<RelayUser[]>; smarthostPassword?: pulumi.Output<string> };
+  secrets: { cloudflareApiToken: pulumi.Output<string>; users: pulumi.Output<RelayUser[]>; smarthostPassword?: pulumi.Output<string>; alertsWebhook?: pulumi.Output<string> };
 }
 
 /**
@@ -266,13 +271,14 @@ export interface StackConfig extends MxkitSettings {
  */
 export function readStackConfig(): StackConfig {
   const parsed = parseStackConfig({ ...pulumi.runtime.allConfig() });
-  const { users, smarthostPassword } = parsed.secrets;
+  const { users, smarthostPassword, alertsWebhook } = parsed.secrets;
   return {
     ...parsed,
     secrets: {
       cloudflareApiToken: new pulumi.Config('cloudflare').requireSecret('apiToken'),
       users: pulumi.secret(users),
       smarthostPassword: smarthostPassword === undefined ? undefined : new pulumi.Config('mxkit').requireSecret('smarthostPassword'),
+      ...(alertsWebhook === undefined ? {} : { alertsWebhook: new pulumi.Config('mxkit').requireSecret('alertsWebhook') }),
     },
   };
 }

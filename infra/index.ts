@@ -36,6 +36,7 @@ const server = new MailServer(
     outbound: config.outbound,
     region: config.region,
     sesMailFromDomain: config.sesMailFromDomain,
+    alertsWebhook: config.secrets.alertsWebhook,
     sshCidr: config.sshCidr,
     ephemeral: config.ephemeral,
     relayImage: config.relayImage,

@@ -5,7 +5,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { RelayConfigInput } from '../relay/src/config/schema';
-import type { DmarcPolicy, DnsRecord, MtaStsMode } from './builders/records';
+import { defaultReportMailboxes, type DmarcPolicy, type DnsRecord, type MtaStsMode } from './builders/records';
 import { buildRelayConfig, HOST_CONFIG_FILE, HOST_FILES, REDACTED, type RelayRoute, type RelayUser, type TlsMode } from './builders/relay-config';
 import { redactDnsblKeys, relaySpamConfig, thresholdsFor, type DnsblEntry, type SpamMode } from './builders/spam';
 import { RSPAMD_IMAGE } from './components/rspamd-unit';
@@ -48,11 +48,14 @@ export interface MailServerArgs {
   dkimSelector?: string;
   /** Default none. */
   dmarcPolicy?: DmarcPolicy;
-  /** Default postmaster@<domain>. */
+  /**
+   * DMARC and TLS-RPT reports go to the relay's own mailboxes (dmarc-reports@ and tls-reports@
+   * <domain>, shown by `mxkit reports`); this address gets them too (e.g. a DMARC service).
+   */
   reportsTo?: string;
   /** Default acme. */
   tls?: TlsMode;
-  /** Required with acme/acme-staging (default reportsTo). */
+  /** Required with acme/acme-staging (default reportsTo, else postmaster@<domain>). */
   acmeEmail?: string;
   mtaSts?: { mode: MtaStsMode; maxAge: string };
   routes?: RelayRoute[];
@@ -70,6 +73,8 @@ export interface MailServerArgs {
   region?: string;
   /** With `ses`: the custom MAIL FROM domain, default bounce.<domain>. */
   sesMailFromDomain?: string;
+  /** Secret (it usually holds a token): the relay's alerts.webhook. */
+  alertsWebhook?: pulumi.Input<string>;
   sshCidr?: string;
   /** Throw-away stacks: nothing protected or retained, `pulumi destroy` leaves nothing. */
   ephemeral?: boolean;
@@ -108,7 +113,9 @@ export class MailServer extends pulumi.ComponentResource {
     const hostname = toALabel(args.hostname ?? `mail.${domain}`, 'hostname');
     const ephemeral = args.ephemeral ?? false;
     const tlsMode = args.tls ?? 'acme';
-    const reportsTo = args.reportsTo ?? `postmaster@${domain}`;
+    const reportsTo = args.reportsTo;
+    // The relay keeps DMARC/TLS-RPT reports and ARF complaints itself (docs/deliverability.md).
+    const mailboxes = defaultReportMailboxes(domain);
     const selector = args.dkimSelector ?? 'mx1';
     const instanceType = args.instanceType ?? 't4g.small';
     const spamMode = args.spam ?? 'reject';
@@ -127,7 +134,7 @@ export class MailServer extends pulumi.ComponentResource {
           ? { ...args.smarthost, hasPassword: args.smarthostPassword !== undefined }
           : null;
     const users = pulumi.output(args.users ?? []);
-    const relayConfigFor = (relayUsers: RelayUser[], username: string | undefined) =>
+    const relayConfigFor = (relayUsers: RelayUser[], username: string | undefined, alertsWebhook?: string) =>
       buildRelayConfig({
         hostname,
         domains: [domain],
@@ -135,21 +142,24 @@ export class MailServer extends pulumi.ComponentResource {
         dkimSelector: selector,
         users: relayUsers,
         routes: args.routes,
-        tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo },
+        tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo ?? `postmaster@${domain}` },
         mtaSts: args.mtaSts,
         smarthost: smarthostFor(username),
         spam,
+        reports: { dmarc: [mailboxes.dmarc], tlsRpt: [mailboxes.tlsRpt], complaints: [mailboxes.complaints] },
+        ...(alertsWebhook ? { alertsWebhook } : {}),
       });
     // Checked against the relay's schema before any resource is registered (a bad route fails
     // here), and again with the real users once they resolve, so a bad config never reaches a host.
     relayConfigFor([], sesMode ? 'AKIA-USERNAME-PLACEHOLDER' : args.smarthost?.username);
+    const webhook = pulumi.output(args.alertsWebhook ?? '');
 
     const dkim = new DkimKey(`${name}-dkim`, { selector, protect: !ephemeral }, parent);
     const ses = sesMode
       ? new SesOutbound(`${name}-ses`, { domain, region: args.region as string, dkimSelector: selector, dkimPrivateKeyPem: dkim.privateKeyPem, mailFromDomain: sesMailFrom as string }, parent)
       : undefined;
     const smarthostUsername: pulumi.Output<string | undefined> = ses ? ses.smtpUsername : pulumi.output(args.smarthost?.username);
-    const fullConfig = pulumi.all([users, smarthostUsername]).apply(([list, username]) => JSON.stringify(relayConfigFor(list, username), null, 2));
+    const fullConfig = pulumi.all([users, smarthostUsername, webhook]).apply(([list, username, hook]) => JSON.stringify(relayConfigFor(list, username, hook || undefined), null, 2));
 
     const tls = new TlsMaterial(`${name}-tls`, { mode: tlsMode, dnsNames: [hostname, ...(args.mtaSts ? [`mta-sts.${domain}`] : [])] }, parent);
 
@@ -211,7 +221,8 @@ export class MailServer extends pulumi.ComponentResource {
           hostname,
           dkimSelector: selector,
           dmarcPolicy: args.dmarcPolicy ?? 'none',
-          reportsTo,
+          reportMailboxes: mailboxes,
+          ...(reportsTo ? { reportsTo } : {}),
           mtaSts: args.mtaSts,
           caaIssuers: tls.caaIssuers,
           // SES signs and sends for the domain: the apex authorises it, and its MAIL FROM domain
@@ -239,7 +250,12 @@ export class MailServer extends pulumi.ComponentResource {
     // unsecret is applied to that redacted projection only, never to the hashes themselves.
     this.relayConfig = pulumi
       .all([pulumi.unsecret(users.apply((list) => list.map((u) => ({ ...u, passwordHash: REDACTED })))), smarthostUsername])
-      .apply(([redacted, username]) => ({ ...relayConfigFor([], username), users: redacted, ...(spam ? { spam: redactDnsblKeys(spam) } : {}) }));
+      .apply(([redacted, username]) => ({
+        ...relayConfigFor([], username),
+        users: redacted,
+        ...(spam ? { spam: redactDnsblKeys(spam) } : {}),
+        ...(args.alertsWebhook !== undefined ? { alerts: { webhook: REDACTED } } : {}),
+      }));
     this.ses = ses?.summary;
     this.registerOutputs({
       publicIp: this.publicIp,

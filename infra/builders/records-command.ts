@@ -94,6 +94,8 @@ async function recordsFor(config: RelayConfig, options: RecordsOptions): Promise
         ipv4,
         ipv6: options.ip6,
         dkim: dkim ? { selector: dkim.selector, publicKey: await dkimPublicKey(dkim.keyFile) } : undefined,
+        // The relay's own report mailboxes (relay config `reports`), then --reports-to.
+        ...(config.reports?.dmarc[0] && config.reports.tlsRpt[0] ? { reportMailboxes: { dmarc: config.reports.dmarc[0], tlsRpt: config.reports.tlsRpt[0] } } : {}),
         reportsTo: options.reportsTo,
         mtaSts: config.mtaSts,
         caaIssuers,

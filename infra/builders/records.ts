@@ -23,7 +23,12 @@ export interface MailRecordsInput {
   /** Public key as PEM (SPKI or PKCS#1) or as the base64 SPKI DER that goes after `p=`. */
   dkim?: { selector: string; publicKey: string };
   dmarcPolicy?: DmarcPolicy;
-  /** Where DMARC aggregate and TLS-RPT reports go; default postmaster@<domain>. */
+  /**
+   * The relay's own report mailboxes (relay config `reports`, docs/deliverability.md): DMARC `rua`
+   * and TLS-RPT point there first, so `mxkit reports` sees every report.
+   */
+  reportMailboxes?: { dmarc: string; tlsRpt: string };
+  /** Where DMARC aggregate and TLS-RPT reports (also) go; default postmaster@<domain> when there are no report mailboxes. */
   reportsTo?: string;
   mtaSts?: { mode: MtaStsMode; maxAge: string };
   /** CAs allowed to issue for the mail host names (RFC 8659 `issue` values), e.g. letsencrypt.org. */
@@ -36,6 +41,12 @@ export interface MailRecordsInput {
 }
 
 export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CAA';
+
+/** The relay's report mailboxes for a domain: what the relay config and the records agree on. */
+export function defaultReportMailboxes(domain: string): { dmarc: string; tlsRpt: string; complaints: string } {
+  const ascii = toALabel(domain, 'domain');
+  return { dmarc: `dmarc-reports@${ascii}`, tlsRpt: `tls-reports@${ascii}`, complaints: `abuse@${ascii}` };
+}
 
 export interface CaaData {
   flags: number;
@@ -55,6 +66,12 @@ export interface DnsRecord {
   priority?: number;
   caa?: CaaData;
   ttl: number;
+  /**
+   * The name lies outside the domain's own zone (an RFC 7489 7.1 authorisation record at the
+   * report address's domain): the domain's DNS component cannot publish it; the owner of that
+   * zone must (`mxkit records` prints it).
+   */
+  external?: boolean;
 }
 
 export const DEFAULT_TTL = 3600;
@@ -68,8 +85,19 @@ export function spfValue(ipv4: string, ipv6?: string, includes: string[] = []): 
 }
 
 /** RFC 7489 §6.3. Relaxed alignment (the default) so that forwarded/SRS mail still aligns. */
-export function dmarcValue(policy: DmarcPolicy, reportsTo: string): string {
-  return `v=DMARC1; p=${policy}; rua=mailto:${reportsTo}`;
+export function dmarcValue(policy: DmarcPolicy, reportsTo: string | readonly string[]): string {
+  return `v=DMARC1; p=${policy}; rua=${mailtoList(reportsTo)}`;
+}
+
+function mailtoList(addresses: string | readonly string[]): string {
+  return (typeof addresses === 'string' ? [addresses] : addresses).map((address) => `mailto:${address}`).join(',');
+}
+
+/** Report addresses in order, without repeats (compared case-insensitively). */
+function reportAddresses(first: string | undefined, also: string | undefined, fallback: string): string[] {
+  const list = [first, also].filter((address): address is string => address !== undefined);
+  const distinct = list.filter((address, index) => list.findIndex((other) => other.toLowerCase() === address.toLowerCase()) === index);
+  return distinct.length > 0 ? distinct : [fallback];
 }
 
 /**
@@ -116,7 +144,10 @@ export function buildMailRecords(input: MailRecordsInput): DnsRecord[] {
   if (!isIPv4(input.ipv4)) throw new Error(`ipv4 "${input.ipv4}" is not an IPv4 address`);
   if (input.ipv6 !== undefined && !isIPv6(input.ipv6)) throw new Error(`ipv6 "${input.ipv6}" is not an IPv6 address`);
   const ttl = input.ttl ?? DEFAULT_TTL;
-  const reportsTo = toAsciiAddress(input.reportsTo ?? `postmaster@${domain}`, 'reportsTo');
+  const reportsTo = input.reportsTo === undefined ? undefined : toAsciiAddress(input.reportsTo, 'reportsTo');
+  const postmaster = `postmaster@${domain}`;
+  const dmarcRua = reportAddresses(input.reportMailboxes && toAsciiAddress(input.reportMailboxes.dmarc, 'reportMailboxes.dmarc'), reportsTo, postmaster);
+  const tlsRua = reportAddresses(input.reportMailboxes && toAsciiAddress(input.reportMailboxes.tlsRpt, 'reportMailboxes.tlsRpt'), reportsTo, postmaster);
   const mtaStsHost = `mta-sts.${domain}`;
   const records: DnsRecord[] = [];
   const hostIps = (prefix: string, name: string) => {
@@ -142,14 +173,23 @@ export function buildMailRecords(input: MailRecordsInput): DnsRecord[] {
     records.push(record('ses-mail-from-mx', 'MX', mailFrom, values.mx, ttl, { priority: 10 }));
     records.push(record('ses-mail-from-spf', 'TXT', mailFrom, values.spf, ttl));
   }
-  records.push(record('dmarc', 'TXT', `_dmarc.${domain}`, dmarcValue(input.dmarcPolicy ?? 'none', reportsTo), ttl));
+  records.push(record('dmarc', 'TXT', `_dmarc.${domain}`, dmarcValue(input.dmarcPolicy ?? 'none', dmarcRua), ttl));
+  // RFC 7489 7.1: a report address at another domain receives reports only if that domain says so,
+  // with a TXT record "v=DMARC1" at <our domain>._report._dmarc.<its domain>. (A parent or child of
+  // our domain shares its Organizational Domain and needs none.) That record lives in the other
+  // domain's zone.
+  const related = (other: string) => other === domain || other.endsWith(`.${domain}`) || domain.endsWith(`.${other}`);
+  const outside = [...new Set(dmarcRua.map((address) => address.slice(address.lastIndexOf('@') + 1).toLowerCase()))].filter((other) => !related(other));
+  for (const [index, other] of outside.entries()) {
+    records.push(record(`dmarc-report-auth-${index}`, 'TXT', `${domain}._report._dmarc.${other}`, 'v=DMARC1', ttl, { external: true }));
+  }
   if (input.mtaSts) {
     const id = mtaStsId(mtaStsPolicy(input.mtaSts.mode, [hostname], input.mtaSts.maxAge));
     records.push(record('mta-sts', 'TXT', `_mta-sts.${domain}`, `v=STSv1; id=${id}`, ttl));
     hostIps('mta-sts-', mtaStsHost);
   }
   // RFC 8460 §3: where sending MTAs report TLS failures (and MTA-STS policy failures).
-  records.push(record('tls-rpt', 'TXT', `_smtp._tls.${domain}`, `v=TLSRPTv1; rua=mailto:${reportsTo}`, ttl));
+  records.push(record('tls-rpt', 'TXT', `_smtp._tls.${domain}`, `v=TLSRPTv1; rua=${mailtoList(tlsRua)}`, ttl));
   // RFC 8659 §3: CAA is looked up at the exact name first, then its parents. Publishing it on the
   // mail host names only (not the apex) restricts issuance for those names and leaves the
   // domain's other certificates (website, Cloudflare edge) untouched.

@@ -81,6 +81,10 @@ export interface RelayConfigBuildInput {
   spam?: RelayConfigInput['spam'];
   /** limits.maxMessagesPerUserPerHour. */
   maxMessagesPerUserPerHour?: number;
+  /** The relay's own report and complaint mailboxes (records.ts defaultReportMailboxes). */
+  reports?: { dmarc: string[]; tlsRpt: string[]; complaints: string[] };
+  /** alerts.webhook: where alert events are POSTed (docs/deliverability.md). */
+  alertsWebhook?: string;
 }
 
 function defaultListeners(acme: boolean, mtaSts: boolean): Listeners {
@@ -135,6 +139,8 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
     ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
     ...(input.spam ? { spam: input.spam } : {}),
     ...(input.maxMessagesPerUserPerHour !== undefined ? { limits: { maxMessagesPerUserPerHour: input.maxMessagesPerUserPerHour } } : {}),
+    ...(input.reports ? { reports: { dmarc: input.reports.dmarc.map((a) => toAsciiAddress(a)), tlsRpt: input.reports.tlsRpt.map((a) => toAsciiAddress(a)), complaints: input.reports.complaints.map((a) => toAsciiAddress(a)) } } : {}),
+    ...(input.alertsWebhook ? { alerts: { webhook: input.alertsWebhook } } : {}),
   };
   const checked = relayConfigSchema.safeParse(document);
   if (!checked.success) throw new Error(`relay config: ${describeConfigError(checked.error)}`);

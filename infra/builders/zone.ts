@@ -17,7 +17,11 @@ function rdata(record: DnsRecord): string {
 
 /** One record per line; `$TTL` is not used, every line carries its own TTL so lines can be pasted anywhere. */
 export function formatZone(records: DnsRecord[]): string {
-  const lines = ['; mxkit: DNS records for this mail deployment', ...records.map((r) => `${fqdn(r.name)}\t${r.ttl}\tIN\t${r.type}\t${rdata(r)}`)];
+  const line = (r: DnsRecord) => `${fqdn(r.name)}\t${r.ttl}\tIN\t${r.type}\t${rdata(r)}`;
+  const lines = [
+    '; mxkit: DNS records for this mail deployment',
+    ...records.map((r) => (r.external ? `; publish in the zone of ${r.name.split('._report._dmarc.').pop()} (RFC 7489 7.1 report authorisation):\n${line(r)}` : line(r))),
+  ];
   return `${lines.join('\n')}\n`;
 }
 

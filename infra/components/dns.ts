@@ -53,6 +53,8 @@ export class MailDns extends pulumi.ComponentResource {
 
     let hostA: cloudflare.DnsRecord | undefined;
     for (const planned of shape) {
+      // A record in another domain's zone (RFC 7489 7.1 report authorisation) is that zone's to publish.
+      if (planned.external) continue;
       const live = byKey(planned.key);
       const isAddress = planned.type === 'A' || planned.type === 'AAAA';
       const record = new cloudflare.DnsRecord(

@@ -28,7 +28,6 @@ describe('stack config', () => {
       architecture: 'arm64',
       dkimSelector: 'mx1',
       dmarcPolicy: 'none',
-      reportsTo: 'postmaster@example.com',
       tls: 'acme',
       acmeEmail: 'postmaster@example.com',
       mtaSts: { mode: 'testing', maxAge: '7d' },
@@ -40,6 +39,8 @@ describe('stack config', () => {
     });
     expect(config.sshCidr).toBeUndefined();
     expect(config.sesMailFromDomain).toBeUndefined();
+    // Reports go to the relay's own mailboxes unless another address is asked for.
+    expect(config.reportsTo).toBeUndefined();
     expect(config.secrets).toEqual({ cloudflareApiToken: 'token', users: [], smarthostPassword: undefined });
   });
 

@@ -52,6 +52,18 @@ describe('mxkit records', () => {
     expect(records.find((r) => r.key === 'dmarc')?.value).toBe('v=DMARC1; p=none; rua=mailto:dmarc@example.net');
   });
 
+  test("points rua and TLS-RPT at the relay's report mailboxes from its config, and prints another domain's authorisation record", async () => {
+    const withReports = path.join(dir, 'relay-reports.json');
+    const document = buildRelayConfig({ hostname: 'mail.example.com', domains: ['example.com'], files, dkimSelector: 'mx1', tls: { mode: 'self-signed' }, reports: { dmarc: ['dmarc-reports@example.com'], tlsRpt: ['tls-reports@example.com'], complaints: ['abuse@example.com'] } });
+    writeFileSync(withReports, JSON.stringify(document));
+    const { code, lines } = await run('--config', withReports, '--ip', '203.0.113.9', '--reports-to', 'agg@dmarc.example.net');
+    expect(code).toBe(0);
+    const zone = lines.join('\n');
+    expect(zone).toContain('_dmarc.example.com.\t3600\tIN\tTXT\t"v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com,mailto:agg@dmarc.example.net"');
+    expect(zone).toContain('_smtp._tls.example.com.\t3600\tIN\tTXT\t"v=TLSRPTv1; rua=mailto:tls-reports@example.com,mailto:agg@dmarc.example.net"');
+    expect(zone).toContain('; publish in the zone of dmarc.example.net (RFC 7489 7.1 report authorisation):\nexample.com._report._dmarc.dmarc.example.net.\t3600\tIN\tTXT\t"v=DMARC1"');
+  });
+
   test('fails with one line naming the problem', async () => {
     const cases: [string[], number, RegExp][] = [
       [[], 2, /^mxkit records: --config is required \(usage: /],

@@ -174,4 +174,29 @@ describe('record formatters', () => {
   test('write JSON that round-trips to the same records', () => {
     expect(JSON.parse(formatJson(records))).toEqual(records);
   });
+
+  describe('report addresses', () => {
+    const mailboxes = { dmarc: 'dmarc-reports@example.com', tlsRpt: 'tls-reports@example.com' };
+
+    test("point DMARC rua and TLS-RPT at the relay's own mailboxes, then at reportsTo", () => {
+      const own = buildMailRecords({ ...base, reportsTo: undefined, reportMailboxes: mailboxes });
+      expect(find(own, 'dmarc').value).toBe('v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com');
+      expect(find(own, 'tls-rpt').value).toBe('v=TLSRPTv1; rua=mailto:tls-reports@example.com');
+      const both = buildMailRecords({ ...base, reportMailboxes: mailboxes, reportsTo: 'DMARC-REPORTS@example.com' });
+      expect(find(both, 'dmarc').value).toBe('v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com');
+      const extra = buildMailRecords({ ...base, reportMailboxes: mailboxes, reportsTo: 'dmarc@example.com' });
+      expect(find(extra, 'dmarc').value).toBe('v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com,mailto:dmarc@example.com');
+      expect(extra.some((r) => r.key.startsWith('dmarc-report-auth'))).toBe(false);
+    });
+
+    test('add the RFC 7489 7.1 authorisation record for a report address at another domain, marked as belonging to that zone', () => {
+      const records = buildMailRecords({ ...base, reportMailboxes: mailboxes, reportsTo: 'reports@dmarc-service.example.net' });
+      expect(find(records, 'dmarc').value).toBe('v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com,mailto:reports@dmarc-service.example.net');
+      expect(find(records, 'dmarc-report-auth-0')).toMatchObject({ type: 'TXT', name: 'example.com._report._dmarc.dmarc-service.example.net', value: 'v=DMARC1', external: true });
+      expect(formatZone(records)).toContain('; publish in the zone of dmarc-service.example.net (RFC 7489 7.1 report authorisation):\nexample.com._report._dmarc.dmarc-service.example.net.\t3600\tIN\tTXT\t"v=DMARC1"');
+      // A parent domain shares the Organizational Domain: no authorisation needed.
+      const sub = buildMailRecords({ ...base, domain: 'dev.example.com', hostname: 'mail.dev.example.com', reportsTo: 'dmarc@example.com' });
+      expect(sub.some((r) => r.key.startsWith('dmarc-report-auth'))).toBe(false);
+    });
+  });
 });

@@ -32,7 +32,7 @@ describeStackProgram('dev', (get) => {
 
   test('publishes DMARC p=none and no MTA-STS or CAA (no publicly trusted certificate)', () => {
     const records = recordsOf(get());
-    expect(records.find((r) => r.name === '_dmarc.dev.example.com')?.content).toBe('"v=DMARC1; p=none; rua=mailto:dmarc@example.com"');
+    expect(records.find((r) => r.name === '_dmarc.dev.example.com')?.content).toBe('"v=DMARC1; p=none; rua=mailto:dmarc-reports@dev.example.com,mailto:dmarc@example.com"');
     expect(records.filter((r) => r.type === 'CAA' || String(r.name).includes('mta-sts'))).toEqual([]);
     expect(records.find((r) => r.type === 'MX')).toMatchObject({ name: 'dev.example.com', content: 'mail.dev.example.com', priority: 10 });
   });

@@ -1,6 +1,6 @@
 import { parseRelayConfig } from '../../relay/src/config/schema';
 import { BUNDLE_TYPES, COMPONENT_TYPES, CUSTOM_TYPES_ALWAYS, describeStackProgram, parameter, recordsOf } from './helpers/invariants';
-import { one, ofType } from './helpers/stack';
+import { one, ofType, TEST_ALERTS_WEBHOOK } from './helpers/stack';
 
 describeStackProgram('prod', (get) => {
   test('builds an ACME deployment with exactly the expected resource types (no certificate made by Pulumi)', () => {
@@ -23,8 +23,8 @@ describeStackProgram('prod', (get) => {
     for (const record of caa) expect(record).toMatchObject({ data: { flags: 0, tag: 'issue', value: 'letsencrypt.org' } });
     expect(records.find((r) => r.name === '_mta-sts.example.com')?.content).toMatch(/^"v=STSv1; id=[a-f0-9]{20}"$/);
     expect(records.find((r) => r.name === 'mta-sts.example.com' && r.type === 'A')).toMatchObject({ proxied: false });
-    expect(records.find((r) => r.name === '_smtp._tls.example.com')?.content).toBe('"v=TLSRPTv1; rua=mailto:postmaster@example.com"');
-    expect(records.find((r) => r.name === '_dmarc.example.com')?.content).toBe('"v=DMARC1; p=none; rua=mailto:postmaster@example.com"');
+    expect(records.find((r) => r.name === '_smtp._tls.example.com')?.content).toBe('"v=TLSRPTv1; rua=mailto:tls-reports@example.com"');
+    expect(records.find((r) => r.name === '_dmarc.example.com')?.content).toBe('"v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com"');
   });
 
   test('configures the relay for Let\'s Encrypt production, MTA-STS testing and the configured routes', () => {
@@ -36,6 +36,9 @@ describeStackProgram('prod', (get) => {
     });
     expect(config.mtaSts).toEqual({ mode: 'testing', maxAge: '7d' });
     expect(config.routes.map((r) => r.match)).toEqual(['postmaster@example.com', 'dmarc@example.com', '*@example.com']);
+    // The relay keeps the reports its records ask for, and posts alerts to the (secret) webhook.
+    expect(config.reports).toMatchObject({ dmarc: ['dmarc-reports@example.com'], tlsRpt: ['tls-reports@example.com'], complaints: ['abuse@example.com'] });
+    expect(config.alerts?.webhook).toBe(TEST_ALERTS_WEBHOOK);
   });
 
   test('opens no SSH port and keeps the bundle bucket on destroy unless emptied', () => {

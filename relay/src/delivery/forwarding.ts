@@ -48,11 +48,12 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
       add(returned, rcpt, envelope.mailFrom);
       continue;
     }
-    // The relay's report and complaint mailboxes are stored, not forwarded (reports/sink.ts); an
-    // exact route for the same address forwards a copy as well (a human reading abuse@).
+    // The relay's report and complaint mailboxes are stored, not forwarded (reports/sink.ts). A
+    // complaint mailbox (abuse@, RFC 2142) also reaches people by its routes, catch-all included;
+    // a report mailbox only by an exact route (reports would flood a catch-all inbox).
     const mailbox = localMailboxOf(config, rcpt);
     if (mailbox) planned.set(`local:${rcpt.toLowerCase()}`, { to: rcpt, original: rcpt, mailFrom: envelope.mailFrom, status: 'pending', attempts: 0, local: mailbox });
-    const route = mailbox ? config.routes.find((candidate) => candidate.match.toLowerCase() === rcpt.toLowerCase()) : routeFor(config.routes, rcpt);
+    const route = mailbox && mailbox !== 'complaints' ? config.routes.find((candidate) => candidate.match.toLowerCase() === rcpt.toLowerCase()) : routeFor(config.routes, rcpt);
     if (mailbox && !route) continue;
     const domain = rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase();
     if (!route) {

@@ -3,6 +3,7 @@
  * a real stack's deployment uses) with local paths, loopback listeners and the local DNS and inbox
  * as "the internet". Only the inputs differ from production, never the code that shapes the config.
  */
+import { defaultReportMailboxes } from '../../../infra/builders/records';
 import { buildRelayConfig, filesUnder, type RelayFiles } from '../../../infra/builders/relay-config';
 import type { RelayConfigInput } from '../config/schema';
 import { DKIM_SELECTOR, INBOX_IP, LOCAL_SPAM, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, MTA_STS, POSTMASTER, POSTMASTER_FORWARD } from './settings';
@@ -45,5 +46,12 @@ export function localRelayConfig(input: LocalRelayInput): RelayConfigInput {
     // which is also what the outbound port-25 probe checks (mxkit_outbound_port25_open).
     delivery: { dnsServers: [`${input.dns.host}:${input.dns.port}`], port: input.inboxPort, port25Probe: { host: INBOX_IP, port: input.inboxPort, interval: '1h' } },
     ...(input.rspamdUrl ? { spam: { rspamd: { url: input.rspamdUrl, ...LOCAL_SPAM, timeout: '10s', onError: 'accept' } } } : {}),
+    reports: localReports(),
   });
+}
+
+/** The relay's report and complaint mailboxes, the ones the local DMARC and TLS-RPT records name. */
+function localReports(): { dmarc: string[]; tlsRpt: string[]; complaints: string[] } {
+  const mailboxes = defaultReportMailboxes(MAIL_DOMAIN);
+  return { dmarc: [mailboxes.dmarc], tlsRpt: [mailboxes.tlsRpt], complaints: [mailboxes.complaints] };
 }

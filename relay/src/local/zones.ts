@@ -3,7 +3,7 @@
  * call a real stack makes for its Cloudflare zone, only with loopback addresses. So a record the
  * builder gets wrong fails here first, on a laptop, not in production.
  */
-import { buildMailRecords, type DnsRecord } from '../../../infra/builders/records';
+import { buildMailRecords, defaultReportMailboxes, type DnsRecord } from '../../../infra/builders/records';
 import type { ServedRecord } from './dns-server';
 import { ptrRecords, REVERSE_ZONE } from './reverse-zone';
 import {
@@ -41,6 +41,7 @@ export function mailDomainRecords(dkimPublicKey: string): DnsRecord[] {
     ipv4: MAIL_IP,
     dkim: { selector: DKIM_SELECTOR, publicKey: dkimPublicKey },
     mtaSts: MTA_STS,
+    reportMailboxes: defaultReportMailboxes(MAIL_DOMAIN),
   });
 }
 

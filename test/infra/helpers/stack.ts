@@ -16,6 +16,7 @@ export const ROOT = path.resolve(__dirname, '../../..');
 export const TEST_HASH = '$scrypt$N=16384,r=8,p=1$c2FsdHNhbHRzYWx0$TESTHASHTESTHASHTESTHASHTESTHASHTESTHASHTEST';
 export const TEST_API_TOKEN = 'TEST-SECRET-cloudflare-token-0000000000';
 export const TEST_SMARTHOST_PASSWORD = 'TEST-SECRET-smarthost-password';
+export const TEST_ALERTS_WEBHOOK = 'https://hooks.example.net/services/TEST-SECRET-webhook-token';
 export const TEST_BUNDLE = 'console.log("mxkit test bundle");\n';
 
 /** Stack names from stacks/Pulumi.<stack>.yaml (Pulumi.yaml sets stackConfigDir: stacks). */
@@ -53,6 +54,7 @@ export function withTestSecrets(config: Record<string, string>): Record<string, 
     'cloudflare:apiToken': TEST_API_TOKEN,
     'mxkit:users': JSON.stringify([{ username: 'app', passwordHash: TEST_HASH, allowedFrom: [`*@${domain}`] }]),
     ...(config['mxkit:smarthost'] ? { 'mxkit:smarthostPassword': TEST_SMARTHOST_PASSWORD } : {}),
+    'mxkit:alertsWebhook': TEST_ALERTS_WEBHOOK,
     ...config,
   };
 }
@@ -79,7 +81,7 @@ export async function runProgram(
   writeFileSync(bundlePath, TEST_BUNDLE);
   const config = { ...withTestSecrets(loadStackConfig(stack)), 'mxkit:bundlePath': bundlePath, ...overrides };
   const run = installMocks('mxkit', stack, mockOptions);
-  pulumi.runtime.setAllConfig(config, ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword']);
+  pulumi.runtime.setAllConfig(config, ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword', 'mxkit:alertsWebhook']);
   const warnings: string[] = [];
   const log = pulumi.log as { warn: (message: string) => Promise<void> };
   const originalWarn = log.warn;
@@ -98,7 +100,7 @@ export async function runProgram(
     log.warn = originalWarn;
   }
   // Any line of the (mock) private key in user data or a plain output would be a leak.
-  const secretTexts = [TEST_API_TOKEN, TEST_HASH, TEST_SMARTHOST_PASSWORD, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, mockKeyPair().privateKeyPem.split('\n')[1], sesSigningKey(mockKeyPair().privateKeyPem).slice(40, 120)];
+  const secretTexts = [TEST_API_TOKEN, TEST_HASH, TEST_SMARTHOST_PASSWORD, TEST_ALERTS_WEBHOOK, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, mockKeyPair().privateKeyPem.split('\n')[1], sesSigningKey(mockKeyPair().privateKeyPem).slice(40, 120)];
   return { config, resources: run.resources, outputs, secretTexts, warnings };
 }
 

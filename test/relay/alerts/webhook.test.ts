@@ -77,7 +77,7 @@ describe('alerts.webhook', () => {
     let transactions = 0;
     env = await startDeliveryEnv({
       remote: {
-        dataReply: () => {
+        judge: () => {
           transactions++;
           if (transactions === 1) return { code: 421, text: '4.7.0 [TSS04] Messages from 127.0.0.1 temporarily deferred due to unexpected volume or user complaints' };
           if (transactions === 2) return { code: 554, text: '5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org' };
