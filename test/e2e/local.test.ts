@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
-import { buildMailRecords, mtaStsId, mtaStsPolicy } from '../../infra/builders/records';
-import { inboxMessages, rawSource, receiveWhile } from './helpers/inbox';
+import { buildMailRecords, defaultReportMailboxes, mtaStsId, mtaStsPolicy } from '../../infra/builders/records';
+import { fetchText, inboxMessages, rawSource, receiveWhile } from './helpers/inbox';
 import { processesMentioning, startLocal, type LocalRun } from './helpers/local-process';
 import { arcSealed, dkimSigned, dnsResolver, inboxMx, mailauthResolver, plainMessage, send, stateFile } from './helpers/mail';
 
@@ -82,7 +82,9 @@ describe('mxkit local on loopback', () => {
       ipv4: '127.0.0.1',
       dkim: { selector: 'mx1', publicKey },
       mtaSts: { mode: 'testing', maxAge: '1d' },
+      reportMailboxes: defaultReportMailboxes('example.test'),
     });
+    expect(expected.find((r) => r.key === 'dmarc')?.value).toBe('v=DMARC1; p=none; rua=mailto:dmarc-reports@example.test');
     expect(expected.map((r) => r.key).sort()).toEqual(['a', 'dkim', 'dmarc', 'helo-spf', 'mta-sts', 'mta-sts-a', 'mx', 'spf', 'tls-rpt']);
     const resolver = dnsResolver(local.endpoints);
     for (const record of expected) {
@@ -199,6 +201,27 @@ describe('mxkit local on loopback', () => {
       (error: { response?: string }) => error.response,
     );
     expect(refusal).toBe('550 5.7.1 Message rejected as spam: Gtube pattern');
+  });
+
+  it("through the relay: the inbox page links a message to its trace on the relay's ops listener, which shows how it was delivered", async () => {
+    const { endpoints } = local;
+    const { raw, subject } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'traced');
+    const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: endpoints.submission.host, port: endpoints.submission.port, ca: stateFile(stateDir, 'tls.crt'), auth: { user: endpoints.user.username, pass: endpoints.user.password }, envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] }, raw }),
+    );
+    expect(message.queueId).toMatch(/^[0-9A-Z]{19}$/);
+    const page = await fetchText(endpoints.inbox.url);
+    const link = new RegExp(`<tr data-id="${message.id}">.*<a href="(http://127\\.0\\.0\\.1:\\d+/trace/${message.queueId})">trace ${message.queueId}</a>`).exec(page.body)?.[1];
+    expect(link).toBeDefined();
+    // The relay writes "delivered" once the inbox's 250 reaches it, just after the inbox stored the message.
+    let trace = await fetchText(link as string);
+    for (let tries = 0; tries < 50 && !trace.body.includes('finished: removed from the queue'); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      trace = await fetchText(link as string);
+    }
+    expect(trace.status).toBe(200);
+    expect(trace.body).toMatch(/received from &#60;demo@example\.test&#62; \(user demo, submission, 127\.0\.0\.1\) for &#60;someone@inbox\.test&#62;/);
+    expect(trace.body).toMatch(/delivered &#60;someone@inbox\.test&#62; via mx\.inbox\.test \[127\.0\.0\.2\], TLS: 250 2\.0\.0 Ok: queued as /);
   });
 
   it('through the relay: mail to postmaster@example.test from a third domain is forwarded with an SRS sender and a valid ARC chain', async () => {

@@ -82,6 +82,9 @@ export function banner(context: BannerContext): string[] {
     'Check it the way a receiving mail server would (DNS, PTR, MTA-STS, TLS, open relay):',
     `  ${checkCommand(context.bundle, e, context.caFile)}`,
     '',
+    'What happened to a message (the inbox page links each one), and the DMARC/TLS reports the relay received:',
+    `  node ${shown(context.bundle)} trace ${e.user.address} --config ${shown(context.stateDir)}/relay.json · http://${e.mx.host}:${context.health}/reports`,
+    '',
     `Records: dig @${e.dns.host} -p ${e.dns.port} ${MAIL_DOMAIN} TXT · relay log: ${shown(context.stateDir)}/relay.log`,
   ];
 }

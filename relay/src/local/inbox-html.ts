@@ -29,7 +29,8 @@ function spamCell(spam: SpamScore | null | undefined): string {
   );
 }
 
-function row(message: StoredMessage): string {
+function row(message: StoredMessage, traceUrl: (queueId: string) => string | undefined): string {
+  const trace = message.queueId ? traceUrl(message.queueId) : undefined;
   const tls = message.tls ? `${message.tls.protocol}` : 'none';
   const cells = [
     `<td>${escapeHtml(message.receivedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td>`,
@@ -41,18 +42,20 @@ function row(message: StoredMessage): string {
     ...CHECKS.map((check) => verdictCell(check, message.verdicts[check])),
     spamCell(message.spam),
     `<td><a href="/messages/${encodeURIComponent(message.id)}/raw">raw source</a></td>`,
+    `<td class="trace">${trace ? `<a href="${escapeHtml(trace)}">trace ${escapeHtml(message.queueId ?? '')}</a>` : ''}</td>`,
   ];
   return `<tr data-id="${escapeHtml(message.id)}">${cells.join('')}</tr>`;
 }
 
-export function renderInboxPage(messages: StoredMessage[], context: { domain: string; mta: string }): string {
+export function renderInboxPage(messages: StoredMessage[], context: { domain: string; mta: string; traceUrl?: (queueId: string) => string | undefined }): string {
+  const traceUrl = context.traceUrl ?? (() => undefined);
   const body =
     messages.length === 0
       ? `<p class="empty">No mail yet. The terminal running <code>mxkit local</code> shows how to send some.</p>`
       : `<table>
-<thead><tr><th>Received</th><th>From</th><th>Envelope sender</th><th>To</th><th>Subject</th><th>TLS</th><th>SPF</th><th>DKIM</th><th>DMARC</th><th>ARC</th><th>Spam score (rspamd)</th><th>Source</th></tr></thead>
+<thead><tr><th>Received</th><th>From</th><th>Envelope sender</th><th>To</th><th>Subject</th><th>TLS</th><th>SPF</th><th>DKIM</th><th>DMARC</th><th>ARC</th><th>Spam score (rspamd)</th><th>Source</th><th>Relay trace</th></tr></thead>
 <tbody>
-${messages.map(row).join('\n')}
+${messages.map((message) => row(message, traceUrl)).join('\n')}
 </tbody>
 </table>`;
   return `<!doctype html>
@@ -65,7 +68,7 @@ ${messages.map(row).join('\n')}
 </head>
 <body>
 <h1>${escapeHtml(context.domain)} inbox</h1>
-<p>What the receiving "internet" MTA <code>${escapeHtml(context.mta)}</code> got, with the verdicts of its SPF, DKIM, DMARC and ARC checks and, when rspamd runs, the spam score and symbols its filter gives each message. Newest first; the page reloads when mail arrives.</p>
+<p>What the receiving "internet" MTA <code>${escapeHtml(context.mta)}</code> got, with the verdicts of its SPF, DKIM, DMARC and ARC checks, when rspamd runs the spam score and symbols its filter gives each message, and a link to each message's delivery trace on the relay (<code>mxkit trace</code>). Newest first; the page reloads when mail arrives.</p>
 ${body}
 </body>
 </html>

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { DNSResolver } from 'mailauth';
+import { queueIdFromReceived } from '../intake/trace-header';
 import type { RspamdClient } from '../spam/rspamd-client';
 import { listenError } from './errors';
 import type { InboxStore, SpamScore, StoredMessage } from './inbox-store';
@@ -18,6 +19,8 @@ export interface InboxMtaOptions {
   port: number;
   hostname: string;
   domain: string;
+  /** The relay's host name: its Received header names the queue id each message had there. */
+  relayHostname: string;
   tls: { key: Buffer; cert: Buffer };
   store: InboxStore;
   resolver: DNSResolver;
@@ -72,6 +75,8 @@ export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta>
     const { verdicts, headers } = await verifyMessage(message, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender }, options.hostname, options.resolver);
     const stored = Buffer.concat([Buffer.from(receivedHeader(session, options.hostname, recipients[0]) + headers), message]);
     const spam = await spamScore(options.scanner, stored, session, sender, recipients);
+    const end = message.indexOf('\r\n\r\n');
+    const queueId = queueIdFromReceived(message.subarray(0, end < 0 ? Math.min(message.length, 65_536) : end).toString('latin1'), options.relayHostname);
     return options.store.save(stored, {
       receivedAt: new Date().toISOString(),
       envelope: { mailFrom: sender, rcptTo: recipients },
@@ -82,6 +87,7 @@ export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta>
       subject: headerValue(message, 'subject'),
       verdicts,
       spam,
+      ...(queueId ? { queueId } : {}),
     });
   };
 

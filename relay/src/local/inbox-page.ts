@@ -20,6 +20,8 @@ export interface InboxPageOptions {
   store: InboxStore;
   domain: string;
   mta: string;
+  /** Where a message's trace is shown (the relay's ops listener), once the relay runs. */
+  traceUrl?: (queueId: string) => string | undefined;
 }
 
 const SECURITY_HEADERS = {

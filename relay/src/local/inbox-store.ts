@@ -27,6 +27,8 @@ export interface StoredMessage {
    * rspamd runs (or it failed). Absent in messages stored before rspamd support.
    */
   spam?: SpamScore | null;
+  /** The relay's queue id (from its Received header): what `mxkit trace` and the trace link take. */
+  queueId?: string;
 }
 
 export interface SpamScore {

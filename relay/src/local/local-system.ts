@@ -97,13 +97,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       port: options.ports.inboxSmtp,
       hostname: INBOX_HOSTNAME,
       domain: INBOX_DOMAIN,
+      relayHostname: MAIL_HOSTNAME,
       tls: { key: inboxTls.key, cert: inboxTls.cert },
       store,
       resolver: localResolver(dns.host, dns.port),
       ...(scanner ? { scanner } : {}),
     });
     closers.push(() => mta.close());
-    const page = await startInboxPage({ host: MAIL_IP, port: options.ports.inboxPage, store, domain: INBOX_DOMAIN, mta: `${INBOX_HOSTNAME} (${INBOX_IP})` });
+    // Traces live on the relay's ops listener, whose port is known once the relay has started.
+    const relayOps: { base?: string } = {};
+    const traceUrl = (queueId: string) => (relayOps.base ? `${relayOps.base}/trace/${encodeURIComponent(queueId)}` : undefined);
+    const page = await startInboxPage({ host: MAIL_IP, port: options.ports.inboxPage, store, domain: INBOX_DOMAIN, mta: `${INBOX_HOSTNAME} (${INBOX_IP})`, traceUrl });
     closers.push(() => page.close());
 
     const config = localRelayConfig({
@@ -125,6 +129,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const relayDied = relay.exited.then((code) => (stopping ? new Promise<string>(() => undefined) : code));
     const { mx, submission, submissions, http, https } = relay.addresses;
     if (!mx || !submission || !submissions || !http || !https) throw new LocalError('the relay reported no mx, submission, submissions, http or https listener');
+    relayOps.base = `http://${MAIL_IP}:${http.port}`;
 
     const endpoints: Endpoints = {
       submission: { host: MAIL_IP, port: submission.port },

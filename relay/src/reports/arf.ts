@@ -6,7 +6,8 @@
  * (the queue id in our own Received header of the original).
  */
 import addressparser from 'nodemailer/lib/addressparser';
-import { headerValue, headerValues, leafParts, splitHeaders, type MimePart } from './mime';
+import { queueIdFromReceived } from '../intake/trace-header';
+import { headerValue, leafParts, splitHeaders, type MimePart } from './mime';
 
 export interface Complaint {
   feedbackType: string;
@@ -29,12 +30,6 @@ function address(text: string | undefined): string | undefined {
   return found.length === 1 ? clip(found[0], 320) : undefined;
 }
 
-/** The queue id our Received header carries ("by <hostname> (mxkit) with ESMTPSA ... id <ID>"). */
-export function ourQueueId(headers: string, hostname: string): string | undefined {
-  const ours = headerValues(headers, 'received').find((value) => value.includes(`by ${hostname} (mxkit)`));
-  return ours ? /\bid ([0-9A-Z]{19})\b/.exec(ours)?.[1] : undefined;
-}
-
 export function parseArf(message: Buffer, hostname: string): Complaint | undefined {
   const parts = leafParts(message);
   const report = parts.find((part) => part.contentType === 'message/feedback-report');
@@ -45,7 +40,7 @@ export function parseArf(message: Buffer, hostname: string): Complaint | undefin
   const originalHeaders = original ? originalHeaderSection(original) : '';
   const feedbackType = clip(headerValue(fields, 'feedback-type')?.toLowerCase(), 64) ?? 'abuse';
   const recipient = address(headerValue(fields, 'original-rcpt-to')) ?? address(headerValue(fields, 'removal-recipient')) ?? address(headerValue(originalHeaders, 'to'));
-  const queueId = ourQueueId(originalHeaders, hostname);
+  const queueId = queueIdFromReceived(originalHeaders, hostname);
   return {
     feedbackType,
     ...(recipient ? { recipient } : {}),

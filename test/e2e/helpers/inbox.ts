@@ -6,7 +6,7 @@
 import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { StoredMessage } from '../../../relay/src/local/inbox-store';
 
-function fetchText(url: string): Promise<{ status: number; type: string; body: string }> {
+export function fetchText(url: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
     get(url, (response) => {
       let body = '';
