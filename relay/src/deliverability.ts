@@ -51,6 +51,8 @@ export interface DeliverabilityDeps {
   logger: Logger;
   metrics: RelayMetrics;
   queued: readonly SpooledMessage[];
+  /** Whether a message is still queued (Spool.has). */
+  isQueued(id: string): Promise<boolean>;
   options?: DeliverabilityOptions;
 }
 
@@ -102,7 +104,7 @@ export async function startDeliverability(deps: DeliverabilityDeps): Promise<Del
     : undefined;
 
   const sender = new AlertSender({ config: config.alerts, hostname: config.hostname, logger, metrics: metrics.deliverability, ...(deps.options?.alertRetryDelaysMs ? { retryDelaysMs: deps.options.alertRetryDelaysMs } : {}) });
-  const watch = new AlertWatch({ config, sender, metrics: metrics.deliverability, registry: metrics.registry, tlsExpiry: metrics.tlsCertificateExpiry, ...(deps.options?.alertCheckMs ? { checkEveryMs: deps.options.alertCheckMs } : {}) });
+  const watch = new AlertWatch({ config, sender, metrics: metrics.deliverability, registry: metrics.registry, tlsExpiry: metrics.tlsCertificateExpiry, isQueued: deps.isQueued, ...(deps.options?.alertCheckMs ? { checkEveryMs: deps.options.alertCheckMs } : {}) });
   watch.seed(deps.queued.map(({ envelope }) => envelope));
   watch.start();
 

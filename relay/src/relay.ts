@@ -52,7 +52,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
   logger.info({ spoolDir: spool.root, queued: recovered.messages.length, removedTemp: recovered.removedTemp }, 'spool opened');
 
   // Trace, suppression, report mailboxes and alerts (docs/deliverability.md).
-  const loop = await startDeliverability({ config, logger, metrics, queued: recovered.messages, ...(options.deliverability ? { options: options.deliverability } : {}) });
+  const loop = await startDeliverability({ config, logger, metrics, queued: recovered.messages, isQueued: (id) => spool.has(id), ...(options.deliverability ? { options: options.deliverability } : {}) });
   const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, storeLocally: loop.storeLocally, ...(options.delivery ? { hooks: options.delivery } : {}) }, recovered.messages).catch(async (error: unknown) => {
     await loop.stop();
     throw error;

@@ -28,6 +28,8 @@ export interface AlertWatchDeps {
   metrics: DeliverabilityMetrics;
   registry: Registry;
   tlsExpiry: Gauge<'source'>;
+  /** Whether a message is still in the queue (`mxkit queue remove` takes messages out unannounced). */
+  isQueued(id: string): Promise<boolean>;
   now?: () => number;
   checkEveryMs?: number;
 }
@@ -110,9 +112,20 @@ export class AlertWatch {
     });
   }
 
+  /** Forgets messages that left the queue without delivery noticing (removed by hand). */
+  private async dropRemoved(): Promise<void> {
+    const sorted = [...this.queued.entries()].sort(([, a], [, b]) => a - b);
+    for (const [id, at] of sorted.slice(0, 100)) {
+      if (this.now() - at < 5 * 60_000) break;
+      if (await this.deps.isQueued(id).catch(() => true)) break;
+      this.queued.delete(id);
+    }
+  }
+
   /** The periodic checks: queue age, certificate expiry, the port-25 probe. */
   async check(): Promise<void> {
     const { config, sender } = this.deps;
+    await this.dropRemoved();
     const age = this.updateOldest();
     const alerts = config.alerts;
     if (alerts && age > parseDuration(alerts.queueStuckAfter)) {
