@@ -62,10 +62,14 @@ export class TraceRecorder {
     });
     onDeliveryEvent(events, 'dsn-suppressed', (event) => this.record(event.id, { kind: 'no-dsn', action: event.action, reason: event.reason }));
     onDeliveryEvent(events, 'finished', (event) => this.record(event.id, { kind: 'finished' }));
-    // Issue 11's failed list: a message that ended without delivery and without a DSN. The trace
-    // shows it as an ending once delivery emits 'failed-listed' { id, to?, reason? }.
-    events.on('failed-listed', (event: { id: string; to?: string; reason?: string }) =>
-      this.record(event.id, { kind: 'failed-list', ...(event.to ? { to: clipAddress(event.to) } : {}), ...(event.reason ? { reason: clip(event.reason) } : {}) }),
-    );
+    // The failed list (a message that ended without delivery and without a DSN, kept in
+    // spoolDir/failed): delivery announces it as 'failed' { id, recipients }. Until that change is
+    // in, nothing emits it and the trace simply has no such ending.
+    events.on('failed', (event: { id?: unknown; recipients?: unknown }) => {
+      if (typeof event.id !== 'string') return;
+      const recipients = Array.isArray(event.recipients) ? event.recipients.filter((to): to is string => typeof to === 'string') : [];
+      if (recipients.length === 0) this.record(event.id, { kind: 'failed-list' });
+      for (const to of recipients.slice(0, 100)) this.record(event.id, { kind: 'failed-list', to: clipAddress(to) });
+    });
   }
 }

@@ -1,7 +1,9 @@
-import { readdirSync, statSync, utimesSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { appendFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { TraceEntry } from '../../../relay/src/trace/entry';
+import { endings } from '../../../relay/src/trace/format';
 import { readTrace } from '../../../relay/src/trace/reader';
 import { TraceRecorder } from '../../../relay/src/trace/recorder';
 import { TraceWriter } from '../../../relay/src/trace/store';
@@ -60,13 +62,31 @@ describe('the trace store', () => {
     recorder.record(id, { kind: 'deferred', to: 'c@d.example', status: '4.0.0', reason: 'remote_4xx', reply: `451 ${'y'.repeat(10_000)}\r\nInjected: header` });
     await writer.flush();
     const [segment] = segments(dir);
-    const { appendFileSync } = await import('node:fs');
     appendFileSync(join(dir, segment), `{"at":"2025-01-01T00:00:00Z","id":"${id}","kind":"deliv`);
     const [found] = await readTrace(dir, { id });
     expect(found.entries.map((e) => e.kind)).toEqual(['received', 'deferred']);
     const reply = (found.entries[1] as { reply: string }).reply;
     expect(reply.length).toBeLessThanOrEqual(501);
     expect(reply).not.toMatch(/[\r\n]/);
+    await writer.close();
+  });
+});
+
+describe('the trace recorder', () => {
+  it("records delivery's failed-list ending for each recipient", async () => {
+    const dir = tempDir();
+    const writer = new TraceWriter({ dir, retentionMs: DAY, logger });
+    await writer.open();
+    const events = new EventEmitter();
+    new TraceRecorder(writer).follow(events);
+    const id = '0MX000000ABCDEF0124';
+    events.emit('bounced', { id, to: 'a@b.example', listener: 'mx', reason: 'remote_5xx', status: '5.1.1', detail: '550 5.1.1 no such user' });
+    events.emit('dsn-suppressed', { id, action: 'failed', reason: 'unauthenticated_sender' });
+    events.emit('failed', { id, recipients: ['a@b.example'] });
+    await writer.flush();
+    const [found] = await readTrace(dir, { id });
+    expect(found.entries.map((entry) => entry.kind)).toEqual(['bounced', 'no-dsn', 'failed-list']);
+    expect(endings(found)).toEqual(['<a@b.example>: bounced (5.1.1) at ' + found.entries[0].at.replace('T', ' ').replace(/\.\d+Z$/, 'Z') + ', no DSN (unauthenticated_sender), on the failed list']);
     await writer.close();
   });
 });
