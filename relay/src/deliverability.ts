@@ -11,7 +11,7 @@ import type { RelayConfig } from './config/schema';
 import type { AttemptContext } from './delivery/attempt';
 import type { SmtpReply } from './intake/reply';
 import { AlertSender } from './ops/alerts';
-import { AlertWatch } from './ops/alert-watch';
+import { AlertWatch, type PortProbe } from './ops/alert-watch';
 import type { PageSource } from './ops/http';
 import type { Logger } from './ops/logger';
 import type { RelayMetrics } from './ops/metrics';
@@ -38,8 +38,8 @@ export interface Deliverability {
   storeLocally: NonNullable<AttemptContext['storeLocally']>;
   /** The intake spooled a message. */
   received(envelope: SpoolEnvelope): void;
-  /** Subscribes to delivery's events (delivery/events.ts). */
-  follow(events: EventEmitter): void;
+  /** Subscribes to delivery's events (delivery/events.ts) and its port-25 probe. */
+  follow(events: EventEmitter, port25?: PortProbe): void;
   /** The RCPT refusal for a suppressed recipient on submission. */
   suppressedRecipient(address: string): SmtpReply | undefined;
   pages: PageSource;
@@ -104,7 +104,7 @@ export async function startDeliverability(deps: DeliverabilityDeps): Promise<Del
     : undefined;
 
   const sender = new AlertSender({ config: config.alerts, hostname: config.hostname, logger, metrics: metrics.deliverability, ...(deps.options?.alertRetryDelaysMs ? { retryDelaysMs: deps.options.alertRetryDelaysMs } : {}) });
-  const watch = new AlertWatch({ config, sender, metrics: metrics.deliverability, registry: metrics.registry, tlsExpiry: metrics.tlsCertificateExpiry, isQueued: deps.isQueued, ...(deps.options?.alertCheckMs ? { checkEveryMs: deps.options.alertCheckMs } : {}) });
+  const watch = new AlertWatch({ config, sender, metrics: metrics.deliverability, tlsExpiry: metrics.tlsCertificateExpiry, isQueued: deps.isQueued, ...(deps.options?.alertCheckMs ? { checkEveryMs: deps.options.alertCheckMs } : {}) });
   watch.seed(deps.queued.map(({ envelope }) => envelope));
   watch.start();
 
@@ -114,10 +114,11 @@ export async function startDeliverability(deps: DeliverabilityDeps): Promise<Del
       trace.received(envelope);
       watch.received(envelope.id, envelope.receivedAt);
     },
-    follow: (events) => {
+    follow: (events, port25) => {
       trace.follow(events);
       feed.follow(events);
       watch.follow(events);
+      watch.followProbe(port25);
     },
     suppressedRecipient: (address) => {
       const entry = list?.lookup(address);

@@ -57,7 +57,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     await loop.stop();
     throw error;
   });
-  loop.follow(delivery.events);
+  loop.follow(delivery.events, delivery.port25);
 
   const spam = new SpamFilter(config, logger, metrics);
   void spam.announce(logger);

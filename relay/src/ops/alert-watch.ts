@@ -5,17 +5,24 @@
  *   mxkit_queue_oldest_message_age_seconds, kept whether or not alerts are configured);
  * - certificate-expiry: the served certificate's mxkit_tls_certificate_expiry_seconds is below
  *   alerts.certificateWarning;
- * - port-25-shut: direct delivery reaches no MX of several domains in a row (connection failures,
- *   no delivery in between: what a provider blocking outbound port 25 looks like), or the
- *   outbound port-25 probe's metric mxkit_outbound_port25_open (issue 11) reads 0.
+ * - port-25-shut: the outbound port-25 probe (delivery/port25-probe.ts) finds the port closed, or
+ *   direct delivery reaches no MX of several domains in a row (connection failures, no delivery in
+ *   between: what a provider blocking outbound port 25 looks like, also without a probe).
  */
 import type { EventEmitter } from 'node:events';
-import type { Gauge, Registry } from 'prom-client';
+import type { Gauge } from 'prom-client';
 import { parseDuration } from '../config/duration';
 import type { RelayConfig } from '../config/schema';
 import { onDeliveryEvent, type RecipientEvent } from '../delivery/events';
 import type { AlertSender } from './alerts';
 import type { DeliverabilityMetrics } from './deliverability-metrics';
+
+/** What the watch needs of the port-25 probe (delivery/port25-probe.ts). */
+export interface PortProbe {
+  readonly target: string;
+  readonly current: string;
+  readonly events: EventEmitter;
+}
 
 /** Distinct domains whose MX could not be reached, with no MX delivery since, that mean "port 25 shut". */
 export const PORT25_DOMAINS = 3;
@@ -26,7 +33,6 @@ export interface AlertWatchDeps {
   config: RelayConfig;
   sender: AlertSender;
   metrics: DeliverabilityMetrics;
-  registry: Registry;
   tlsExpiry: Gauge<'source'>;
   /** Whether a message is still in the queue (`mxkit queue remove` takes messages out unannounced). */
   isQueued(id: string): Promise<boolean>;
@@ -38,6 +44,7 @@ export class AlertWatch {
   private readonly queued = new Map<string, number>();
   private readonly unreachable = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private probe: PortProbe | undefined;
   private readonly now: () => number;
 
   constructor(private readonly deps: AlertWatchDeps) {
@@ -52,6 +59,18 @@ export class AlertWatch {
 
   received(id: string, receivedAt: string): void {
     this.queued.set(id, Date.parse(receivedAt));
+  }
+
+  /** The outbound port-25 probe: a change to closed alerts at once, and again while it lasts. */
+  followProbe(probe: PortProbe | undefined): void {
+    this.probe = probe;
+    probe?.events.on('change', (state: string) => {
+      if (state === 'closed') this.raiseProbeClosed();
+    });
+  }
+
+  private raiseProbeClosed(): void {
+    this.deps.sender.raise({ event: 'port-25-shut', severity: 'critical', subject: 'probe', summary: `the outbound port-25 probe cannot connect to ${this.probe?.target ?? 'its target'}: mail to the internet cannot leave (ask the provider to open port 25, or send through a smarthost / mxkit:outbound ses)`, details: { probe: this.probe?.target ?? '' } });
   }
 
   follow(events: EventEmitter): void {
@@ -148,10 +167,6 @@ export class AlertWatch {
         details: { secondsLeft: value, source: String(labels.source) },
       });
     }
-    const probe = this.deps.registry.getSingleMetric('mxkit_outbound_port25_open') as Gauge | undefined;
-    const open = probe ? (await probe.get()).values[0]?.value : undefined;
-    if (open === 0) {
-      sender.raise({ event: 'port-25-shut', severity: 'critical', subject: 'probe', summary: 'the outbound port-25 probe cannot connect: mail to the internet cannot leave (ask the provider to open port 25, or set delivery.smarthost)', details: { probe: 'mxkit_outbound_port25_open' } });
-    }
+    if (this.probe?.current === 'closed') this.raiseProbeClosed();
   }
 }

@@ -128,6 +128,21 @@ describe('alerts.webhook', () => {
     expect(metric).toMatch(/mxkit_queue_oldest_message_age_seconds [1-9]/);
   });
 
+  it('posts port-25-shut when the outbound port-25 probe cannot connect', async () => {
+    hook = await startHook();
+    env = await startDeliveryEnv({
+      configure: (config) => {
+        config.alerts = { webhook: hook!.url };
+        // A loopback address where nothing listens: refused, as a blocked port 25 would be.
+        config.delivery = { ...config.delivery, port25Probe: { host: '127.0.0.9', port: 25, interval: '1h' } };
+      },
+      relayOptions: { delivery: { port25TimeoutMs: 1000 } },
+    });
+    const shut = (await hook.waitFor((body) => event('port-25-shut')(body) && (body as JsonAlert).subject === 'probe')) as JsonAlert;
+    expect(shut).toMatchObject({ severity: 'critical', details: { probe: '127.0.0.9:25' } });
+    expect(shut.text).toMatch(/the outbound port-25 probe cannot connect to 127\.0\.0\.9:25/);
+  });
+
   it('posts port-25-shut when the MX of several domains in a row cannot be reached', async () => {
     hook = await startHook();
     env = await startDeliveryEnv({
