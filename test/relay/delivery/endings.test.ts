@@ -102,7 +102,8 @@ const cases: Case[] = [
     name: 'dsn: our own DSN is refused by the user it reports to',
     reason: 'remote_5xx',
     send: async () => {
-      const id = await env.submit(message('refused, DSN refused', 'bounce-me@app.example.test', 'refuse@elsewhere.test'), { from: 'bounce-me@app.example.test', to: ['refuse@elsewhere.test'] });
+      // A recipient not refused before: the earlier hard bounce suppressed refuse@ (docs/deliverability.md).
+      const id = await env.submit(message('refused, DSN refused', 'bounce-me@app.example.test', 'refuse-again@elsewhere.test'), { from: 'bounce-me@app.example.test', to: ['refuse-again@elsewhere.test'] });
       return String((await env.waitForEvent('dsn', (event) => event.id === id)).dsnId);
     },
     ending: { failed: { listener: 'dsn', noDsn: 'null_sender' } },
