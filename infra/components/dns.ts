@@ -40,7 +40,8 @@ export class MailDns extends pulumi.ComponentResource {
       .apply(([ipv4, publicKey]) => buildMailRecords({ ...options, ipv4, dkim: { selector: dkimSelector, publicKey } }));
     // Resources must be declared outside apply (so previews show them): the set of records depends
     // only on plain options, so build it once with stand-in values and fill values in per key.
-    const shape = buildMailRecords({ ...options, ipv4: SHAPE_IP, dkim: { selector: dkimSelector, publicKey: SHAPE_KEY } });
+    // A record in another domain's zone (an RFC 7489 7.1 report authorisation) is that zone's to publish.
+    const shape = buildMailRecords({ ...options, ipv4: SHAPE_IP, dkim: { selector: dkimSelector, publicKey: SHAPE_KEY } }).filter((record) => !record.external);
     // Before any record is written (preview included): records the zone already holds that would
     // fight ours stop the program. Every record's value waits for this check.
     const stack = pulumi.getStack();
@@ -53,8 +54,6 @@ export class MailDns extends pulumi.ComponentResource {
 
     let hostA: cloudflare.DnsRecord | undefined;
     for (const planned of shape) {
-      // A record in another domain's zone (RFC 7489 7.1 report authorisation) is that zone's to publish.
-      if (planned.external) continue;
       const live = byKey(planned.key);
       const isAddress = planned.type === 'A' || planned.type === 'AAAA';
       const record = new cloudflare.DnsRecord(
