@@ -32,6 +32,25 @@ describe('MailServer as a reusable component', () => {
     expect(registered('idn').find((r) => r.type === 'aws:ec2/eipDomainName:EipDomainName')?.plain.domainName).toBe('mail.xn--bcher-kva.example');
   });
 
+  test("points DMARC at the relay's report mailbox and a second address, and publishes only its own zone's records", async () => {
+    const server = new components.MailServer('reports', {
+      domain: 'reports.example',
+      cloudflareZoneId: '0123456789abcdef0123456789abcdef',
+      tls: 'self-signed',
+      ephemeral: true,
+      reportsTo: 'agg@dmarc-service.example.net',
+      bundlePath: __filename,
+    });
+    const records = (await resolve(server.records)).value;
+    expect(records.find((r) => r.key === 'dmarc')?.value).toBe('v=DMARC1; p=none; rua=mailto:dmarc-reports@reports.example,mailto:agg@dmarc-service.example.net');
+    expect(records.find((r) => r.key === 'dmarc-report-auth-0')).toMatchObject({ name: 'reports.example._report._dmarc.dmarc-service.example.net', external: true });
+    expect((await resolve(server.relayConfig)).value).toMatchObject({ reports: { dmarc: ['dmarc-reports@reports.example'], tlsRpt: ['tls-reports@reports.example'], complaints: ['abuse@reports.example'] } });
+    await settle(run);
+    const published = registered('reports').filter((r) => r.type === 'cloudflare:index/dnsRecord:DnsRecord').map((r) => String(r.plain.name));
+    expect(published).toContain('_dmarc.reports.example');
+    expect(published.filter((name) => name.includes('._report._dmarc.'))).toEqual([]);
+  });
+
   test('runs a prebuilt relay image without a bucket, and the role then reads no S3 object', async () => {
     const server = new components.MailServer('img', {
       domain: 'example.org',
