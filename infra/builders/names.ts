@@ -30,3 +30,21 @@ export function toAsciiAddress(address: string, what = 'address'): string {
 export function domainOf(address: string): string {
   return toAsciiAddress(address).split('@').pop() as string;
 }
+
+/** The placeholder for the host number in `mxkit:hostname` (`mx{n}.example.com` → mx1, mx2, …). */
+export const HOST_NUMBER = '{n}';
+
+/**
+ * The names of hosts 1…count. A pattern with `{n}` numbers every host; a plain name is host 1's
+ * (so a single-host stack keeps its name when a second host is added) and later hosts number its
+ * first label: `mail` → `mail2`, `mx1` → `mx2`.
+ */
+export function hostnamesFor(pattern: string, count: number, what = 'hostname'): string[] {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`host count ${count} must be a whole number of at least 1`);
+  const numbers = Array.from({ length: count }, (_, index) => index + 1);
+  if (pattern.includes(HOST_NUMBER)) return numbers.map((n) => toALabel(pattern.split(HOST_NUMBER).join(String(n)), what));
+  const first = toALabel(pattern, what);
+  const [label, ...rest] = first.split('.');
+  const stem = label.endsWith('1') && !/\d1$/.test(label) ? label.slice(0, -1) : label;
+  return numbers.map((n) => (n === 1 ? first : toALabel([`${stem}${n}`, ...rest].join('.'), what)));
+}

@@ -1,5 +1,5 @@
 /**
- * Every DNS record a mail domain needs, from plain values: one pure function used by the Pulumi
+ * Every DNS record a mail deployment needs, from plain values: one pure builder used by the Pulumi
  * program (Cloudflare records), `mxkit records` (zone/JSON) and `mxkit local` (its DNS server).
  * Names are FQDNs in A-labels without the trailing dot; `content` is the presentation form both
  * Cloudflare and a BIND zone take.
@@ -80,8 +80,7 @@ const MTA_STS_MAX_AGE_LIMIT = 31_557_600;
 
 /** `v=spf1 ip4:… [ip6:…] [include:…] -all` — `-all`: only this host (and the smarthost) send for the domain. */
 export function spfValue(ipv4: string, ipv6?: string, includes: string[] = []): string {
-  const terms = [`ip4:${ipv4}`, ...(ipv6 ? [`ip6:${ipv6}`] : []), ...includes.map((d) => `include:${toALabel(d, 'SPF include')}`)];
-  return `v=spf1 ${terms.join(' ')} -all`;
+  return spfForAddresses([ipv4, ...(ipv6 ? [ipv6] : [])], includes);
 }
 
 /** RFC 7489 §6.3. Relaxed alignment (the default) so that forwarded/SRS mail still aligns. */
@@ -138,68 +137,200 @@ function record(key: string, type: RecordType, name: string, value: string, ttl:
   return { key, type, name, value, content: type === 'TXT' ? txtContent(value) : value, ttl, ...extra };
 }
 
+/**
+ * One host, one domain: the form `mxkit records` printed first and tests use. The DKIM record keeps
+ * its original key `dkim` (one selector); everything else is the deployment builder's.
+ */
 export function buildMailRecords(input: MailRecordsInput): DnsRecord[] {
-  const domain = toALabel(input.domain, 'domain');
-  const hostname = toALabel(input.hostname, 'hostname');
-  if (!isIPv4(input.ipv4)) throw new Error(`ipv4 "${input.ipv4}" is not an IPv4 address`);
-  if (input.ipv6 !== undefined && !isIPv6(input.ipv6)) throw new Error(`ipv6 "${input.ipv6}" is not an IPv6 address`);
-  const ttl = input.ttl ?? DEFAULT_TTL;
-  const reportsTo = input.reportsTo === undefined ? undefined : toAsciiAddress(input.reportsTo, 'reportsTo');
-  const postmaster = `postmaster@${domain}`;
-  const dmarcRua = reportAddresses(input.reportMailboxes && toAsciiAddress(input.reportMailboxes.dmarc, 'reportMailboxes.dmarc'), reportsTo, postmaster);
-  const tlsRua = reportAddresses(input.reportMailboxes && toAsciiAddress(input.reportMailboxes.tlsRpt, 'reportMailboxes.tlsRpt'), reportsTo, postmaster);
-  const mtaStsHost = `mta-sts.${domain}`;
-  const records: DnsRecord[] = [];
-  const hostIps = (prefix: string, name: string) => {
-    records.push(record(`${prefix}a`, 'A', name, input.ipv4, ttl));
-    if (input.ipv6) records.push(record(`${prefix}aaaa`, 'AAAA', name, input.ipv6, ttl));
-  };
+  const [zone] = buildDeploymentRecords({
+    hosts: [{ hostname: input.hostname, ipv4: input.ipv4, ...(input.ipv6 ? { ipv6: input.ipv6 } : {}) }],
+    domains: [{ domain: input.domain, dkim: input.dkim ? [input.dkim] : [], reportMailboxes: input.reportMailboxes, reportsTo: input.reportsTo, sesMailFrom: input.sesMailFrom }],
+    dmarcPolicy: input.dmarcPolicy,
+    mtaSts: input.mtaSts,
+    caaIssuers: input.caaIssuers,
+    spfIncludes: input.spfIncludes,
+    ttl: input.ttl,
+  });
+  return zone.records.map((entry) => (entry.key.startsWith('dkim-') ? { ...entry, key: 'dkim' } : entry));
+}
 
-  hostIps('', hostname);
-  records.push(record('mx', 'MX', domain, hostname, ttl, { priority: 10 }));
-  records.push(record('spf', 'TXT', domain, spfValue(input.ipv4, input.ipv6, input.spfIncludes), ttl));
-  // RFC 7208 §2.3: receivers may check SPF for the HELO name too; publish it unless it is the domain itself.
-  if (hostname !== domain) records.push(record('helo-spf', 'TXT', hostname, spfValue(input.ipv4, input.ipv6), ttl));
-  if (input.dkim) {
-    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(input.dkim.selector)) throw new Error(`DKIM selector "${input.dkim.selector}" is not a DNS label`);
-    records.push(record('dkim', 'TXT', `${input.dkim.selector}._domainkey.${domain}`, dkimValue(input.dkim.publicKey), ttl));
-  }
-  if (input.sesMailFrom) {
-    // docs.aws.amazon.com/ses/latest/dg/mail-from.html: bounces to the MAIL FROM domain go to SES's
-    // feedback endpoint, and SPF there authorises SES, so the envelope aligns with the From domain.
-    const mailFrom = toALabel(input.sesMailFrom.domain, 'SES MAIL FROM domain');
-    if (!mailFrom.endsWith(`.${domain}`) || mailFrom === hostname) throw new Error(`SES MAIL FROM domain "${mailFrom}" must be a subdomain of ${domain} other than ${hostname}`);
-    const values = sesMailFromValues(input.sesMailFrom.region);
-    records.push(record('ses-mail-from-mx', 'MX', mailFrom, values.mx, ttl, { priority: 10 }));
-    records.push(record('ses-mail-from-spf', 'TXT', mailFrom, values.spf, ttl));
-  }
-  records.push(record('dmarc', 'TXT', `_dmarc.${domain}`, dmarcValue(input.dmarcPolicy ?? 'none', dmarcRua), ttl));
-  // RFC 7489 7.1: a report address at another domain receives reports only if that domain says so,
-  // with a TXT record "v=DMARC1" at <our domain>._report._dmarc.<its domain>. (A parent or child of
-  // our domain shares its Organizational Domain and needs none.) That record lives in the other
-  // domain's zone.
-  const related = (other: string) => other === domain || other.endsWith(`.${domain}`) || domain.endsWith(`.${other}`);
-  const outside = [...new Set(dmarcRua.map((address) => address.slice(address.lastIndexOf('@') + 1).toLowerCase()))].filter((other) => !related(other));
-  for (const [index, other] of outside.entries()) {
-    records.push(record(`dmarc-report-auth-${index}`, 'TXT', `${domain}._report._dmarc.${other}`, 'v=DMARC1', ttl, { external: true }));
-  }
-  if (input.mtaSts) {
-    const id = mtaStsId(mtaStsPolicy(input.mtaSts.mode, [hostname], input.mtaSts.maxAge));
-    records.push(record('mta-sts', 'TXT', `_mta-sts.${domain}`, `v=STSv1; id=${id}`, ttl));
-    hostIps('mta-sts-', mtaStsHost);
-  }
-  // RFC 8460 §3: where sending MTAs report TLS failures (and MTA-STS policy failures).
-  records.push(record('tls-rpt', 'TXT', `_smtp._tls.${domain}`, `v=TLSRPTv1; rua=${mailtoList(tlsRua)}`, ttl));
-  // RFC 8659 §3: CAA is looked up at the exact name first, then its parents. Publishing it on the
-  // mail host names only (not the apex) restricts issuance for those names and leaves the
-  // domain's other certificates (website, Cloudflare edge) untouched.
-  const caaNames = input.mtaSts ? [hostname, mtaStsHost] : [hostname];
-  for (const [index, issuer] of (input.caaIssuers ?? []).entries()) {
-    const value = toALabel(issuer, 'CAA issuer');
-    for (const name of caaNames) {
-      const key = `caa-${name === hostname ? 'host' : 'mta-sts'}-${index}`;
-      records.push(record(key, 'CAA', name, `0 issue "${value}"`, ttl, { caa: { flags: 0, tag: 'issue', value } }));
+export interface HostAddress {
+  hostname: string;
+  ipv4: string;
+  ipv6?: string;
+}
+
+export interface DkimPublication {
+  selector: string;
+  /** PEM (SPKI or PKCS#1) or the base64 SPKI DER that goes after `p=`. */
+  publicKey: string;
+}
+
+export interface DomainInput {
+  domain: string;
+  /** Published in this order; the relay signs with the first (records do not depend on the order). */
+  dkim?: DkimPublication[];
+  /** The relay's own report mailboxes for this domain: DMARC `rua` and TLS-RPT point there first. */
+  reportMailboxes?: { dmarc: string; tlsRpt: string };
+  /** Where DMARC aggregate and TLS-RPT reports (also) go; default postmaster@<domain> when there are no report mailboxes. */
+  reportsTo?: string;
+  /** Amazon SES's custom MAIL FROM domain for this domain (`mxkit:outbound ses`): its MX and SPF records. */
+  sesMailFrom?: { domain: string; region: string };
+}
+
+export interface DeploymentRecordsInput {
+  /** Host 1 first: its name is also the submission name. */
+  hosts: HostAddress[];
+  /** The first domain's zone holds the host records unless a host name falls in another of them. */
+  domains: DomainInput[];
+  dmarcPolicy?: DmarcPolicy;
+  mtaSts?: { mode: MtaStsMode; maxAge: string };
+  caaIssuers?: string[];
+  /** SPF `include:` mechanisms (a smarthost's SPF domain). */
+  spfIncludes?: string[];
+  ttl?: number;
+}
+
+export interface ZoneRecords {
+  /** The mail domain whose zone these records go into. */
+  domain: string;
+  records: DnsRecord[];
+}
+
+const SELECTOR = /^[a-z0-9][a-z0-9._-]*$/i;
+
+/** `v=spf1 ip4:… ip6:… include:… -all` for every address given, in order, each once. */
+export function spfForAddresses(addresses: string[], includes: string[] = []): string {
+  const terms = [...new Set(addresses)].map((address) => (isIPv4(address) ? `ip4:${address}` : `ip6:${address}`));
+  return `v=spf1 ${[...terms, ...includes.map((domain) => `include:${toALabel(domain, 'SPF include')}`)].join(' ')} -all`;
+}
+
+/** Keys of host n: host 1 keeps the single-host keys (`a`), the others carry their number (`a-2`). */
+function hostKey(base: string, number: number): string {
+  return number === 1 ? base : `${base}-${number}`;
+}
+
+/** The domain of ours whose zone holds `name` (the longest one it falls under), else the first. */
+export function zoneOf(name: string, domains: readonly string[]): string {
+  const candidates = domains.filter((domain) => name === domain || name.endsWith(`.${domain}`));
+  return candidates.sort((a, b) => b.length - a.length)[0] ?? domains[0];
+}
+
+function checkedHosts(hosts: HostAddress[]): HostAddress[] {
+  if (hosts.length === 0) throw new Error('at least one host is needed');
+  const seen = new Set<string>();
+  return hosts.map((host, index) => {
+    const hostname = toALabel(host.hostname, `hosts[${index}].hostname`);
+    if (seen.has(hostname)) throw new Error(`host name ${hostname} is used by two hosts`);
+    seen.add(hostname);
+    if (!isIPv4(host.ipv4)) throw new Error(`ipv4 "${host.ipv4}" is not an IPv4 address`);
+    if (host.ipv6 !== undefined && !isIPv6(host.ipv6)) throw new Error(`ipv6 "${host.ipv6}" is not an IPv6 address`);
+    return { hostname, ipv4: host.ipv4, ...(host.ipv6 ? { ipv6: host.ipv6 } : {}) };
+  });
+}
+
+/** The MTA-STS policy every host serves (RFC 8461 §3.2): one `mx:` line per host. */
+export function deploymentMtaStsPolicy(mtaSts: { mode: MtaStsMode; maxAge: string }, hostnames: string[]): string {
+  return mtaStsPolicy(mtaSts.mode, hostnames.map((name) => toALabel(name, 'hostname')), mtaSts.maxAge);
+}
+
+/**
+ * Every DNS record of a whole deployment — several hosts, several mail domains, several DKIM keys
+ * per domain — grouped by the zone each goes into (the Pulumi program has one Cloudflare zone per
+ * domain).
+ *
+ * What each zone gets (the RFCs are cited beside the values above):
+ *  - every domain: one MX per host at equal preference (RFC 5321 §5.1: senders pick among equal
+ *    preferences at random, and try the next host when one cannot be reached), SPF listing every
+ *    host's address, one DKIM key record per selector, DMARC, TLS-RPT, and with MTA-STS the
+ *    `_mta-sts` TXT (its id hashes the one policy every host serves, listing every MX name) and
+ *    `mta-sts.<domain>` with every host's address;
+ *  - the zone holding the host names: each host's A/AAAA record (its PTR points back at it), its
+ *    HELO SPF record and CAA; the submission name (host 1's name, the one mail clients use) also
+ *    gets every other host's address, so clients reach whichever host is up.
+ *
+ * Record keys are stable identities (the Cloudflare resource names): host 1 keeps the keys a
+ * single-host stack always had, later hosts add keys with their number, DKIM keys are keyed by
+ * selector, so adding a host or a selector never renames or replaces an existing record.
+ */
+export function buildDeploymentRecords(input: DeploymentRecordsInput): ZoneRecords[] {
+  const hosts = checkedHosts(input.hosts);
+  if (input.domains.length === 0) throw new Error('at least one mail domain is needed');
+  const domainNames = input.domains.map((entry) => toALabel(entry.domain, 'domain'));
+  if (new Set(domainNames).size !== domainNames.length) throw new Error(`a mail domain is listed twice: ${domainNames.join(', ')}`);
+  const ttl = input.ttl ?? DEFAULT_TTL;
+  const zones = new Map<string, DnsRecord[]>(domainNames.map((domain) => [domain, []]));
+  const add = (zoneName: string, entry: DnsRecord) => (zones.get(zoneName) as DnsRecord[]).push(entry);
+  const addresses = (prefix: string, name: string, host: HostAddress, number: number, zoneName: string) => {
+    add(zoneName, record(hostKey(`${prefix}a`, number), 'A', name, host.ipv4, ttl));
+    if (host.ipv6) add(zoneName, record(hostKey(`${prefix}aaaa`, number), 'AAAA', name, host.ipv6, ttl));
+  };
+  const caaValues = (input.caaIssuers ?? []).map((issuer) => toALabel(issuer, 'CAA issuer'));
+  const caa = (zoneName: string, key: (index: number) => string, name: string) =>
+    caaValues.forEach((value, index) => add(zoneName, record(key(index), 'CAA', name, `0 issue "${value}"`, ttl, { caa: { flags: 0, tag: 'issue', value } })));
+
+  // The hosts: address, HELO SPF (RFC 7208 §2.3: receivers may check the HELO name), CAA (RFC 8659:
+  // on the host names only, never the apex, so the domain's other certificates are not affected).
+  const submissionName = hosts[0].hostname;
+  hosts.forEach((host, index) => {
+    const number = index + 1;
+    const zoneName = zoneOf(host.hostname, domainNames);
+    addresses('', host.hostname, host, number, zoneName);
+    if (number > 1) addresses('submission-', submissionName, host, number, zoneOf(submissionName, domainNames));
+    if (!domainNames.includes(host.hostname)) add(zoneName, record(hostKey('helo-spf', number), 'TXT', host.hostname, spfForAddresses([host.ipv4, ...(host.ipv6 ? [host.ipv6] : [])]), ttl));
+    caa(zoneName, (i) => (number === 1 ? `caa-host-${i}` : `caa-host-${number}-${i}`), host.hostname);
+  });
+
+  const everyAddress = hosts.flatMap((host) => [host.ipv4, ...(host.ipv6 ? [host.ipv6] : [])]);
+  const policy = input.mtaSts ? deploymentMtaStsPolicy(input.mtaSts, hosts.map((host) => host.hostname)) : undefined;
+  input.domains.forEach((entry, index) => {
+    const domain = domainNames[index];
+    const reportsTo = entry.reportsTo === undefined ? undefined : toAsciiAddress(entry.reportsTo, 'reportsTo');
+    const mailboxes = entry.reportMailboxes;
+    const dmarcRua = reportAddresses(mailboxes && toAsciiAddress(mailboxes.dmarc, 'reportMailboxes.dmarc'), reportsTo, `postmaster@${domain}`);
+    const tlsRua = reportAddresses(mailboxes && toAsciiAddress(mailboxes.tlsRpt, 'reportMailboxes.tlsRpt'), reportsTo, `postmaster@${domain}`);
+    hosts.forEach((host, hostIndex) => add(domain, record(hostKey('mx', hostIndex + 1), 'MX', domain, host.hostname, ttl, { priority: 10 })));
+    add(domain, record('spf', 'TXT', domain, spfForAddresses(everyAddress, input.spfIncludes), ttl));
+    const selectors = new Set<string>();
+    for (const key of entry.dkim ?? []) {
+      if (!SELECTOR.test(key.selector)) throw new Error(`DKIM selector "${key.selector}" is not a DNS label`);
+      const selector = key.selector.toLowerCase();
+      if (selectors.has(selector)) throw new Error(`DKIM selector ${selector} is listed twice for ${domain}`);
+      selectors.add(selector);
+      add(domain, record(`dkim-${selector}`, 'TXT', `${selector}._domainkey.${domain}`, dkimValue(key.publicKey), ttl));
     }
-  }
-  return records;
+    if (entry.sesMailFrom) {
+      // docs.aws.amazon.com/ses/latest/dg/mail-from.html: bounces to the MAIL FROM domain go to SES's
+      // feedback endpoint, and SPF there authorises SES, so the envelope aligns with the From domain.
+      const mailFrom = toALabel(entry.sesMailFrom.domain, 'SES MAIL FROM domain');
+      if (!mailFrom.endsWith(`.${domain}`) || hosts.some((host) => host.hostname === mailFrom)) {
+        throw new Error(`SES MAIL FROM domain "${mailFrom}" must be a subdomain of ${domain} other than ${hosts.map((host) => host.hostname).join(', ')}`);
+      }
+      const values = sesMailFromValues(entry.sesMailFrom.region);
+      add(domain, record('ses-mail-from-mx', 'MX', mailFrom, values.mx, ttl, { priority: 10 }));
+      add(domain, record('ses-mail-from-spf', 'TXT', mailFrom, values.spf, ttl));
+    }
+    add(domain, record('dmarc', 'TXT', `_dmarc.${domain}`, dmarcValue(input.dmarcPolicy ?? 'none', dmarcRua), ttl));
+    // RFC 7489 §7.1: a report address at another domain receives reports only if that domain says
+    // so, with a TXT record "v=DMARC1" at <our domain>._report._dmarc.<its domain> (a parent or child
+    // of our domain shares its Organizational Domain and needs none). When that domain is one of
+    // ours, its zone publishes the record; otherwise its owner must (`mxkit records` prints it).
+    const related = (other: string) => other === domain || other.endsWith(`.${domain}`) || domain.endsWith(`.${other}`);
+    const outside = [...new Set(dmarcRua.map((address) => address.slice(address.lastIndexOf('@') + 1).toLowerCase()))].filter((other) => !related(other));
+    outside
+      .filter((other) => zones.has(other))
+      .forEach((other) => add(other, record(`dmarc-report-${domain}`, 'TXT', `${domain}._report._dmarc.${other}`, 'v=DMARC1', ttl)));
+    outside
+      .filter((other) => !zones.has(other))
+      .forEach((other, index) => add(domain, record(`dmarc-report-auth-${index}`, 'TXT', `${domain}._report._dmarc.${other}`, 'v=DMARC1', ttl, { external: true })));
+    if (policy !== undefined) {
+      add(domain, record('mta-sts', 'TXT', `_mta-sts.${domain}`, `v=STSv1; id=${mtaStsId(policy)}`, ttl));
+      // Every host serves the policy, so a sender fetching it reaches whichever host is up.
+      hosts.forEach((host, hostIndex) => addresses('mta-sts-', `mta-sts.${domain}`, host, hostIndex + 1, domain));
+      caa(domain, (i) => `caa-mta-sts-${i}`, `mta-sts.${domain}`);
+    }
+    // RFC 8460 §3: where sending MTAs report TLS failures (and MTA-STS policy failures).
+    add(domain, record('tls-rpt', 'TXT', `_smtp._tls.${domain}`, `v=TLSRPTv1; rua=${mailtoList(tlsRua)}`, ttl));
+  });
+  return domainNames.map((domain) => ({ domain, records: zones.get(domain) as DnsRecord[] }));
 }

@@ -63,11 +63,29 @@ export const HOST_FILES: RelayFiles = filesUnder(HOST_SECRETS_DIR, HOST_DATA_DIR
 export type Endpoint = { host: string; port: number };
 export type Listeners = Partial<Record<'mx' | 'submission' | 'submissions' | 'http' | 'acmeHttp' | 'https', Endpoint>>;
 
+/** Where a deployment's DKIM key for one domain and selector lives, under the secrets folder. */
+export function dkimKeyFileName(domain: string, selector: string): string {
+  return `dkim-${toALabel(domain, 'domain')}-${selector.toLowerCase()}.key`;
+}
+
+export interface DkimKeyFile {
+  domain: string;
+  selector: string;
+  keyFile: string;
+}
+
 export interface RelayConfigBuildInput {
   hostname: string;
   domains: string[];
   files: RelayFiles;
-  dkimSelector: string;
+  /** One key for every domain, at files.dkimKey (mxkit local). Ignored when `dkim` is given. */
+  dkimSelector?: string;
+  /** Each domain's keys in order: the first of a domain signs, the others stay published (rotation). */
+  dkim?: DkimKeyFile[];
+  /** More names the certificate must cover besides the host name (the shared submission name). */
+  certificateNames?: string[];
+  /** The MTA-STS policy text to serve, kept current outside the config (the relay re-reads it). */
+  mtaStsPolicyFile?: string;
   users?: RelayUser[];
   routes?: RelayRoute[];
   tls: { mode: 'self-signed' } | { mode: 'acme' | 'acme-staging'; email: string; directoryUrl?: string };
@@ -104,7 +122,8 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
   const hostname = toALabel(input.hostname, 'hostname');
   const domains = input.domains.map((d) => toALabel(d, 'domain'));
   const acme = input.tls.mode !== 'self-signed';
-  const names = [hostname, ...(input.mtaSts ? domains.map((d) => `mta-sts.${d}`) : [])];
+  const extraNames = (input.certificateNames ?? []).map((name) => toALabel(name, 'certificate name'));
+  const names = [...new Set([hostname, ...extraNames, ...(input.mtaSts ? domains.map((d) => `mta-sts.${d}`) : [])])];
   const tls: RelayConfigInput['tls'] =
     input.tls.mode === 'self-signed'
       ? { certFile: input.files.tlsCert, keyFile: input.files.tlsKey }
@@ -130,13 +149,13 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
     domains,
     listen: { ...defaultListeners(acme, input.mtaSts !== undefined), ...input.listen },
     tls,
-    dkim: domains.map((domain) => ({ domain, selector: input.dkimSelector, keyFile: input.files.dkimKey })),
+    dkim: dkimEntries(input, domains),
     users: (input.users ?? []).map((u) => ({ ...u, allowedFrom: u.allowedFrom.map(asciiPattern) })),
     trustedNetworks: input.trustedNetworks ?? [],
     routes: (input.routes ?? []).map((r) => ({ match: asciiPattern(r.match), forward: r.forward.map(asciiPattern) })),
     spoolDir: input.files.spoolDir,
     delivery: { ...input.delivery, smarthost },
-    ...(input.mtaSts ? { mtaSts: input.mtaSts } : {}),
+    ...(input.mtaSts ? { mtaSts: { ...input.mtaSts, ...(input.mtaStsPolicyFile ? { policyFile: input.mtaStsPolicyFile } : {}) } } : {}),
     ...(input.spam ? { spam: input.spam } : {}),
     ...(input.maxMessagesPerUserPerHour !== undefined ? { limits: { maxMessagesPerUserPerHour: input.maxMessagesPerUserPerHour } } : {}),
     ...(input.reports ? { reports: { dmarc: input.reports.dmarc.map((a) => toAsciiAddress(a)), tlsRpt: input.reports.tlsRpt.map((a) => toAsciiAddress(a)), complaints: input.reports.complaints.map((a) => toAsciiAddress(a)) } } : {}),
@@ -145,6 +164,13 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
   const checked = relayConfigSchema.safeParse(document);
   if (!checked.success) throw new Error(`relay config: ${describeConfigError(checked.error)}`);
   return document;
+}
+
+function dkimEntries(input: RelayConfigBuildInput, domains: string[]): DkimKeyFile[] {
+  if (input.dkim) return input.dkim.map((entry) => ({ domain: toALabel(entry.domain, 'domain'), selector: entry.selector, keyFile: entry.keyFile }));
+  const selector = input.dkimSelector;
+  if (selector === undefined) throw new Error('relay config: dkimSelector or dkim is required');
+  return domains.map((domain) => ({ domain, selector, keyFile: input.files.dkimKey }));
 }
 
 /** `*@bücher.example` → `*@xn--bcher-kva.example`: the relay compares domains in A-labels. */

@@ -117,6 +117,31 @@ describe('the relay refuses to start, with one line naming the field, when', () 
     );
   });
 
+  it('a published (not signing) DKIM key file is missing: every listed key must load, not only the first', async () => {
+    expectOneLineError(
+      await startWith((config, dir) => {
+        writeFileSync(join(dir, 'dkim.key'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+        config.dkim = [
+          { domain: 'example.test', selector: 'mx2', keyFile: join(dir, 'dkim.key') },
+          { domain: 'example.test', selector: 'mx1', keyFile: join(dir, 'old.key') },
+        ];
+      }),
+      /dkim\[1\]\.keyFile: cannot read .*old\.key: ENOENT/,
+    );
+  });
+
+  it('one DKIM selector of a domain is listed twice', async () => {
+    expectOneLineError(
+      await startWith((config, dir) => {
+        config.dkim = [
+          { domain: 'example.test', selector: 'mx1', keyFile: join(dir, 'a.key') },
+          { domain: 'example.test', selector: 'MX1', keyFile: join(dir, 'b.key') },
+        ];
+      }),
+      /dkim\[1\]\.selector: mx1\._domainkey\.example\.test is listed twice/,
+    );
+  });
+
   it('a listener port is already taken', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

@@ -163,7 +163,16 @@ export const relayConfigSchema = z
       })
       .strict()
       .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, maxConnections: 1000, idleTimeout: '5m', authFailuresPerIp: 5 }),
-    mtaSts: z.object({ mode: z.enum(['testing', 'enforce']), maxAge: duration }).strict().optional(),
+    mtaSts: z
+      .object({
+        mode: z.enum(['testing', 'enforce']),
+        maxAge: duration,
+        // The policy to serve instead of one built from mode, maxAge and hostname: a deployment of
+        // several hosts lists every MX, kept current outside this file (re-read when it changes).
+        policyFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     spam: spamSchema.default(spamDefaults),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
     reports: reportsSchema.optional(),
@@ -206,6 +215,13 @@ export const relayConfigSchema = z
         if (!config.domains.includes(reportDomain)) ctx.addIssue({ code: 'custom', path: ['reports', kind, index], message: `domain ${reportDomain} is not in domains` });
       });
     }
+    // Several keys per domain are allowed (rotation: the first signs); one selector twice is not.
+    const selectors = new Set<string>();
+    config.dkim.forEach((entry, index) => {
+      const identity = `${entry.selector.toLowerCase()}._domainkey.${entry.domain}`;
+      if (selectors.has(identity)) ctx.addIssue({ code: 'custom', path: ['dkim', index, 'selector'], message: `${identity} is listed twice` });
+      selectors.add(identity);
+    });
     const names = new Set<string>();
     config.users.forEach((user, index) => {
       if (names.has(user.username)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: 'is listed twice' });

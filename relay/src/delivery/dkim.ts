@@ -4,6 +4,11 @@
  * Message-ID, MIME headers, ...). A message whose From domain -- or a parent of it, which DMARC's
  * relaxed alignment accepts -- has a `dkim` entry is signed or not sent at all: a signing failure
  * throws, and the caller defers.
+ *
+ * A domain may list several keys (key rotation, docs/deploy.md): the first entry of the domain
+ * signs; the others are only published, so mail still in flight that was signed with them keeps
+ * verifying. An Ed25519 key signs beside the first RSA one (the first entry of each key type
+ * signs): RFC 8463 §4 expects Ed25519 to be paired with RSA while verifiers catch up.
  */
 import type { KeyObject } from 'node:crypto';
 import { dkimSign } from 'mailauth/lib/dkim/sign';
@@ -35,14 +40,17 @@ export function dkimSigners(config: Pick<RelayConfig, 'dkim'>, keys: ReadonlyMap
   });
 }
 
-/** The signers for a From domain: exact domain entries, else the closest parent domain's. */
+/**
+ * The signers for a From domain: the exact domain's entries, else the closest parent domain's;
+ * of those, the first of each algorithm (the others are published keys, not signing keys).
+ */
 export function signersFor(signers: readonly DkimSigner[], domain: string | undefined): DkimSigner[] {
   if (!domain) return [];
   const labels = domain.split('.');
   for (let index = 0; index < labels.length - 1; index++) {
     const candidate = labels.slice(index).join('.');
     const matching = signers.filter((signer) => signer.domain === candidate);
-    if (matching.length > 0) return matching;
+    if (matching.length > 0) return matching.filter((signer, position) => matching.findIndex((other) => other.algorithm === signer.algorithm) === position);
   }
   return [];
 }

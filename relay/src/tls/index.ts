@@ -8,15 +8,14 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mtaStsPolicy } from '../../../infra/builders/records';
 import type { LoadedRelay, TlsMaterial } from '../config/load';
 import { parseDuration } from '../config/duration';
-import { ConfigError } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import { AcmeManager, type TlsRuntimeOptions } from './acme-manager';
 import type { CertificateSource } from './certificate';
-import { ChallengeStore, closeWeb, createAcmeHttpServer, createMtaStsServer, listenWeb } from './http-servers';
+import { accountThumbprint, ChallengeStore, closeWeb, createAcmeHttpServer, createMtaStsServer, listenWeb } from './http-servers';
+import { openPolicySource } from './mta-sts-policy';
 import { CertificateState } from './state';
 
 export type { TlsRuntimeOptions } from './acme-manager';
@@ -49,7 +48,7 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
   const acmeConfig = config.tls?.acme;
   const initialSource: CertificateSource = loaded.acme?.source ?? 'file';
   const state = loaded.tls ? new CertificateState({ logger, gauge: metrics.tlsCertificateExpiry, now }, loaded.tls, initialSource) : undefined;
-  const challenges = new ChallengeStore();
+  const challenges = new ChallengeStore(acmeConfig && loaded.acme ? accountThumbprint(loaded.acme.accountKey) : undefined);
   const servers: Array<HttpServer | HttpsServer> = [];
   const addresses: TlsServices['addresses'] = {};
   let https: HttpsServer | undefined;
@@ -68,8 +67,7 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
       logger.info({ listener: 'acmeHttp', host: addresses.acmeHttp.address, port: addresses.acmeHttp.port }, 'listening');
     }
     if (config.listen.https && loaded.tls) {
-      const policy = config.mtaSts ? policyText(config.mtaSts, config.hostname) : undefined;
-      https = createMtaStsServer(loaded.tls, config.domains, policy);
+      https = createMtaStsServer(loaded.tls, config.domains, await openPolicySource(config, logger));
       servers.push(https);
       addresses.https = await listenWeb(https, 'listen.https', config.listen.https.host, config.listen.https.port);
       logger.info({ listener: 'https', host: addresses.https.address, port: addresses.https.port, mtaSts: config.mtaSts?.mode ?? 'none' }, 'listening');
@@ -124,13 +122,4 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
       await Promise.all(servers.map(closeWeb));
     },
   };
-}
-
-/** The RFC 8461 §3.2 policy, built by the same function that hashes it into the `_mta-sts` TXT id. */
-function policyText(mtaSts: NonNullable<LoadedRelay['config']['mtaSts']>, hostname: string): string {
-  try {
-    return mtaStsPolicy(mtaSts.mode, [hostname], mtaSts.maxAge);
-  } catch (error) {
-    throw new ConfigError(`mtaSts.maxAge: ${(error as Error).message}`);
-  }
 }

@@ -3,7 +3,11 @@
  * pebble, the way a sending MTA fetches it; and the plain-HTTP challenge listener answering
  * nothing but challenges.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as acme from 'acme-client';
 import { parsePolicy, validateMx } from 'mailauth/lib/mta-sts';
+import { accountThumbprint } from '../../../relay/src/tls/http-servers';
 import { buildMailRecords, mtaStsId, mtaStsPolicy } from '../../../infra/builders/records';
 import { HOSTNAME, type TestRelay } from '../../helpers/relay';
 import { createAcmeWorld, httpGet, httpsGet, httpsPort, logLine, MTA_STS_HOST, startAcmeRelay, type AcmeWorld } from './world';
@@ -56,10 +60,28 @@ describe('the MTA-STS policy on listen.https', () => {
 });
 
 describe('the HTTP-01 listener on listen.acmeHttp', () => {
-  it('answers 404, never a redirect, to everything but an open challenge', async () => {
-    for (const path of ['/', POLICY_PATH, '/.well-known/acme-challenge/not-a-token-we-know']) {
+  it('answers 404, never a redirect, to everything but a challenge path', async () => {
+    for (const path of ['/', POLICY_PATH, '/.well-known/acme-challenge/', `/.well-known/acme-challenge/${'a'.repeat(129)}`, '/.well-known/acme-challenge/bad.token']) {
       const answer = await httpGet(world.acmeHttpPort, path, MTA_STS_HOST);
       expect({ path, status: answer.status }).toEqual({ path, status: 404 });
+    }
+  });
+
+  it('answers a token it never saw with that token and the account key thumbprint (RFC 8555 §8.1), so a host sharing the account can be validated here', async () => {
+    const token = 'c29tZS1vdGhlci1ob3N0cy10b2tlbi0xMjM0NTY3ODk';
+    const answer = await httpGet(world.acmeHttpPort, `/.well-known/acme-challenge/${token}`, MTA_STS_HOST);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe(`${token}.${accountThumbprint(readFileSync(world.accountKeyFile))}`);
+  });
+});
+
+describe('RFC 7638 thumbprints of account keys', () => {
+  it('match the one acme-client puts in the key authorizations it sends', async () => {
+    for (const key of [generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey]) {
+      const pem = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const client = new acme.Client({ directoryUrl: 'https://127.0.0.1:9/dir', accountKey: pem });
+      const expected = await client.getChallengeKeyAuthorization({ type: 'http-01', token: 'tok', url: 'https://127.0.0.1:9/c', status: 'pending' });
+      expect(`tok.${accountThumbprint(pem)}`).toBe(expected);
     }
   });
 });
