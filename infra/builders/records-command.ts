@@ -8,7 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseRelayConfig, type RelayConfig } from '../../relay/src/config/schema';
-import { buildMailRecords, type DnsRecord } from './records';
+import { buildDeploymentRecords, type DnsRecord } from './records';
 import { LETS_ENCRYPT_CAA } from './relay-config';
 import { formatJson, formatZone } from './zone';
 
@@ -81,33 +81,37 @@ async function addressOf(hostname: string): Promise<string> {
   }
 }
 
+/**
+ * This relay's records: its own host, every domain it serves with every DKIM key listed for it
+ * (the signing key and the ones kept published during a rotation). Several hosts' records come
+ * from the deployment (`pulumi stack output records`), not from one host's config.
+ */
 async function recordsFor(config: RelayConfig, options: RecordsOptions): Promise<DnsRecord[]> {
   const ipv4 = options.ip ?? (await addressOf(config.hostname));
   const caaIssuers = config.tls?.acme && /(^|\.)letsencrypt\.org$/.test(new URL(config.tls.acme.directoryUrl).hostname) ? [LETS_ENCRYPT_CAA] : [];
-  const records: DnsRecord[] = [];
+  const domains = [];
   for (const domain of config.domains) {
-    const dkim = config.dkim.find((entry) => entry.domain === domain);
-    records.push(
-      ...buildMailRecords({
-        domain,
-        hostname: config.hostname,
-        ipv4,
-        ipv6: options.ip6,
-        dkim: dkim ? { selector: dkim.selector, publicKey: await dkimPublicKey(dkim.keyFile) } : undefined,
-        // The relay's own report mailboxes (relay config `reports`), then --reports-to.
-        ...(config.reports?.dmarc[0] && config.reports.tlsRpt[0] ? { reportMailboxes: { dmarc: config.reports.dmarc[0], tlsRpt: config.reports.tlsRpt[0] } } : {}),
-        reportsTo: options.reportsTo,
-        mtaSts: config.mtaSts,
-        caaIssuers,
-      }),
-    );
+    const dkim = [];
+    for (const entry of config.dkim.filter((key) => key.domain === domain)) dkim.push({ selector: entry.selector, publicKey: await dkimPublicKey(entry.keyFile) });
+    // The relay's own report mailboxes for this domain (relay config `reports`), then --reports-to.
+    const mailbox = (list: string[] | undefined) => list?.find((address) => address.endsWith(`@${domain}`)) ?? list?.[0];
+    const dmarc = mailbox(config.reports?.dmarc);
+    const tlsRpt = mailbox(config.reports?.tlsRpt);
+    domains.push({ domain, dkim, ...(dmarc && tlsRpt ? { reportMailboxes: { dmarc, tlsRpt } } : {}), reportsTo: options.reportsTo });
   }
-  // The host's own records (A, HELO SPF, CAA) are the same for every domain: print them once.
-  const seen = new Set<string>();
-  return records.filter((r) => {
-    const identity = `${r.type} ${r.name} ${r.content}`;
-    return seen.has(identity) ? false : (seen.add(identity), true);
+  // With a policy file the relay serves a policy listing every host; the announced id is its hash.
+  const policyFile = config.mtaSts?.policyFile;
+  const mtaStsPolicyText = policyFile === undefined ? undefined : await readFile(policyFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read mtaSts.policyFile ${policyFile}: ${error.code ?? String(error)}`);
   });
+  const zones = buildDeploymentRecords({
+    hosts: [{ hostname: config.hostname, ipv4, ...(options.ip6 ? { ipv6: options.ip6 } : {}) }],
+    domains,
+    mtaSts: config.mtaSts ? { mode: config.mtaSts.mode, maxAge: config.mtaSts.maxAge } : undefined,
+    mtaStsPolicyText,
+    caaIssuers,
+  });
+  return zones.flatMap((zone) => zone.records);
 }
 
 export async function runRecordsCommand(args: string[], print: (line: string) => void): Promise<number> {

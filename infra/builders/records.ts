@@ -185,6 +185,8 @@ export interface DeploymentRecordsInput {
   domains: DomainInput[];
   dmarcPolicy?: DmarcPolicy;
   mtaSts?: { mode: MtaStsMode; maxAge: string };
+  /** The exact policy text the hosts serve, when it is known (a relay's mtaSts.policyFile); default: built from `hosts`. */
+  mtaStsPolicyText?: string;
   caaIssuers?: string[];
   /** SPF `include:` mechanisms (a smarthost's SPF domain). */
   spfIncludes?: string[];
@@ -282,7 +284,7 @@ export function buildDeploymentRecords(input: DeploymentRecordsInput): ZoneRecor
   });
 
   const everyAddress = hosts.flatMap((host) => [host.ipv4, ...(host.ipv6 ? [host.ipv6] : [])]);
-  const policy = input.mtaSts ? deploymentMtaStsPolicy(input.mtaSts, hosts.map((host) => host.hostname)) : undefined;
+  const policy = input.mtaSts ? (input.mtaStsPolicyText ?? deploymentMtaStsPolicy(input.mtaSts, hosts.map((host) => host.hostname))) : undefined;
   input.domains.forEach((entry, index) => {
     const domain = domainNames[index];
     const reportsTo = entry.reportsTo === undefined ? undefined : toAsciiAddress(entry.reportsTo, 'reportsTo');

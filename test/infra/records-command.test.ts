@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runRecordsCommand } from '../../infra/builders/records-command';
 import { buildRelayConfig, filesUnder } from '../../infra/builders/relay-config';
+import { mtaStsId, mtaStsPolicy } from '../../infra/builders/records';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mxkit-records-'));
 const files = filesUnder(dir, dir);
@@ -62,6 +63,35 @@ describe('mxkit records', () => {
     expect(zone).toContain('_dmarc.example.com.\t3600\tIN\tTXT\t"v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com,mailto:agg@dmarc.example.net"');
     expect(zone).toContain('_smtp._tls.example.com.\t3600\tIN\tTXT\t"v=TLSRPTv1; rua=mailto:tls-reports@example.com,mailto:agg@dmarc.example.net"');
     expect(zone).toContain('; publish in the zone of dmarc.example.net (RFC 7489 7.1 report authorisation):\nexample.com._report._dmarc.dmarc.example.net.\t3600\tIN\tTXT\t"v=DMARC1"');
+  });
+
+  test('prints every DKIM key a domain lists (the signing one and those kept published while rotating), and the MTA-STS id of the policy file the relay serves', async () => {
+    const next = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    writeFileSync(path.join(dir, 'next.key'), next.export({ type: 'pkcs8', format: 'pem' }));
+    const policy = mtaStsPolicy('enforce', ['mail.example.com', 'mail2.example.com'], '7d');
+    writeFileSync(path.join(dir, 'mta-sts.txt'), policy);
+    const rotating = path.join(dir, 'rotating.json');
+    writeFileSync(
+      rotating,
+      JSON.stringify(
+        buildRelayConfig({
+          hostname: 'mail.example.com',
+          domains: ['example.com'],
+          files,
+          dkim: [
+            { domain: 'example.com', selector: 'mx2', keyFile: path.join(dir, 'next.key') },
+            { domain: 'example.com', selector: 'mx1', keyFile: files.dkimKey },
+          ],
+          tls: { mode: 'acme', email: 'ops@example.com' },
+          mtaSts: { mode: 'enforce', maxAge: '7d' },
+          mtaStsPolicyFile: path.join(dir, 'mta-sts.txt'),
+        }),
+      ),
+    );
+    const { code, lines } = await run('--config', rotating, '--ip', '203.0.113.9');
+    expect(code).toBe(0);
+    expect(lines.filter((l) => /_domainkey/.test(l)).map((l) => l.split('\t')[0])).toEqual(['mx2._domainkey.example.com.', 'mx1._domainkey.example.com.']);
+    expect(lines.join('\n')).toContain(`_mta-sts.example.com.\t3600\tIN\tTXT\t"v=STSv1; id=${mtaStsId(policy)}"`);
   });
 
   test('fails with one line naming the problem', async () => {
