@@ -14,6 +14,7 @@ import { DMARC_POLICIES, type DmarcPolicy, type MtaStsMode } from './builders/re
 import type { RelayRoute, RelayUser, TlsMode } from './builders/relay-config';
 import { SPAM_MODES, type DnsblEntry, type SpamMode } from './builders/spam';
 import { dnsblZoneSchema } from '../relay/src/config/spam-schema';
+import { readDeploymentShape, type DomainEntry } from './config-shape';
 
 export const TLS_MODES = ['acme', 'acme-staging', 'self-signed'] as const;
 /** How mail leaves: `direct` to each domain's MX on port 25, or through Amazon SES (components/ses.ts). */
@@ -31,6 +32,7 @@ export const KNOWN_KEYS = [
   'mxkit:outbound', 'mxkit:sesMailFromDomain',
   'mxkit:subnetId', 'mxkit:amiId',
   'mxkit:alertsWebhook',
+  'mxkit:hosts', 'mxkit:domains', 'mxkit:dkimSelectors',
 ] as const;
 export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword', 'mxkit:alertsWebhook'] as const;
 
@@ -44,13 +46,23 @@ export interface SmarthostConfig {
 
 /** Plain, validated settings. Secret values are kept apart in `secrets`. */
 export interface MxkitSettings {
+  /** The primary domain: domains[0]. */
   domain: string;
+  /** Host 1's name: hostnames[0]. */
   hostname: string;
+  /** The primary domain's zone. */
   cloudflareZoneId: string;
+  /** Every mail domain with its zone (mxkit:domains, or mxkit:domain + mxkit:cloudflareZoneId). */
+  domains: DomainEntry[];
+  /** One name per host (mxkit:hosts, mxkit:hostname). */
+  hostnames: string[];
   region: string;
   instanceType: string;
   architecture: 'arm64' | 'x86_64';
+  /** The signing selector: dkimSelectors[0]. */
   dkimSelector: string;
+  /** Every published selector, the signing one first (mxkit:dkimSelectors or mxkit:dkimSelector). */
+  dkimSelectors: string[];
   dmarcPolicy: DmarcPolicy;
   /** Another address for DMARC and TLS-RPT reports besides the relay's own mailboxes (e.g. a DMARC service). */
   reportsTo?: string;
@@ -160,27 +172,24 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   for (const key of Object.keys(raw)) {
     if (key.startsWith('mxkit:') && !(KNOWN_KEYS as readonly string[]).includes(key)) fail(key, 'is not a known key (typo?)');
   }
-  const domainText = required('mxkit:domain');
-  const domain = (domainText ? name('mxkit:domain', domainText) : undefined) ?? 'invalid.example';
-  const hostname = name('mxkit:hostname', text('mxkit:hostname')) ?? `mail.${domain}`;
-  const cloudflareZoneId = required('mxkit:cloudflareZoneId');
-  if (cloudflareZoneId && !/^[0-9a-f]{32}$/.test(cloudflareZoneId)) fail('mxkit:cloudflareZoneId', 'must be the 32-hex-digit zone ID from the Cloudflare dashboard');
-  const cloudflareApiToken = required('cloudflare:apiToken');
-  const region = required('aws:region');
-  const instanceType = text('mxkit:instanceType') ?? 't4g.small';
-  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) fail('mxkit:instanceType', 'must be an EC2 instance type like t4g.small');
-  const dkimSelector = text('mxkit:dkimSelector') ?? 'mx1';
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(dkimSelector)) fail('mxkit:dkimSelector', 'must be a DNS label like mx1');
-  const dmarcPolicy = oneOf('mxkit:dmarcPolicy', DMARC_POLICIES, 'none');
-  let reportsTo: string | undefined;
+  let reportsToSet: string | undefined;
   const reportsText = text('mxkit:reportsTo');
   if (reportsText !== undefined) {
     try {
-      reportsTo = toAsciiAddress(reportsText, 'mxkit:reportsTo');
+      reportsToSet = toAsciiAddress(reportsText, 'mxkit:reportsTo');
     } catch {
       fail('mxkit:reportsTo', 'must be an address like dmarc@example.com');
     }
   }
+  const shape = readDeploymentShape({ text, fail, json }, reportsToSet);
+  const [{ domain, cloudflareZoneId }] = shape.domains;
+  const reportsTo = reportsToSet;
+  const [hostname] = shape.hostnames;
+  const cloudflareApiToken = required('cloudflare:apiToken');
+  const region = required('aws:region');
+  const instanceType = text('mxkit:instanceType') ?? 't4g.small';
+  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) fail('mxkit:instanceType', 'must be an EC2 instance type like t4g.small');
+  const dmarcPolicy = oneOf('mxkit:dmarcPolicy', DMARC_POLICIES, 'none');
   const tls = oneOf('mxkit:tls', TLS_MODES, 'acme');
   const acmeEmail = tls === 'self-signed' ? undefined : text('mxkit:acmeEmail') ?? reportsTo ?? `postmaster@${domain}`;
   if (acmeEmail !== undefined && !z.string().email().safeParse(acmeEmail).success) fail('mxkit:acmeEmail', 'must be an address like ops@example.com');
@@ -219,6 +228,8 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   if (relayImage !== undefined && !/^[^\s@]+@sha256:[a-f0-9]{64}$/.test(relayImage)) fail('mxkit:relayImage', 'must be pinned by digest, like registry.example/mxkit-relay@sha256:<64 hex> (docker buildx imagetools inspect shows it)');
   const subnetId = text('mxkit:subnetId');
   if (subnetId !== undefined && !/^subnet-[0-9a-f]{8,17}$/.test(subnetId)) fail('mxkit:subnetId', 'must be a subnet ID like subnet-0123456789abcdef0');
+  // A subnet is in one availability zone, and every host is in its own.
+  if (subnetId !== undefined && shape.hostnames.length > 1) fail('mxkit:subnetId', 'places one host; with mxkit:hosts above 1 the hosts run in the default VPC (a subnet per host is not supported yet)');
   const amiId = text('mxkit:amiId');
   if (amiId !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(amiId)) fail('mxkit:amiId', 'must be an AMI ID like ami-0123456789abcdef0');
   // Alerts that do not need mail (docs/deliverability.md): often a URL holding a token, so a secret.
@@ -236,14 +247,18 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   const dnsbl = json<DnsblEntry[]>('mxkit:dnsbl', dnsblSchema, []);
   const rspamdImage = text('mxkit:rspamdImage');
   if (rspamdImage !== undefined && !/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/.test(rspamdImage)) fail('mxkit:rspamdImage', 'must be an image reference like rspamd/rspamd:4.1.2@sha256:<64 hex digits>');
+  // Routes may name any of the mail domains (the relay receives for all of them).
+  const domainNames = shape.domains.map((entry) => entry.domain);
   for (const [index, route] of routes.entries()) {
     const routeDomain = route.match.split('@').pop() ?? '';
-    if (name(`mxkit:routes[${index}].match`, routeDomain) !== domain) fail(`mxkit:routes[${index}].match`, `must be an address at ${domain}`);
+    if (!domainNames.includes(name(`mxkit:routes[${index}].match`, routeDomain) ?? '')) fail(`mxkit:routes[${index}].match`, `must be an address at ${domainNames.join(' or ')}`);
   }
 
   if (errors.length > 0) throw new StackConfigError(errors.join('; '));
   return {
-    domain, hostname, cloudflareZoneId, region, instanceType, architecture: architectureOf(instanceType), dkimSelector,
+    domain, hostname, cloudflareZoneId, domains: shape.domains, hostnames: shape.hostnames,
+    region, instanceType, architecture: architectureOf(instanceType),
+    dkimSelector: shape.dkimSelectors[0], dkimSelectors: shape.dkimSelectors,
     dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, outbound, sesMailFromDomain, sshCidr,
     mtaSts: mtaStsMode === 'none' ? undefined : { mode: mtaStsMode, maxAge: mtaStsMaxAge },
     ephemeral: ephemeralText === 'true',

@@ -148,3 +148,69 @@ describe('stack config', () => {
     expect(parse({ 'mxkit:instanceType': 'c7gn.large' }).architecture).toBe('arm64');
   });
 });
+
+describe('stack config of several hosts, domains and DKIM selectors', () => {
+  const ZONE_ORG = 'fedcba9876543210fedcba9876543210';
+  const twoDomains = JSON.stringify([
+    { domain: 'example.com', cloudflareZoneId: minimal['mxkit:cloudflareZoneId'] },
+    { domain: 'bücher.example', cloudflareZoneId: ZONE_ORG },
+  ]);
+  const listed = { 'mxkit:domain': undefined, 'mxkit:cloudflareZoneId': undefined, 'mxkit:domains': twoDomains };
+
+  test('defaults to one host, one domain and the selector mx1', () => {
+    const config = parse({});
+    expect(config.hostnames).toEqual(['mail.example.com']);
+    expect(config.domains).toEqual([{ domain: 'example.com', cloudflareZoneId: minimal['mxkit:cloudflareZoneId'] }]);
+    expect(config.dkimSelectors).toEqual(['mx1']);
+  });
+
+  test('names every host after host 1, or after a {n} pattern', () => {
+    expect(parse({ 'mxkit:hosts': '3' }).hostnames).toEqual(['mail.example.com', 'mail2.example.com', 'mail3.example.com']);
+    expect(parse({ 'mxkit:hosts': '2', 'mxkit:hostname': 'mx{n}.example.com' })).toMatchObject({ hostname: 'mx1.example.com', hostnames: ['mx1.example.com', 'mx2.example.com'] });
+    expect(errorOf({ 'mxkit:hosts': '0' })).toBe('mxkit:hosts must be a whole number from 1 to 6 (one host per availability zone)');
+    expect(errorOf({ 'mxkit:hosts': '1.5' })).toContain('mxkit:hosts must be a whole number');
+    expect(errorOf({ 'mxkit:hosts': '2', 'mxkit:hostname': 'mx{n}..example.com' })).toContain('mxkit:hostname must be a DNS name like mail.example.com, or a pattern like mx{n}.example.com');
+  });
+
+  test('reads mxkit:domains, primary first, each with its own zone, and mxkit:reportsTo for all of them', () => {
+    const config = parse(listed);
+    expect(config.domain).toBe('example.com');
+    expect(config.cloudflareZoneId).toBe(minimal['mxkit:cloudflareZoneId']);
+    expect(config.domains).toEqual([
+      { domain: 'example.com', cloudflareZoneId: minimal['mxkit:cloudflareZoneId'] },
+      { domain: 'xn--bcher-kva.example', cloudflareZoneId: ZONE_ORG },
+    ]);
+    expect(parse({ ...listed, 'mxkit:reportsTo': 'dmarc@example.com' }).domains.map((d) => d.reportsTo)).toEqual(['dmarc@example.com', 'dmarc@example.com']);
+  });
+
+  test('lets routes name any of the domains, and no other', () => {
+    const routes = JSON.stringify([{ match: '*@bücher.example', forward: ['inbox@example.net'] }]);
+    expect(parse({ ...listed, 'mxkit:routes': routes }).routes).toHaveLength(1);
+    expect(errorOf({ ...listed, 'mxkit:routes': '[{"match":"a@other.example","forward":["b@example.net"]}]' })).toBe(
+      'mxkit:routes[0].match must be an address at example.com or xn--bcher-kva.example',
+    );
+  });
+
+  test('names a domain whose zone id is missing, and other mistakes in the list', () => {
+    const withoutZone = JSON.stringify([{ domain: 'example.com', cloudflareZoneId: minimal['mxkit:cloudflareZoneId'] }, { domain: 'example.org' }]);
+    expect(errorOf({ ...listed, 'mxkit:domains': withoutZone })).toBe('mxkit:domains[1].cloudflareZoneId is required (the Cloudflare zone that holds example.org)');
+    expect(errorOf({ ...listed, 'mxkit:domains': '[{"domain":"example.org","cloudflareZoneId":"nope"}]' })).toBe('mxkit:domains[0].cloudflareZoneId must be the 32-hex-digit zone ID from the Cloudflare dashboard');
+    expect(errorOf({ ...listed, 'mxkit:domains': '[]' })).toBe('mxkit:domains must list at least one domain');
+    expect(errorOf({ ...listed, 'mxkit:domains': `[{"domain":"example.com","cloudflareZoneId":"${ZONE_ORG}"},{"domain":"EXAMPLE.com.","cloudflareZoneId":"${ZONE_ORG}"}]` })).toBe(
+      'mxkit:domains[1].domain lists example.com a second time',
+    );
+    expect(errorOf({ 'mxkit:domains': twoDomains })).toBe(
+      'mxkit:domain must not be set with mxkit:domains (list every domain, the primary first, in mxkit:domains); mxkit:cloudflareZoneId must not be set with mxkit:domains (list every domain, the primary first, in mxkit:domains)',
+    );
+  });
+
+  test('reads mxkit:dkimSelectors in order (the first signs) and refuses it beside mxkit:dkimSelector', () => {
+    expect(parse({ 'mxkit:dkimSelectors': '["mx2","mx1"]' })).toMatchObject({ dkimSelector: 'mx2', dkimSelectors: ['mx2', 'mx1'] });
+    expect(errorOf({ 'mxkit:dkimSelectors': '["mx2","mx1"]', 'mxkit:dkimSelector': 'mx1' })).toBe(
+      'mxkit:dkimSelector must not be set with mxkit:dkimSelectors (list every selector there, the signing one first)',
+    );
+    expect(errorOf({ 'mxkit:dkimSelectors': '["mx1","MX1"]' })).toBe('mxkit:dkimSelectors[1] lists mx1 a second time');
+    expect(errorOf({ 'mxkit:dkimSelectors': '["mx 2"]' })).toBe('mxkit:dkimSelectors[0] must be a DNS label like mx1');
+    expect(errorOf({ 'mxkit:dkimSelectors': '[]' })).toBe('mxkit:dkimSelectors must list at least one selector');
+  });
+});
