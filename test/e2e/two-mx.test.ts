@@ -5,7 +5,7 @@
  * sender.test) finds them the way any sender does, through MX lookups. Mail to postmaster@example.test
  * is forwarded to a mailbox at elsewhere.test (127.0.0.2), where the test reads what arrived.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -16,6 +16,7 @@ import { startChildRelay, type ChildRelay } from '../helpers/child-relay';
 import { startDnsServer, type TestDnsServer, type Zone } from '../helpers/dns-server';
 import { startReceiver, type Receiver } from '../helpers/receiver';
 import { passwordHash, PASSWORD, tempDir } from '../helpers/relay';
+import { SmtpDialog } from '../helpers/smtp-dialog';
 import { makeCertificate } from '../helpers/tls';
 
 const HOSTS = [
@@ -48,6 +49,8 @@ interface RelaySpec {
   /** Names the certificate covers besides the host name. */
   alsoNames?: string[];
   routes?: RelayConfigInput['routes'];
+  /** The SRS key every host of the deployment shares. */
+  srsSecretFile?: string;
 }
 
 interface World {
@@ -85,6 +88,7 @@ async function startRelay(world: World, spec: RelaySpec): Promise<ChildRelay> {
     delivery: { dnsServers: [world.dns.address], port: spec.deliveryPort },
   });
   config.delivery = { ...config.delivery, retrySchedule: ['200ms'], maxQueueTime: '1h' };
+  if (spec.srsSecretFile) config.forwarding = { srsSecretFile: spec.srsSecretFile };
   const configPath = join(dir, 'relay.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   return startChildRelay(configPath);
@@ -110,6 +114,7 @@ describe('two relays behind two MX records', () => {
   let sender: ChildRelay;
   let submit: (subject: string) => Promise<void>;
   let mxPort: number;
+  let hostSpec: (index: number) => RelaySpec;
 
   beforeAll(async () => {
     const pair = () => generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
@@ -129,12 +134,25 @@ describe('two relays behind two MX records', () => {
     });
     world = { dir: tempDir('mxkit-two-mx-'), dns, mailbox, dkimKey: ours.privateKey, senderDkimKey: theirs.privateKey };
 
-    const routes = [{ match: POSTMASTER, forward: [FORWARD_TO] }];
-    const first = await startRelay(world, { name: 'host1', ...HOSTS[0], ip: HOSTS[0].ipv4, domains: ['example.test'], mxPort: 0, deliveryPort: mailbox.port, routes });
+    const srsSecretFile = join(world.dir, 'srs.key');
+    writeFileSync(srsSecretFile, randomBytes(32), { mode: 0o600 });
+    hostSpec = (index) => ({
+      name: `host${index + 1}`,
+      ...HOSTS[index],
+      ip: HOSTS[index].ipv4,
+      domains: ['example.test'],
+      mxPort,
+      deliveryPort: mailbox.port,
+      routes: [{ match: POSTMASTER, forward: [FORWARD_TO] }],
+      srsSecretFile,
+      // Host 2 also answers to the submission name, host 1's.
+      ...(index > 0 ? { alsoNames: [HOSTS[0].hostname] } : {}),
+    });
+    const first = await startRelay(world, { ...hostSpec(0), mxPort: 0 });
     relays.push(first);
     // Every MX listens on the same port, as every MX on the internet listens on 25.
     mxPort = first.ports.mx;
-    const second = await startRelay(world, { name: 'host2', ...HOSTS[1], ip: HOSTS[1].ipv4, domains: ['example.test'], mxPort, deliveryPort: mailbox.port, routes, alsoNames: [HOSTS[0].hostname] });
+    const second = await startRelay(world, hostSpec(1));
     relays.push(second);
     mx = [first, second];
     sender = await startRelay(world, { name: 'sender', ...SENDER, ip: SENDER.ipv4, domains: ['sender.test'], mxPort: 0, deliveryPort: mxPort });
@@ -174,6 +192,20 @@ describe('two relays behind two MX records', () => {
     expect(['mail.example.test', 'mail2.example.test']).toContain(receivedBy(mail.raw));
   });
 
+  it('a bounce to the forwarding address one host made is taken by the other host too (they share the SRS key)', async () => {
+    const forwarded = await waitFor('both up');
+    expect(forwarded.mailFrom).toMatch(/^SRS0=/i);
+    const other = receivedBy(forwarded.raw) === HOSTS[0].hostname ? HOSTS[1] : HOSTS[0];
+    const dialog = await SmtpDialog.open(mxPort, { host: other.ipv4 });
+    try {
+      await dialog.greet();
+      expect((await dialog.command('MAIL FROM:<>')).code).toBe(250);
+      expect((await dialog.command(`RCPT TO:<${forwarded.mailFrom}>`)).code).toBe(250);
+    } finally {
+      dialog.close();
+    }
+  });
+
   it('with the first stopped, every message still arrives through the second, each in the sender\'s first attempt', async () => {
     await stop(mx[0]);
     const subjects = Array.from({ length: 20 }, (_, index) => `first stopped ${index}`);
@@ -191,7 +223,7 @@ describe('two relays behind two MX records', () => {
     // The log so far holds one deferral: this message's first attempt, with neither MX reachable.
     await sender.waitFor(DEFERRED);
     expect(arrived('both stopped')).toBeUndefined();
-    const back = await startRelay(world, { name: 'host2', ...HOSTS[1], ip: HOSTS[1].ipv4, domains: ['example.test'], mxPort, deliveryPort: world.mailbox.port, routes: [{ match: POSTMASTER, forward: [FORWARD_TO] }], alsoNames: [HOSTS[0].hostname] });
+    const back = await startRelay(world, hostSpec(1));
     relays.push(back);
     expect(receivedBy((await waitFor('both stopped')).raw)).toBe('mail2.example.test');
   });

@@ -142,6 +142,20 @@ describe('the relay refuses to start, with one line naming the field, when', () 
     );
   });
 
+  it('the shared SRS key file is missing or too short to be a key', async () => {
+    expectOneLineError(
+      await startWith((config, dir) => (config.forwarding = { srsSecretFile: join(dir, 'srs.key') })),
+      /forwarding\.srsSecretFile: cannot read .*srs\.key: ENOENT/,
+    );
+    expectOneLineError(
+      await startWith((config, dir) => {
+        writeFileSync(join(dir, 'srs.key'), 'short');
+        config.forwarding = { srsSecretFile: join(dir, 'srs.key') };
+      }),
+      /forwarding\.srsSecretFile: .*srs\.key holds 5 bytes; an SRS key needs at least 32/,
+    );
+  });
+
   it('a listener port is already taken', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

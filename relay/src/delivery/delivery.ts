@@ -79,7 +79,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   const logger = deps.logger.child({ component: 'delivery' });
   const resolver = new DeliveryResolver(config.delivery.dnsServers);
   const signers = dkimSigners(config, deps.dkimKeys);
-  const srs = new Srs(await spool.secret('srs'));
+  const srs = new Srs(await srsSecret(config, spool));
   const smarthost = await readSmarthost(config);
   const events = new EventEmitter();
   events.setMaxListeners(0);
@@ -194,6 +194,22 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
       closeIdleConnections();
     },
   };
+}
+
+/** Bytes of key material an SRS secret file must hold at least (HMAC-SHA256 keys: RFC 2104 §3). */
+const MIN_SRS_SECRET_BYTES = 32;
+
+async function srsSecret(config: RelayConfig, spool: Spool): Promise<Buffer> {
+  const file = config.forwarding?.srsSecretFile;
+  if (file === undefined) return spool.secret('srs');
+  let secret: Buffer;
+  try {
+    secret = await readFile(file);
+  } catch (error) {
+    throw new ConfigError(`forwarding.srsSecretFile: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (secret.length < MIN_SRS_SECRET_BYTES) throw new ConfigError(`forwarding.srsSecretFile: ${file} holds ${secret.length} bytes; an SRS key needs at least ${MIN_SRS_SECRET_BYTES}`);
+  return secret;
 }
 
 async function readSmarthost(config: RelayConfig): Promise<Smarthost | undefined> {
