@@ -23,6 +23,7 @@ const USAGE = `usage: mxkit <command>
                                  inspect the spool, retry now, remove (no bounce)
   queue list --failed --config FILE [--json]
                                  messages that ended without delivery and without a DSN
+  queue import DIR --config FILE move another spool's queue (a removed host's) into this one
   records --config FILE [--ip IP] [--format zone|json]
                                  the DNS records the deployment publishes
   trace <queue-id|address> --config FILE [--json] [--limit N]

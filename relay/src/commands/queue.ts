@@ -4,6 +4,7 @@
  * `retry` drops a request file the relay picks up (or the next start does); `remove` deletes the
  * message and its state, without a bounce. `list --failed` shows the failed list instead: messages
  * that ended without delivery and without a DSN, with the reason and the remote reply.
+ * `import DIR` moves another spool's queue in (queue-import.ts).
  */
 import { readdir } from 'node:fs/promises';
 import { readConfigFile } from '../config/load';
@@ -13,6 +14,7 @@ import { Spool } from '../spool/spool';
 import type { DeliveryState } from '../spool/state';
 import type { FailedRecord } from '../spool/failed';
 import { requireOption, UsageError, type ParsedArgs } from './args';
+import { runQueueImport } from './queue-import';
 
 export interface QueueEntry {
   id: string;
@@ -25,6 +27,7 @@ export interface QueueEntry {
 
 export async function runQueueCommand(args: ParsedArgs, print: (line: string) => void): Promise<number> {
   const [action, id, ...extra] = args.positionals;
+  if (action === 'import') return runQueueImport(args, print);
   if (extra.length > 0) throw new UsageError('queue takes at most one ID');
   if (id !== undefined && !QUEUE_ID_PATTERN.test(id)) throw new UsageError(`"${id}" is not a queue id`);
   const config = await readConfigFile(requireOption(args, 'config'));
@@ -53,7 +56,7 @@ export async function runQueueCommand(args: ParsedArgs, print: (line: string) =>
       print(`removed ${id} (no bounce sent)`);
       return 0;
     default:
-      throw new UsageError('usage: mxkit queue list|retry|remove [ID] --config FILE [--json] [--failed]');
+      throw new UsageError('usage: mxkit queue list|retry|remove [ID] --config FILE [--json] [--failed] | mxkit queue import DIR --config FILE');
   }
 }
 

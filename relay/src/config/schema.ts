@@ -146,6 +146,10 @@ export const relayConfigSchema = z
         // RFC 7960 4.1.3: rewrite the From of forwarded mail to an address of ours ("X via domain").
         // auto: only when a smarthost is used (it demands verified senders, e.g. Amazon SES).
         rewriteFrom: z.enum(['auto', 'always', 'never']).default('auto'),
+        // The SRS key (delivery/srs.ts), shared by every host of a deployment so that a bounce to
+        // an address one host made is accepted by whichever MX it reaches. Without it: a key kept
+        // in the spool, made on first use (one host).
+        srsSecretFile: z.string().min(1).optional(),
       })
       .strict()
       .default({ rewriteFrom: 'auto' }),
@@ -163,15 +167,6 @@ export const relayConfigSchema = z
       })
       .strict()
       .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, maxConnections: 1000, idleTimeout: '5m', authFailuresPerIp: 5 }),
-    forwarding: z
-      .object({
-        // The SRS key (delivery/srs.ts), shared by every host of a deployment so that a bounce to
-        // an address one host made is accepted by whichever MX it reaches. Without it: a key kept
-        // in the spool, made on first use (one host).
-        srsSecretFile: z.string().min(1).optional(),
-      })
-      .strict()
-      .optional(),
     mtaSts: z
       .object({
         mode: z.enum(['testing', 'enforce']),

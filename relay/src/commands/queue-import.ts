@@ -1,0 +1,34 @@
+/**
+ * `mxkit queue import DIR --config FILE`: moves the queue of another relay's spool (DIR, e.g. the
+ * spool volume of a removed host, mounted read-write) into this relay's spool, delivery state and
+ * all, and asks the running relay to deliver it now (spool/transfer.ts). Safe while the relay runs;
+ * run it again after an interruption and it finishes the move.
+ */
+import { stat } from 'node:fs/promises';
+import { readConfigFile } from '../config/load';
+import { Spool } from '../spool/spool';
+import { moveQueue, TransferError } from '../spool/transfer';
+import { requireOption, UsageError, type ParsedArgs } from './args';
+
+export async function runQueueImport(args: ParsedArgs, print: (line: string) => void): Promise<number> {
+  const [, from, ...extra] = args.positionals;
+  if (from === undefined || extra.length > 0) throw new UsageError('usage: mxkit queue import DIR --config FILE (DIR: the other spoolDir)');
+  const config = await readConfigFile(requireOption(args, 'config'));
+  const target = new Spool(config.spoolDir);
+  const ready = await stat(target.queueDir).then((found) => found.isDirectory(), () => false);
+  if (!ready) {
+    process.stderr.write(`mxkit: ${config.spoolDir} has no queue yet; start the relay once, then import\n`);
+    return 1;
+  }
+  try {
+    const { moved, finished } = await moveQueue(from, target);
+    for (const id of moved) print(`moved ${id}`);
+    for (const id of finished) print(`${id} was already here (an earlier import); removed from ${from}`);
+    print(`${moved.length} message${moved.length === 1 ? '' : 's'} moved from ${from} into ${config.spoolDir}; delivery requested`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof TransferError)) throw error;
+    process.stderr.write(`mxkit: queue import: ${error.message}\n`);
+    return 1;
+  }
+}
