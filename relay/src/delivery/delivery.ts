@@ -79,7 +79,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   const logger = deps.logger.child({ component: 'delivery' });
   const resolver = new DeliveryResolver(config.delivery.dnsServers);
   const signers = dkimSigners(config, deps.dkimKeys);
-  const srs = new Srs(await srsSecret(config, spool));
+  const srs = await srsFor(config, spool);
   const smarthost = await readSmarthost(config);
   const events = new EventEmitter();
   events.setMaxListeners(0);
@@ -199,9 +199,15 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
 /** Bytes of key material an SRS secret file must hold at least (HMAC-SHA256 keys: RFC 2104 §3). */
 const MIN_SRS_SECRET_BYTES = 32;
 
-async function srsSecret(config: RelayConfig, spool: Spool): Promise<Buffer> {
+/** SRS with the deployment's shared key, still reversing addresses made with this spool's own key before. */
+async function srsFor(config: RelayConfig, spool: Spool): Promise<Srs> {
   const file = config.forwarding?.srsSecretFile;
-  if (file === undefined) return spool.secret('srs');
+  if (file === undefined) return new Srs(await spool.secret('srs'));
+  const earlier = await spool.existingSecret('srs');
+  return new Srs(await readSrsSecret(file), earlier ? [earlier] : []);
+}
+
+async function readSrsSecret(file: string): Promise<Buffer> {
   let secret: Buffer;
   try {
     secret = await readFile(file);

@@ -31,7 +31,15 @@ const MAX_AGE_DAYS = 21;
 export const HASH_LENGTH = 8;
 
 export class Srs {
-  constructor(private readonly secret: Buffer) {}
+  /**
+   * `secret` makes new addresses; `alsoAccepted` only reverses them: the key a host kept in its own
+   * spool before the deployment shared one (forwarding.srsSecretFile), so bounces to addresses it
+   * made before the change still find their way back for the 21 days they are valid.
+   */
+  constructor(
+    private readonly secret: Buffer,
+    private readonly alsoAccepted: readonly Buffer[] = [],
+  ) {}
 
   /** The SRS address that stands for `sender` on mail we forward from `ourDomain`. */
   forward(sender: string, ourDomain: string, now = Date.now()): string {
@@ -79,20 +87,26 @@ export class Srs {
   }
 
   private hash(...fields: string[]): string {
-    const mac = createHmac('sha256', this.secret);
-    for (const field of fields) {
-      const bytes = Buffer.from(field.toLowerCase(), 'utf8');
-      mac.update(`${bytes.length}:`);
-      mac.update(bytes);
-    }
-    return base32(mac.digest()).slice(0, HASH_LENGTH);
+    return hashWith(this.secret, fields);
   }
 
   private verify(hash: string, ...fields: string[]): boolean {
-    const expected = Buffer.from(this.hash(...fields));
     const given = Buffer.from(hash.toLowerCase());
-    return expected.length === given.length && timingSafeEqual(expected, given);
+    return [this.secret, ...this.alsoAccepted].some((secret) => {
+      const expected = Buffer.from(hashWith(secret, fields));
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
   }
+}
+
+function hashWith(secret: Buffer, fields: string[]): string {
+  const mac = createHmac('sha256', secret);
+  for (const field of fields) {
+    const bytes = Buffer.from(field.toLowerCase(), 'utf8');
+    mac.update(`${bytes.length}:`);
+    mac.update(bytes);
+  }
+  return base32(mac.digest()).slice(0, HASH_LENGTH);
 }
 
 /** RFC 4648 base32, lower-case, unpadded. */

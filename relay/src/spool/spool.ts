@@ -121,6 +121,14 @@ export class Spool {
     return requests.map((name) => name.slice(0, -'.retry'.length)).filter((id) => id === 'all' || QUEUE_ID_PATTERN.test(id));
   }
 
+  /** A secret kept in the spool if one was ever made; never makes one. */
+  async existingSecret(name: 'srs'): Promise<Buffer | undefined> {
+    return readFile(join(this.root, `${name}.secret`)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+  }
+
   /** A secret kept in the spool (made on first use), e.g. for SRS: stable across restarts. */
   async secret(name: 'srs'): Promise<Buffer> {
     const path = join(this.root, `${name}.secret`);

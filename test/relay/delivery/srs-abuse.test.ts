@@ -55,6 +55,17 @@ describe('SRS addresses (pure)', () => {
     expect(srs.reverse(address, now - DAY_MS)).toBeUndefined();
   });
 
+  it('with a shared key, still reverses what the earlier own key made, but makes new addresses with the shared one only', () => {
+    const shared = new Srs(Buffer.from('the deployment-wide shared key!!'), [Buffer.from('a test secret of thirty-two bytes')]);
+    const before = srs.forward('alice@sender.test', 'example.test', now);
+    expect(shared.reverse(before, now)).toBe('alice@sender.test');
+    const after = shared.forward('alice@sender.test', 'example.test', now);
+    expect(after).not.toBe(before);
+    expect(new Srs(Buffer.from('the deployment-wide shared key!!')).reverse(after, now)).toBe('alice@sender.test');
+    expect(srs.reverse(after, now)).toBeUndefined();
+    expect(new Srs(Buffer.from('some other host of another stack')).reverse(before, now)).toBeUndefined();
+  });
+
   it('SRS1: round trip, case folding, age checked, separators hashed unambiguously', () => {
     const theirs = srs.forward('bob@orig.test', 'fwd.test', now); // stands for another forwarder's SRS0
     const ours = srs.forward(theirs, 'example.test', now);
