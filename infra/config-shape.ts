@@ -28,6 +28,8 @@ export interface DeploymentShape {
   domains: DomainEntry[];
   /** Host 1's name first. */
   hostnames: string[];
+  /** mxkit:hostname as written (a name or a {n} pattern), or mail.<primary domain>. */
+  hostnamePattern: string;
   /** Published for every domain; the first signs. */
   dkimSelectors: string[];
 }
@@ -123,5 +125,5 @@ export function readDeploymentShape(read: ConfigReader, reportsTo: string | unde
   } catch {
     read.fail('mxkit:hostname', `must be a DNS name like mail.example.com, or a pattern like mx{n}.example.com (got "${pattern}")`);
   }
-  return { domains, hostnames, dkimSelectors: readSelectors(read) };
+  return { domains, hostnames, hostnamePattern: pattern, dkimSelectors: readSelectors(read) };
 }

@@ -56,6 +56,8 @@ export interface MxkitSettings {
   domains: DomainEntry[];
   /** One name per host (mxkit:hosts, mxkit:hostname). */
   hostnames: string[];
+  /** mxkit:hostname as written: a name or a {n} pattern. */
+  hostnamePattern: string;
   region: string;
   instanceType: string;
   architecture: 'arm64' | 'x86_64';
@@ -206,6 +208,8 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   const outbound = oneOf('mxkit:outbound', OUTBOUND_MODES, 'direct');
   const mailFromText = text('mxkit:sesMailFromDomain');
   let sesMailFromDomain: string | undefined;
+  // One SES identity is provisioned, the primary domain's; SES would refuse mail from the others.
+  if (outbound === 'ses' && shape.domains.length > 1) fail('mxkit:outbound', 'ses sends for one domain only; with several in mxkit:domains use direct');
   if (outbound === 'ses') {
     // SES becomes the smarthost: a hand-set one would be a second, conflicting way out.
     if (smarthost !== undefined) fail('mxkit:smarthost', 'must not be set with mxkit:outbound ses (the program configures SES as the smarthost)');
@@ -256,7 +260,7 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
 
   if (errors.length > 0) throw new StackConfigError(errors.join('; '));
   return {
-    domain, hostname, cloudflareZoneId, domains: shape.domains, hostnames: shape.hostnames,
+    domain, hostname, cloudflareZoneId, domains: shape.domains, hostnames: shape.hostnames, hostnamePattern: shape.hostnamePattern,
     region, instanceType, architecture: architectureOf(instanceType),
     dkimSelector: shape.dkimSelectors[0], dkimSelectors: shape.dkimSelectors,
     dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, outbound, sesMailFromDomain, sshCidr,

@@ -1,7 +1,8 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`): read the stack's config, stand up one MailServer, export
  * the outputs named in the design (a contract): publicIp, instanceId, hostname, records,
- * submission, dkimSelector, relayConfig, and ses (with mxkit:outbound ses). Nothing else lives here.
+ * submission, dkimSelector, relayConfig (host 1's), hosts (every host), and ses (with mxkit:outbound
+ * ses). Nothing else lives here.
  */
 import * as cloudflare from '@pulumi/cloudflare';
 import { readStackConfig } from './config';
@@ -16,14 +17,16 @@ const server = new MailServer(
   'mxkit',
   {
     domain: config.domain,
-    hostname: config.hostname,
+    hostname: config.hostnamePattern,
     cloudflareZoneId: config.cloudflareZoneId,
+    moreDomains: config.domains.slice(1),
+    hosts: config.hostnames.length,
     instanceType: config.instanceType,
     architecture: config.architecture,
     ami: config.amiId,
     availabilityZone: config.availabilityZone,
     subnetId: config.subnetId,
-    dkimSelector: config.dkimSelector,
+    dkimSelectors: config.dkimSelectors,
     dmarcPolicy: config.dmarcPolicy,
     reportsTo: config.reportsTo,
     tls: config.tls,
@@ -58,3 +61,4 @@ export const dkimSelector = server.dkimSelector;
 export const relayConfig = server.relayConfig;
 /** With mxkit:outbound ses: the SES identity's verification status and the sandbox reminder. */
 export const ses = server.ses;
+export const hosts = server.hosts;

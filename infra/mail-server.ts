@@ -1,20 +1,28 @@
 /**
- * The whole deployment as one reusable component: `new MailServer(name, args)` stands up a mail host
- * for a domain (host, DNS, DKIM, TLS, secrets, relay deployment). Another Pulumi program can import it;
- * infra/index.ts is only a reader of stack config around it.
+ * The whole deployment as one reusable component: `new MailServer(name, args)` stands up mail hosts
+ * for one or more domains (hosts, DNS, DKIM, TLS, secrets, relay deployment). Another Pulumi program
+ * can import it; infra/index.ts is only a reader of stack config around it.
+ *
+ * Resource names are identities that must not move: host 1 keeps the names a single-host stack
+ * always had (`<name>-host`, `<name>-secrets`, `<name>-tls`, `<name>-dns`), hosts added later get
+ * their number (`<name>-host-2`), other domains their name (`<name>-dns-example.org`), DKIM keys
+ * their domain and selector. So adding a host, a domain or a selector creates resources and
+ * changes no existing one (docs/deploy.md "Several hosts", "DKIM key rotation").
  */
+import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import * as tls from '@pulumi/tls';
 import type { RelayConfigInput } from '../relay/src/config/schema';
-import { defaultReportMailboxes, type DmarcPolicy, type DnsRecord, type MtaStsMode } from './builders/records';
-import { buildRelayConfig, HOST_CONFIG_FILE, HOST_FILES, REDACTED, type RelayRoute, type RelayUser, type TlsMode } from './builders/relay-config';
+import { dkimFiles, HOST_OWN_FILES, hostRelayConfig, SHARED_FILES, type DeploymentRelayInput } from './builders/host-config';
+import { hostnamesFor, toALabel } from './builders/names';
+import { defaultReportMailboxes, deploymentMtaStsPolicy, type DmarcPolicy, type DnsRecord, type MtaStsMode } from './builders/records';
+import { REDACTED, type RelayRoute, type RelayUser, type TlsMode } from './builders/relay-config';
 import { redactDnsblKeys, relaySpamConfig, thresholdsFor, type DnsblEntry, type SpamMode } from './builders/spam';
-import { RSPAMD_IMAGE } from './components/rspamd-unit';
-import { toALabel } from './builders/names';
 import { DkimKey } from './components/dkim';
 import { MailDns } from './components/dns';
 import { RelayDeployment } from './components/deployment';
 import { MailHost } from './components/host';
-import { architectureOf } from './config';
+import { RSPAMD_IMAGE } from './components/rspamd-unit';
 import { SecretStore } from './components/secrets';
 import { SesOutbound, type SesSummary } from './components/ses';
 import { mailFromDomainFor, SES_SMTP_PORT, SES_SPF_INCLUDE, sesSmtpHost } from './builders/ses';
@@ -22,6 +30,7 @@ import { TlsMaterial } from './components/tls';
 
 /** Seconds; records of ephemeral stacks (5 minutes, Cloudflare's "automatic"). */
 export const EPHEMERAL_TTL = 300;
+import { architectureOf } from './config';
 
 export interface SmarthostArgs {
   host: string;
@@ -31,21 +40,36 @@ export interface SmarthostArgs {
   spfInclude?: string;
 }
 
-export interface MailServerArgs {
+export interface MoreDomainArgs {
   domain: string;
-  /** Default mail.<domain>. */
+  cloudflareZoneId: string;
+  /** Another address for this domain's DMARC and TLS-RPT reports; default reportsTo. */
+  reportsTo?: string;
+}
+
+export interface MailServerArgs {
+  /** The primary domain: host names are under it (by default), its zone holds the host records. */
+  domain: string;
+  /** Host 1's name (default mail.<domain>), or a pattern with {n} (mx{n}.example.com). */
   hostname?: string;
   cloudflareZoneId: string;
+  /** More mail domains, each in its own Cloudflare zone. */
+  moreDomains?: MoreDomainArgs[];
+  /** Default 1: each host in its own availability zone, with its own address, spool and relay. */
+  hosts?: number;
   /** Default t4g.small (arm64). */
   instanceType?: string;
   architecture?: 'arm64' | 'x86_64';
   /** A pinned AMI; default the newest Amazon Linux 2023 at each `pulumi up`. */
   ami?: string;
+  /** Host 1's zone; later hosts take other zones that offer the instance type. */
   availabilityZone?: string;
-  /** A public subnet; default the region's default VPC. */
+  /** A public subnet for host 1 (one host only); default the region's default VPC. */
   subnetId?: string;
   /** Default mx1. */
   dkimSelector?: string;
+  /** Every published selector, the signing one first (key rotation); overrides dkimSelector. */
+  dkimSelectors?: string[];
   /** Default none. */
   dmarcPolicy?: DmarcPolicy;
   /**
@@ -93,15 +117,31 @@ export interface MailServerArgs {
   rspamdImage?: string;
 }
 
+export interface HostOutput {
+  hostname: string;
+  publicIp: string;
+  instanceId: string;
+  availabilityZone: string;
+}
+
+/** Each parameter is named after the file the host writes it to under /run/mxkit. */
+type Files = Record<string, pulumi.Input<string>>;
+
 export class MailServer extends pulumi.ComponentResource {
+  /** Host 1's address. */
   readonly publicIp: pulumi.Output<string>;
-  /** For `aws ssm start-session --target`. */
+  /** Host 1's instance, for `aws ssm start-session --target`. */
   readonly instanceId: pulumi.Output<string>;
+  /** Host 1's name, also the submission name. */
   readonly hostname: string;
+  /** Every host, host 1 first. */
+  readonly hosts: pulumi.Output<HostOutput[]>;
+  /** Every zone's records. */
   readonly records: pulumi.Output<DnsRecord[]>;
   readonly submission: string;
+  /** The signing selector. */
   readonly dkimSelector: string;
-  /** The relay config without secrets (user password hashes redacted). */
+  /** Host 1's relay config without secrets (user password hashes redacted). */
   readonly relayConfig: pulumi.Output<RelayConfigInput>;
   /** With `outbound: ses`: the identity's status and the sandbox reminder; undefined with `direct`. */
   readonly ses: pulumi.Output<SesSummary> | undefined;
@@ -110,22 +150,32 @@ export class MailServer extends pulumi.ComponentResource {
     super('mxkit:index:MailServer', name, {}, opts);
     const parent = { parent: this };
     const domain = toALabel(args.domain, 'domain');
-    const hostname = toALabel(args.hostname ?? `mail.${domain}`, 'hostname');
+    const domains = [
+      { domain, cloudflareZoneId: args.cloudflareZoneId, reportsTo: args.reportsTo },
+      ...(args.moreDomains ?? []).map((more) => ({ ...more, domain: toALabel(more.domain, 'domain'), reportsTo: more.reportsTo ?? args.reportsTo })),
+    ];
+    const domainNames = domains.map((entry) => entry.domain);
+    const hostnames = hostnamesFor(args.hostname ?? `mail.${domain}`, args.hosts ?? 1);
     const ephemeral = args.ephemeral ?? false;
     const tlsMode = args.tls ?? 'acme';
     const reportsTo = args.reportsTo;
-    // The relay keeps DMARC/TLS-RPT reports and ARF complaints itself (docs/deliverability.md).
-    const mailboxes = defaultReportMailboxes(domain);
-    const selector = args.dkimSelector ?? 'mx1';
+    // The relay keeps DMARC/TLS-RPT reports and ARF complaints itself (docs/deliverability.md), in
+    // mailboxes at each of its domains.
+    const mailboxes = domainNames.map(defaultReportMailboxes);
+    const selectors = (args.dkimSelectors ?? [args.dkimSelector ?? 'mx1']).map((selector) => selector.toLowerCase());
     const instanceType = args.instanceType ?? 't4g.small';
     const spamMode = args.spam ?? 'reject';
     const spam = relaySpamConfig(spamMode, args.dnsbl ?? []);
+    const prefix = args.parameterPrefix ?? `/mxkit/${pulumi.getProject()}/${pulumi.getStack()}`;
+    // A subnet is in one zone; every host is in its own.
+    if (args.subnetId !== undefined && hostnames.length > 1) throw new Error('subnetId: places one host; with several hosts leave it out (default VPC)');
 
     const sesMode = args.outbound === 'ses';
     if (sesMode && args.smarthost) throw new Error('smarthost: must not be set with outbound "ses" (SES becomes the smarthost)');
     if (sesMode && !args.region) throw new Error('region: is required with outbound "ses" (the SES endpoint is regional)');
+    // One SES identity, for the primary domain: mail from the other domains would be refused by SES.
+    if (sesMode && domains.length > 1) throw new Error('outbound "ses" sends for one domain; moreDomains needs outbound "direct"');
     const sesMailFrom = sesMode ? mailFromDomainFor(domain, args.sesMailFromDomain) : undefined;
-
     // The smarthost: SES's endpoint with the access key as login, or the one given by hand.
     const smarthostFor = (username: string | undefined) =>
       sesMode
@@ -133,125 +183,165 @@ export class MailServer extends pulumi.ComponentResource {
         : args.smarthost
           ? { ...args.smarthost, hasPassword: args.smarthostPassword !== undefined }
           : null;
+
     const users = pulumi.output(args.users ?? []);
-    const relayConfigFor = (relayUsers: RelayUser[], username: string | undefined, alertsWebhook?: string) =>
-      buildRelayConfig({
-        hostname,
-        domains: [domain],
-        files: HOST_FILES,
-        dkimSelector: selector,
-        users: relayUsers,
-        routes: args.routes,
-        tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo ?? `postmaster@${domain}` },
-        mtaSts: args.mtaSts,
-        smarthost: smarthostFor(username),
-        spam,
-        reports: { dmarc: [mailboxes.dmarc], tlsRpt: [mailboxes.tlsRpt], complaints: [mailboxes.complaints] },
-        ...(alertsWebhook ? { alertsWebhook } : {}),
-      });
+    const relayInput = (relayUsers: RelayUser[], smarthostUsername: string | undefined, alertsWebhook?: string): DeploymentRelayInput => ({
+      hostnames,
+      domains: domainNames,
+      dkimSelectors: selectors,
+      users: relayUsers,
+      routes: args.routes,
+      tls: tlsMode === 'self-signed' ? { mode: 'self-signed' } : { mode: tlsMode, email: args.acmeEmail ?? reportsTo ?? `postmaster@${domain}` },
+      mtaSts: args.mtaSts,
+      smarthost: smarthostFor(smarthostUsername),
+      spam,
+      reports: { dmarc: mailboxes.map((m) => m.dmarc), tlsRpt: mailboxes.map((m) => m.tlsRpt), complaints: mailboxes.map((m) => m.complaints) },
+      ...(alertsWebhook ? { alertsWebhook } : {}),
+    });
     // Checked against the relay's schema before any resource is registered (a bad route fails
     // here), and again with the real users once they resolve, so a bad config never reaches a host.
-    relayConfigFor([], sesMode ? 'AKIA-USERNAME-PLACEHOLDER' : args.smarthost?.username);
+    hostnames.forEach((_, index) => hostRelayConfig(relayInput([], sesMode ? 'AKIA-USERNAME-PLACEHOLDER' : args.smarthost?.username), index));
     const webhook = pulumi.output(args.alertsWebhook ?? '');
 
-    const dkim = new DkimKey(`${name}-dkim`, { selector, protect: !ephemeral }, parent);
+    // The deployment's secrets, one of each, read by every host.
+    const shared: Files = {};
+    const dkimKeys = dkimFiles(domainNames, selectors).map((entry) => {
+      const key = new DkimKey(
+        entry.domain === domain ? `${name}-dkim-${entry.selector}` : `${name}-dkim-${entry.domain}-${entry.selector}`,
+        // A signing key is protected (mail in flight verifies against it); one only kept published
+        // after a rotation is not, so the recipe's last `pulumi up` can delete it.
+        { selector: entry.selector, protect: !ephemeral && entry.selector === selectors[0] },
+        // The primary domain's signing key was `<name>-dkim` when a stack had one key: keep it.
+        { ...parent, ...(entry.domain === domain && entry.selector === selectors[0] ? { aliases: [{ name: `${name}-dkim` }] } : {}) },
+      );
+      shared[entry.file] = key.privateKeyPem;
+      return { ...entry, key };
+    });
+    // The SRS key (forwarding.srsSecretFile): a bounce to an address one host made may reach any MX.
+    // An Ed25519 key's PEM is 256 random bits of HMAC key material, made by a provider we already use.
+    const srsKey = new tls.PrivateKey(`${name}-srs`, { algorithm: 'ED25519' }, parent);
+    shared[SHARED_FILES.srsSecret] = pulumi.secret(srsKey.privateKeyPem);
+    // SES signs with the relay's own signing key and selector (BYODKIM): one key, one DNS record.
+    const signingKey = dkimKeys.find((entry) => entry.domain === domain && entry.selector === selectors[0]) as (typeof dkimKeys)[number];
     const ses = sesMode
-      ? new SesOutbound(`${name}-ses`, { domain, region: args.region as string, dkimSelector: selector, dkimPrivateKeyPem: dkim.privateKeyPem, mailFromDomain: sesMailFrom as string }, parent)
+      ? new SesOutbound(`${name}-ses`, { domain, region: args.region as string, dkimSelector: selectors[0], dkimPrivateKeyPem: signingKey.key.privateKeyPem, mailFromDomain: sesMailFrom as string }, parent)
       : undefined;
     const smarthostUsername: pulumi.Output<string | undefined> = ses ? ses.smtpUsername : pulumi.output(args.smarthost?.username);
-    const fullConfig = pulumi.all([users, smarthostUsername, webhook]).apply(([list, username, hook]) => JSON.stringify(relayConfigFor(list, username, hook || undefined), null, 2));
-
-    const tls = new TlsMaterial(`${name}-tls`, { mode: tlsMode, dnsNames: [hostname, ...(args.mtaSts ? [`mta-sts.${domain}`] : [])] }, parent);
-
-    // Each parameter is named after the file the host writes it to under /run/mxkit.
-    const files = (path: string) => path.split('/').pop() as string;
-    const values: Record<string, pulumi.Input<string>> = { [files(HOST_FILES.dkimKey)]: dkim.privateKeyPem, [files(HOST_CONFIG_FILE)]: pulumi.secret(fullConfig) };
-    if (tls.certPem && tls.keyPem) {
-      values[files(HOST_FILES.tlsCert)] = tls.certPem;
-      values[files(HOST_FILES.tlsKey)] = tls.keyPem;
-    }
-    if (tls.acmeAccountKeyPem) values[files(HOST_FILES.acmeAccountKey)] = tls.acmeAccountKeyPem;
     const smarthostPassword = ses ? ses.smtpPassword : args.smarthostPassword;
-    if (smarthostPassword !== undefined) values[files(HOST_FILES.smarthostPassword)] = smarthostPassword;
-    const secrets = new SecretStore(
-      `${name}-secrets`,
-      { prefix: args.parameterPrefix ?? `/mxkit/${pulumi.getProject()}/${pulumi.getStack()}`, values, large: [files(HOST_CONFIG_FILE)] },
-      parent,
-    );
+    if (smarthostPassword !== undefined) shared[SHARED_FILES.smarthostPassword] = smarthostPassword;
+    // One ACME account for every host: a host then answers HTTP-01 for names it shares with the
+    // others, whichever address the CA picks (relay/src/tls/http-servers.ts).
+    const firstTls = new TlsMaterial(`${name}-tls`, { mode: tlsMode, dnsNames: certificateNames(hostnames, 0, domainNames, args.mtaSts !== undefined) }, parent);
+    if (firstTls.acmeAccountKeyPem) shared[SHARED_FILES.acmeAccountKey] = firstTls.acmeAccountKeyPem;
+    // The one policy every host serves, listing every MX; hosts re-read it, so a host added or
+    // removed changes no other host (relay mtaSts.policyFile).
+    if (args.mtaSts) shared[SHARED_FILES.mtaStsPolicy] = deploymentMtaStsPolicy(args.mtaSts, hostnames);
+    const sharedStore = new SecretStore(`${name}-shared`, { prefix: `${prefix}/shared`, values: shared, refreshable: [SHARED_FILES.mtaStsPolicy] }, parent);
 
     const deployment = new RelayDeployment(
       `${name}-deploy`,
       {
         bundlePath: args.bundlePath,
         relayImage: args.relayImage,
-        parameterPrefix: secrets.prefix,
-        parameterNames: secrets.names,
-        secretsRevision: secrets.revision,
         ephemeral,
         ...(spamMode === 'off' ? {} : { rspamd: { image: args.rspamdImage ?? RSPAMD_IMAGE, ...thresholdsFor(spamMode) } }),
       },
       parent,
     );
 
-    const host = new MailHost(
-      `${name}-host`,
-      {
-        instanceType,
-        architecture: args.architecture ?? architectureOf(instanceType),
-        ami: args.ami,
-        availabilityZone: args.availabilityZone,
-        subnetId: args.subnetId,
-        sshCidr: args.sshCidr,
-        userData: deployment.userData,
-        parameterArns: secrets.arns,
-        objectArns: deployment.objectArns,
-        spoolVolumeSize: args.spoolVolumeSize ?? 8,
-        protectAddress: !ephemeral,
-        ephemeral,
-      },
-      parent,
-    );
-
-    const dns = new MailDns(
-      `${name}-dns`,
-      {
-        zoneId: args.cloudflareZoneId,
-        records: {
-          domain,
-          hostname,
-          dkimSelector: selector,
-          dmarcPolicy: args.dmarcPolicy ?? 'none',
-          reportMailboxes: mailboxes,
-          ...(reportsTo ? { reportsTo } : {}),
-          mtaSts: args.mtaSts,
-          caaIssuers: tls.caaIssuers,
-          // SES signs and sends for the domain: the apex authorises it, and its MAIL FROM domain
-          // gets its own MX and SPF (builders/ses.ts).
-          spfIncludes: ses ? [SES_SPF_INCLUDE] : args.smarthost?.spfInclude ? [args.smarthost.spfInclude] : [],
-          ...(ses && sesMailFrom ? { sesMailFrom: { domain: sesMailFrom, region: args.region as string } } : {}),
-          // A throw-away stack gets a new Elastic IP each time: resolvers must not keep the last
-          // one's address (by then someone else's) for an hour.
-          ttl: ephemeral ? EPHEMERAL_TTL : undefined,
+    // Hosts after the first take zones no earlier host is in (the spool volume fixes a host's zone).
+    const offered = aws.ec2
+      .getInstanceTypeOfferingsOutput({ locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [instanceType] }] }, parent)
+      .apply((offer) => [...offer.locations].sort());
+    const hosts: MailHost[] = [];
+    hostnames.forEach((hostname, index) => {
+      const own: Files = {};
+      own[HOST_OWN_FILES.relayConfig] = pulumi.secret(
+        pulumi.all([users, smarthostUsername, webhook]).apply(([list, username, hook]) => JSON.stringify(hostRelayConfig(relayInput(list, username, hook || undefined), index), null, 2)),
+      );
+      const material = index === 0 ? firstTls : tlsMode === 'self-signed' ? new TlsMaterial(`${name}-host-${index + 1}-tls`, { mode: tlsMode, dnsNames: certificateNames(hostnames, index, domainNames, args.mtaSts !== undefined) }, parent) : undefined;
+      if (material?.certPem && material.keyPem) {
+        own[HOST_OWN_FILES.tlsCert] = material.certPem;
+        own[HOST_OWN_FILES.tlsKey] = material.keyPem;
+      }
+      const store = new SecretStore(index === 0 ? `${name}-secrets` : `${name}-host-${index + 1}-secrets`, { prefix: index === 0 ? prefix : `${prefix}/host-${index + 1}`, values: own, large: [HOST_OWN_FILES.relayConfig] }, parent);
+      const userData = deployment.userDataFor({
+        parameterPrefix: store.prefix,
+        parameterNames: store.names,
+        secretsRevision: pulumi.interpolate`${store.revision}/${sharedStore.revision}`,
+        shared: { prefix: sharedStore.prefix, names: sharedStore.names, refresh: sharedStore.names.filter((file) => file === SHARED_FILES.mtaStsPolicy) },
+      });
+      const earlier = hosts.map((host) => host.availabilityZone);
+      const host = new MailHost(
+        index === 0 ? `${name}-host` : `${name}-host-${index + 1}`,
+        {
+          instanceType,
+          architecture: args.architecture ?? architectureOf(instanceType),
+          ami: args.ami,
+          ...(index === 0 ? { availabilityZone: args.availabilityZone, subnetId: args.subnetId } : { defaultZone: freeZone(offered, earlier, index, instanceType) }),
+          sshCidr: args.sshCidr,
+          userData,
+          parameterArns: [...store.arns, ...sharedStore.arns],
+          objectArns: deployment.objectArns,
+          spoolVolumeSize: args.spoolVolumeSize ?? 8,
+          // Host 1's address carries the sending reputation and stays; a later host's goes with it.
+          protectAddress: index === 0 && !ephemeral,
+          ephemeral,
+          keepSpoolOnRemoval: index > 0 && !ephemeral,
         },
-        publicIp: host.publicIp,
-        dkimPublicKeyPem: dkim.publicKeyPem,
-        eipAllocationId: host.allocationId,
-      },
-      parent,
+        // One host after the other, so a change that replaces every host never stops them all at once.
+        { ...parent, ...(index > 0 ? { dependsOn: [hosts[index - 1]] } : {}) },
+      );
+      hosts.push(host);
+    });
+
+    const dnsHosts = hosts.map((host, index) => ({ hostname: hostnames[index], publicIp: host.publicIp, eipAllocationId: host.allocationId }));
+    const dnsDomains = domains.map((entry, index) => ({
+      domain: entry.domain,
+      reportMailboxes: mailboxes[index],
+      ...(entry.reportsTo ? { reportsTo: entry.reportsTo } : {}),
+      // SES's MAIL FROM domain gets its own MX and SPF (builders/ses.ts).
+      ...(ses && sesMailFrom && entry.domain === domain ? { sesMailFrom: { domain: sesMailFrom, region: args.region as string } } : {}),
+      dkim: dkimKeys.filter((key) => key.domain === entry.domain).map((key) => ({ selector: key.selector, publicKeyPem: key.key.publicKeyPem })),
+    }));
+    const zones = domains.map(
+      (entry, index) =>
+        new MailDns(
+          index === 0 ? `${name}-dns` : `${name}-dns-${entry.domain}`,
+          {
+            zoneId: entry.cloudflareZoneId,
+            domain: entry.domain,
+            hosts: dnsHosts,
+            domains: dnsDomains,
+            options: {
+              dmarcPolicy: args.dmarcPolicy ?? 'none',
+              mtaSts: args.mtaSts,
+              caaIssuers: firstTls.caaIssuers,
+              // SES signs and sends for the domain: the apex authorises it.
+              spfIncludes: ses ? [SES_SPF_INCLUDE] : args.smarthost?.spfInclude ? [args.smarthost.spfInclude] : [],
+              // A throw-away stack gets a new Elastic IP each time: resolvers must not keep the last
+              // one's address (by then someone else's) for an hour.
+              ttl: ephemeral ? EPHEMERAL_TTL : undefined,
+            },
+            ...(index === 0 ? { legacyDkimSelector: selectors[0] } : {}),
+          },
+          parent,
+        ),
     );
 
-    this.publicIp = host.publicIp;
-    this.instanceId = host.instanceId;
-    this.hostname = hostname;
-    this.records = dns.records;
-    this.submission = `${hostname}:587`;
-    this.dkimSelector = selector;
+    this.publicIp = hosts[0].publicIp;
+    this.instanceId = hosts[0].instanceId;
+    this.hostname = hostnames[0];
+    this.hosts = pulumi.output(hosts.map((host, index) => ({ hostname: hostnames[index], publicIp: host.publicIp, instanceId: host.instanceId, availabilityZone: host.availabilityZone })));
+    this.records = pulumi.all(zones.map((zone) => zone.records)).apply((lists) => lists.flat());
+    this.submission = `${hostnames[0]}:587`;
+    this.dkimSelector = selectors[0];
     // Usernames and allowed senders are not secret; only the hashes are, and those are replaced.
     // unsecret is applied to that redacted projection only, never to the hashes themselves.
     this.relayConfig = pulumi
       .all([pulumi.unsecret(users.apply((list) => list.map((u) => ({ ...u, passwordHash: REDACTED })))), smarthostUsername])
       .apply(([redacted, username]) => ({
-        ...relayConfigFor([], username),
+        ...hostRelayConfig(relayInput([], username), 0),
         users: redacted,
         ...(spam ? { spam: redactDnsblKeys(spam) } : {}),
         ...(args.alertsWebhook !== undefined ? { alerts: { webhook: REDACTED } } : {}),
@@ -261,6 +351,7 @@ export class MailServer extends pulumi.ComponentResource {
       publicIp: this.publicIp,
       instanceId: this.instanceId,
       hostname: this.hostname,
+      hosts: this.hosts,
       records: this.records,
       submission: this.submission,
       dkimSelector: this.dkimSelector,
@@ -268,4 +359,18 @@ export class MailServer extends pulumi.ComponentResource {
       ses: this.ses,
     });
   }
+}
+
+/** A self-signed certificate's names: the host's, the submission name (host 1's), every mta-sts name. */
+function certificateNames(hostnames: string[], index: number, domains: string[], mtaSts: boolean): string[] {
+  return [...new Set([hostnames[index], hostnames[0], ...(mtaSts ? domains.map((d) => `mta-sts.${d}`) : [])])];
+}
+
+/** The zone of host `index` (> 0): the first offered zone no earlier host is in. */
+function freeZone(offered: pulumi.Output<string[]>, earlier: pulumi.Output<string>[], index: number, instanceType: string): pulumi.Output<string> {
+  return pulumi.all([offered, pulumi.all(earlier)]).apply(([zones, taken]) => {
+    const free = zones.find((zone) => !taken.includes(zone));
+    if (free === undefined) throw new Error(`host ${index + 1} needs an availability zone of its own that offers ${instanceType}; this region has ${zones.length} (${zones.join(', ')}): lower mxkit:hosts`);
+    return free;
+  });
 }

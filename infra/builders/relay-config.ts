@@ -86,6 +86,8 @@ export interface RelayConfigBuildInput {
   certificateNames?: string[];
   /** The MTA-STS policy text to serve, kept current outside the config (the relay re-reads it). */
   mtaStsPolicyFile?: string;
+  /** The SRS key shared by every host of the deployment (forwarding.srsSecretFile). */
+  srsSecretFile?: string;
   users?: RelayUser[];
   routes?: RelayRoute[];
   tls: { mode: 'self-signed' } | { mode: 'acme' | 'acme-staging'; email: string; directoryUrl?: string };
@@ -157,6 +159,7 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
     delivery: { ...input.delivery, smarthost },
     ...(input.mtaSts ? { mtaSts: { ...input.mtaSts, ...(input.mtaStsPolicyFile ? { policyFile: input.mtaStsPolicyFile } : {}) } } : {}),
     ...(input.spam ? { spam: input.spam } : {}),
+    ...(input.srsSecretFile ? { forwarding: { srsSecretFile: input.srsSecretFile } } : {}),
     ...(input.maxMessagesPerUserPerHour !== undefined ? { limits: { maxMessagesPerUserPerHour: input.maxMessagesPerUserPerHour } } : {}),
     ...(input.reports ? { reports: { dmarc: input.reports.dmarc.map((a) => toAsciiAddress(a)), tlsRpt: input.reports.tlsRpt.map((a) => toAsciiAddress(a)), complaints: input.reports.complaints.map((a) => toAsciiAddress(a)) } } : {}),
     ...(input.alertsWebhook ? { alerts: { webhook: input.alertsWebhook } } : {}),

@@ -11,15 +11,21 @@ import * as pulumi from '@pulumi/pulumi';
 import { NODE_IMAGE, renderUserData } from './user-data';
 import type { RspamdBoot } from './rspamd-unit';
 
+/** What differs between the hosts of a deployment: the parameters each reads. */
+export interface HostParameters {
+  parameterPrefix: string;
+  parameterNames: string[];
+  /** Changes when the relay config or a secret changes. */
+  secretsRevision: pulumi.Input<string>;
+  /** The deployment's parameters every host reads (and which of them it re-reads while running). */
+  shared?: { prefix: string; names: string[]; refresh: string[] };
+}
+
 export interface RelayDeploymentArgs {
   /** Path of dist/mxkit.js on the machine running `pulumi up`. */
   bundlePath: string;
   /** A prebuilt image (relay/Dockerfile), pinned by digest, to run instead of the bundle in the official Node.js image. */
   relayImage?: string;
-  parameterPrefix: string;
-  parameterNames: string[];
-  /** Changes when the relay config or a secret changes. */
-  secretsRevision: pulumi.Input<string>;
   /** Ephemeral stacks: the bucket is deleted even if something else wrote into it. */
   ephemeral: boolean;
   /** rspamd beside the relay (mxkit:spam flag|reject). */
@@ -59,10 +65,12 @@ export function loadBundle(bundlePath: string, resource?: pulumi.Resource): { as
 }
 
 export class RelayDeployment extends pulumi.ComponentResource {
-  readonly userData: pulumi.Output<string>;
   /** ARNs (patterns) of the S3 objects the host may read (empty with relayImage). */
   readonly objectArns: pulumi.Output<string>[];
   readonly bundleSha256?: string;
+  private readonly region: pulumi.Output<string>;
+  private readonly bundle: pulumi.Output<{ s3Uri: string; sha256: string }> | undefined;
+  private readonly boot: Pick<RelayDeploymentArgs, 'relayImage' | 'rspamd'>;
 
   constructor(name: string, args: RelayDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mxkit:deployment:RelayDeployment', name, {}, opts);
@@ -101,19 +109,27 @@ export class RelayDeployment extends pulumi.ComponentResource {
       bundle = pulumi.interpolate`s3://${bucket.bucket}/${object.key}`.apply((s3Uri) => ({ s3Uri, sha256: loaded.sha256 }));
     }
 
-    this.userData = pulumi.all([region, args.secretsRevision, bundle]).apply(([regionName, revision, bundleRef]) =>
+    this.region = region;
+    this.bundle = bundle;
+    this.boot = { relayImage: args.relayImage, rspamd: args.rspamd };
+    this.registerOutputs({ objectArns: this.objectArns, bundleSha256: this.bundleSha256 });
+  }
+
+  /** The boot configuration of one host: the same bundle and image, the host's own parameters. */
+  userDataFor(host: HostParameters): pulumi.Output<string> {
+    return pulumi.all([this.region, host.secretsRevision, this.bundle]).apply(([regionName, revision, bundleRef]) =>
       renderUserData({
         region: regionName,
-        parameterPrefix: args.parameterPrefix,
-        parameterNames: args.parameterNames,
+        parameterPrefix: host.parameterPrefix,
+        parameterNames: host.parameterNames,
+        ...(host.shared ? { shared: host.shared } : {}),
         bundle: bundleRef,
-        image: args.relayImage ?? NODE_IMAGE,
-        ...(args.rspamd ? { rspamd: args.rspamd } : {}),
+        image: this.boot.relayImage ?? NODE_IMAGE,
+        ...(this.boot.rspamd ? { rspamd: this.boot.rspamd } : {}),
         // A new bundle or a changed config/secret gives new user data, and the instance is replaced.
-        revision: createHash('sha256').update(`${bundleRef?.sha256 ?? args.relayImage}\n${revision}`).digest('hex').slice(0, 32),
+        revision: createHash('sha256').update(`${bundleRef?.sha256 ?? this.boot.relayImage}\n${revision}`).digest('hex').slice(0, 32),
       }),
     );
-    this.registerOutputs({ userData: this.userData, objectArns: this.objectArns, bundleSha256: this.bundleSha256 });
   }
 }
 

@@ -13,8 +13,10 @@ export interface MailHostArgs {
   architecture: 'arm64' | 'x86_64';
   /** A pinned AMI; default: the newest Amazon Linux 2023 image at each `pulumi up`. */
   ami?: string;
-  /** Default: the subnet's zone, else the first zone (sorted) that offers the instance type. Fixed once the spool volume exists. */
+  /** Default: the subnet's zone, else `defaultZone`, else the first zone (sorted) that offers the instance type. Fixed once the spool volume exists. */
   availabilityZone?: string;
+  /** The zone to use when none is pinned (hosts after the first: a zone no other host is in). */
+  defaultZone?: pulumi.Input<string>;
   /** A public subnet (route to an internet gateway); default: the region's default VPC. */
   subnetId?: string;
   /** SSH from this CIDR only; default none (use SSM Session Manager). */
@@ -27,6 +29,11 @@ export interface MailHostArgs {
   /** Protect the Elastic IP (non-ephemeral stacks): a new address has no sending reputation. */
   protectAddress: boolean;
   ephemeral: boolean;
+  /**
+   * When this host is removed from the deployment (mxkit:hosts lowered), keep its spool volume and
+   * the mail queued on it instead of deleting the volume (docs/deploy.md "Removing a host").
+   */
+  keepSpoolOnRemoval?: boolean;
 }
 
 /** SMTP (25), submissions (465, RFC 8314), submission (587, RFC 6409), ACME HTTP-01 (80), MTA-STS policy (443). */
@@ -36,6 +43,8 @@ export class MailHost extends pulumi.ComponentResource {
   readonly publicIp: pulumi.Output<string>;
   readonly allocationId: pulumi.Output<string>;
   readonly instanceId: pulumi.Output<string>;
+  /** Where the spool volume (and so the host) is. */
+  readonly availabilityZone: pulumi.Output<string>;
 
   constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mxkit:host:MailHost', name, {}, opts);
@@ -93,7 +102,9 @@ export class MailHost extends pulumi.ComponentResource {
         ? pulumi.output(args.availabilityZone)
         : subnet !== undefined
           ? subnet.availabilityZone
-          : aws.ec2
+          : args.defaultZone !== undefined
+            ? pulumi.output(args.defaultZone)
+            : aws.ec2
               .getInstanceTypeOfferingsOutput(
                 { locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [args.instanceType] }] },
                 { parent: this },
@@ -117,8 +128,13 @@ export class MailHost extends pulumi.ComponentResource {
       },
       // The zone is a force-new property: a data source answering differently one day (a new zone
       // offering the type) must never replace the volume and its queue. It is chosen once; the
-      // instance follows the volume, never the other way round. Real stacks also protect it.
-      { parent: this, protect: !args.ephemeral, ignoreChanges: ['availabilityZone'] },
+      // instance follows the volume, never the other way round. Real stacks also protect it, except
+      // a volume kept when its host is removed (Pulumi lets go of it instead of deleting it).
+      {
+        parent: this,
+        ignoreChanges: ['availabilityZone'],
+        ...(args.keepSpoolOnRemoval ? { retainOnDelete: true } : { protect: !args.ephemeral }),
+      },
     );
     const zone = pulumi.all([spool.availabilityZone, preferredZone]).apply(([volumeZone, wanted]) => {
       // The default zone is only a first choice: a different answer later is no reason to say anything.
@@ -167,7 +183,8 @@ export class MailHost extends pulumi.ComponentResource {
     this.publicIp = eip.publicIp;
     this.allocationId = eip.allocationId;
     this.instanceId = instance.id;
-    this.registerOutputs({ publicIp: this.publicIp, allocationId: this.allocationId, instanceId: this.instanceId });
+    this.availabilityZone = spool.availabilityZone;
+    this.registerOutputs({ publicIp: this.publicIp, allocationId: this.allocationId, instanceId: this.instanceId, availabilityZone: this.availabilityZone });
   }
 }
 

@@ -13,6 +13,11 @@ export interface SecretStoreArgs {
   values: Record<string, pulumi.Input<string>>;
   /** Parameters that may outgrow the standard tier's 4 KB (the relay config, with many users). */
   large?: string[];
+  /**
+   * Parameters the hosts re-read while they run (the MTA-STS policy): left out of `revision`, so a
+   * change reaches the running hosts without replacing them.
+   */
+  refreshable?: string[];
 }
 
 export class SecretStore extends pulumi.ComponentResource {
@@ -44,7 +49,8 @@ export class SecretStore extends pulumi.ComponentResource {
         ),
     );
     this.arns = parameters.map((p) => p.arn);
-    this.revision = pulumi.all(parameters.map((p) => p.version)).apply((versions) => versions.join('.'));
+    const versioned = parameters.filter((_, index) => !args.refreshable?.includes(this.names[index]));
+    this.revision = pulumi.all(versioned.map((p) => p.version)).apply((versions) => versions.join('.'));
     this.registerOutputs({ prefix: this.prefix, names: this.names, arns: this.arns, revision: this.revision });
   }
 }

@@ -32,6 +32,11 @@ export interface BootConfigInput {
   /** SSM path prefix, e.g. /mxkit/mxkit/prod; each parameter is written to /run/mxkit/<name>. */
   parameterPrefix: string;
   parameterNames: string[];
+  /**
+   * The deployment's parameters, the same for every host (DKIM keys, the SRS key, the MTA-STS
+   * policy): read like the host's own, from their own prefix; `refresh` of them again every minute.
+   */
+  shared?: { prefix: string; names: string[]; refresh: string[] };
   /** Absent when a prebuilt relay image (relay/Dockerfile) carries the bundle. */
   bundle?: { s3Uri: string; sha256: string };
   image: string;
@@ -58,6 +63,9 @@ function deployEnv(input: BootConfigInput): string {
     MXKIT_REGION: input.region,
     MXKIT_PARAMETER_PREFIX: input.parameterPrefix,
     MXKIT_PARAMETERS: input.parameterNames.join(' '),
+    ...(input.shared
+      ? { MXKIT_SHARED_PREFIX: input.shared.prefix, MXKIT_SHARED_PARAMETERS: input.shared.names.join(' '), MXKIT_REFRESH_PARAMETERS: input.shared.refresh.join(' ') }
+      : {}),
     MXKIT_BUNDLE_S3: input.bundle?.s3Uri ?? '',
     MXKIT_BUNDLE_SHA256: input.bundle?.sha256 ?? '',
     MXKIT_REVISION: input.revision,
@@ -89,6 +97,13 @@ mountpoint -q ${HOST_DATA_DIR} || mount ${HOST_DATA_DIR}
 install -d -m 0700 ${HOST_DATA_DIR}/spool ${HOST_DATA_DIR}/acme
 `;
 
+/** Copies one SSM parameter to /run/mxkit/<name>, replacing the file in one rename (readers never see half). */
+const FETCH = `fetch() {
+  aws ssm get-parameter --region "$MXKIT_REGION" --name "$1/$2" \\
+    --with-decryption --query Parameter.Value --output text > "${HOST_SECRETS_DIR}/$2.tmp"
+  mv "${HOST_SECRETS_DIR}/$2.tmp" "${HOST_SECRETS_DIR}/$2"
+}`;
+
 /** ExecStartPre of the relay: runs before every start, also after a crash or a reboot. */
 export const PREPARE = `#!/bin/bash
 # Before every start of the relay: the spool volume is in place, secrets from SSM into tmpfs,
@@ -103,11 +118,9 @@ if [ -z "$source" ] || [ "$(blkid -s LABEL -o value "$source" 2>/dev/null || tru
 fi
 umask 077
 install -d -m 0700 ${HOST_SECRETS_DIR}
-for name in $MXKIT_PARAMETERS; do
-  aws ssm get-parameter --region "$MXKIT_REGION" --name "$MXKIT_PARAMETER_PREFIX/$name" \\
-    --with-decryption --query Parameter.Value --output text > "${HOST_SECRETS_DIR}/$name.tmp"
-  mv "${HOST_SECRETS_DIR}/$name.tmp" "${HOST_SECRETS_DIR}/$name"
-done
+${FETCH}
+for name in $MXKIT_PARAMETERS; do fetch "$MXKIT_PARAMETER_PREFIX" "$name"; done
+for name in \${MXKIT_SHARED_PARAMETERS:-}; do fetch "$MXKIT_SHARED_PREFIX" "$name"; done
 # The bundle already here is used when it is the one this instance was made for: a restart or a
 # reboot never depends on S3.
 if [ -n "$MXKIT_BUNDLE_S3" ] && ! echo "$MXKIT_BUNDLE_SHA256  ${BUNDLE_PATH_ON_HOST}" | sha256sum --check --quiet --status 2>/dev/null; then
@@ -119,9 +132,44 @@ if [ -n "$MXKIT_BUNDLE_S3" ] && ! echo "$MXKIT_BUNDLE_SHA256  ${BUNDLE_PATH_ON_H
 fi
 `;
 
+/**
+ * Every minute: the deployment's parameters that change while the hosts run (the MTA-STS policy
+ * when a host is added or removed). The relay re-reads the file when it changes.
+ */
+export const REFRESH_SCRIPT = '/usr/local/libexec/mxkit-refresh';
+export const REFRESH_TIMER = 'mxkit-refresh.timer';
+export const REFRESH = `#!/bin/bash
+set -euo pipefail
+. ${DEPLOY_ENV_FILE}
+umask 077
+# Until the relay has started once, its own start fetches everything.
+[ -d ${HOST_SECRETS_DIR} ] || exit 0
+${FETCH}
+for name in \${MXKIT_REFRESH_PARAMETERS:-}; do fetch "$MXKIT_SHARED_PREFIX" "$name"; done
+`;
+const REFRESH_SERVICE_UNIT = `[Unit]
+Description=mxkit: refresh the deployment's changing parameters (MTA-STS policy)
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=${REFRESH_SCRIPT}
+`;
+const REFRESH_TIMER_UNIT = `[Unit]
+Description=mxkit: refresh the deployment's changing parameters every minute
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=1min
+
+[Install]
+WantedBy=timers.target
+`;
+
 const unitPath = (unit: string) => `/etc/systemd/system/${unit}`;
 
 export function renderUserData(input: BootConfigInput): string {
+  const refresh = (input.shared?.refresh.length ?? 0) > 0;
   const file = (path: string, permissions: string, content: string) =>
     `  - path: ${path}\n    permissions: '${permissions}'\n    content: |\n${indent(content, 6)}`;
   return `#cloud-config
@@ -135,9 +183,13 @@ ${file(SPOOL_MOUNT_SCRIPT, '0755', SPOOL_MOUNT)}
 ${file(PREPARE_SCRIPT, '0755', PREPARE)}
 ${file(unitPath(SPOOL_UNIT), '0644', spoolUnit())}
 ${file(unitPath(RELAY_UNIT), '0644', serviceUnit(relayService(input.image, input.bundle !== undefined)))}
-${(input.rspamd ? rspamdBootFiles(input.rspamd) : []).map((extra) => `${file(extra.path, extra.permissions, extra.content)}\n`).join('')}runcmd:
+${(input.rspamd ? rspamdBootFiles(input.rspamd) : []).map((extra) => `${file(extra.path, extra.permissions, extra.content)}\n`).join('')}${
+    refresh
+      ? `${file(REFRESH_SCRIPT, '0755', REFRESH)}\n${file(unitPath('mxkit-refresh.service'), '0644', REFRESH_SERVICE_UNIT)}\n${file(unitPath(REFRESH_TIMER), '0644', REFRESH_TIMER_UNIT)}\n`
+      : ''
+  }runcmd:
   - [systemctl, daemon-reload]
   - [systemctl, enable, --now, docker.service]
 ${input.rspamd ? `  - [systemctl, enable, ${RSPAMD_UNIT}]\n` : ''}  - [systemctl, enable, --now, ${RELAY_UNIT}]
-`;
+${refresh ? `  - [systemctl, enable, --now, ${REFRESH_TIMER}]\n` : ''}`;
 }

@@ -86,7 +86,7 @@ describe('relay deployment', () => {
   test('changes the user data when the bundle or the secrets revision changes, and only then', async () => {
     const { loadBundle } = components;
     const userData = async (name: string, revision: string, bundlePath = __filename) =>
-      (await resolve(new components.RelayDeployment(name, { bundlePath, parameterPrefix: '/mxkit/c', parameterNames: ['relay.json'], secretsRevision: revision, ephemeral: true }).userData)).value;
+      (await resolve(new components.RelayDeployment(name, { bundlePath, ephemeral: true }).userDataFor({ parameterPrefix: '/mxkit/c', parameterNames: ['relay.json'], secretsRevision: revision }))).value;
     const first = await userData('rev-a', '1');
     expect(await userData('rev-b', '1')).toBe(first);
     expect(await userData('rev-c', '2')).not.toBe(first);

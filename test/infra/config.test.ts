@@ -204,6 +204,10 @@ describe('stack config of several hosts, domains and DKIM selectors', () => {
     );
   });
 
+  test('refuses mxkit:outbound ses with several domains (one SES identity is made, the primary domain\'s)', () => {
+    expect(errorOf({ ...listed, 'mxkit:outbound': 'ses' })).toBe('mxkit:outbound ses sends for one domain only; with several in mxkit:domains use direct');
+  });
+
   test('reads mxkit:dkimSelectors in order (the first signs) and refuses it beside mxkit:dkimSelector', () => {
     expect(parse({ 'mxkit:dkimSelectors': '["mx2","mx1"]' })).toMatchObject({ dkimSelector: 'mx2', dkimSelectors: ['mx2', 'mx1'] });
     expect(errorOf({ 'mxkit:dkimSelectors': '["mx2","mx1"]', 'mxkit:dkimSelector': 'mx1' })).toBe(

@@ -21,7 +21,8 @@ const bundle = (text: string) => {
   writeFileSync(file, text);
   return file;
 };
-const deploymentArgs = { parameterPrefix: '/mxkit/mxkit/c', parameterNames: ['relay.json'], secretsRevision: '1', ephemeral: true };
+const deploymentArgs = { ephemeral: true };
+const hostParameters = { parameterPrefix: '/mxkit/mxkit/c', parameterNames: ['relay.json'], secretsRevision: '1' };
 const serverArgs = (overrides: Partial<MailServerArgs> = {}): MailServerArgs => ({
   domain: 'example.org',
   cloudflareZoneId: ZONE,
@@ -80,7 +81,7 @@ describe('a new bundle', () => {
     const newBundle = bundle('console.log("version 2");\n');
     const first = new RelayDeployment('v1', { ...deploymentArgs, bundlePath: oldBundle });
     const second = new RelayDeployment('v2', { ...deploymentArgs, bundlePath: newBundle });
-    await resolve(second.userData);
+    await resolve(second.userDataFor(hostParameters));
     await settle(run());
     const keyOf = (prefix: string) => String(oneOf(run(), prefix, 'aws:s3/bucketObjectv2:BucketObjectv2').plain.key);
     expect(keyOf('v1')).toBe(bundleObjectKey(String(first.bundleSha256)));

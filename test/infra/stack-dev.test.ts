@@ -27,7 +27,7 @@ describeStackProgram('dev', (get) => {
 
   test('gives the relay config parameter room to grow (advanced tier) and keeps the keys standard', () => {
     expect(parameter(get(), 'relay.json')?.plain.tier).toBe('Advanced');
-    expect(parameter(get(), 'dkim.key')?.plain.tier).toBe('Standard');
+    expect(parameter(get(), 'dkim-dev.example.com-dev1.key')?.plain.tier).toBe('Standard');
   });
 
   test('publishes DMARC p=none and no MTA-STS or CAA (no publicly trusted certificate)', () => {

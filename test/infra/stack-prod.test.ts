@@ -8,10 +8,11 @@ describeStackProgram('prod', (get) => {
     expect([...types].sort()).toEqual([...CUSTOM_TYPES_ALWAYS, ...BUNDLE_TYPES, ...COMPONENT_TYPES, 'pulumi:providers:cloudflare'].sort());
   });
 
-  test('makes an ACME account key (stored as a secret) and a DKIM key, both RSA-2048', () => {
+  test('makes an ACME account key (stored as a secret) and a DKIM key, both RSA-2048, and an Ed25519 key as the SRS secret', () => {
     const keys = ofType(get(), 'tls:index/privateKey:PrivateKey');
-    expect(keys.map((k) => k.name).sort()).toEqual(['mxkit-dkim-rsa', 'mxkit-tls-acme-account']);
-    for (const key of keys) expect(key.plain).toMatchObject({ algorithm: 'RSA', rsaBits: 2048 });
+    expect(keys.map((k) => k.name).sort()).toEqual(['mxkit-dkim-mx1-rsa', 'mxkit-srs', 'mxkit-tls-acme-account']);
+    for (const key of keys.filter((k) => k.name !== 'mxkit-srs')) expect(key.plain).toMatchObject({ algorithm: 'RSA', rsaBits: 2048 });
+    expect(keys.find((k) => k.name === 'mxkit-srs')?.plain).toMatchObject({ algorithm: 'ED25519' });
     expect(parameter(get(), 'acme-account.key')).toBeDefined();
     expect(parameter(get(), 'tls.key')).toBeUndefined();
   });
@@ -34,7 +35,7 @@ describeStackProgram('prod', (get) => {
       email: 'ops@example.com',
       names: ['mail.example.com', 'mta-sts.example.com'],
     });
-    expect(config.mtaSts).toEqual({ mode: 'testing', maxAge: '7d' });
+    expect(config.mtaSts).toEqual({ mode: 'testing', maxAge: '7d', policyFile: '/run/mxkit/mta-sts.txt' });
     expect(config.routes.map((r) => r.match)).toEqual(['postmaster@example.com', 'dmarc@example.com', '*@example.com']);
     // The relay keeps the reports its records ask for, and posts alerts to the (secret) webhook.
     expect(config.reports).toMatchObject({ dmarc: ['dmarc-reports@example.com'], tlsRpt: ['tls-reports@example.com'], complaints: ['abuse@example.com'] });

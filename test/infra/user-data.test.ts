@@ -83,6 +83,20 @@ describe('boot configuration', () => {
     expect(command).toMatch(/node \/opt\/mxkit\/mxkit\.js relay --config \/run\/mxkit\/relay\.json$/);
   });
 
+  test('reads the deployment\'s shared parameters too, and the changing ones again every minute', () => {
+    const shared = { ...input, shared: { prefix: '/mxkit/prod/shared', names: ['dkim-example.com-mx1.key', 'mta-sts.txt'], refresh: ['mta-sts.txt'] } };
+    const text = renderUserData(shared);
+    const withShared = load(text) as CloudConfig;
+    const content = (path: string) => withShared.write_files.find((f) => f.path === path)?.content ?? '';
+    expect(content('/etc/mxkit/deploy.env')).toContain('MXKIT_SHARED_PREFIX="/mxkit/prod/shared"\nMXKIT_SHARED_PARAMETERS="dkim-example.com-mx1.key mta-sts.txt"\nMXKIT_REFRESH_PARAMETERS="mta-sts.txt"\n');
+    expect(content('/usr/local/libexec/mxkit-prepare')).toContain('for name in ${MXKIT_SHARED_PARAMETERS:-}; do fetch "$MXKIT_SHARED_PREFIX" "$name"; done');
+    expect(content('/usr/local/libexec/mxkit-refresh')).toContain('for name in ${MXKIT_REFRESH_PARAMETERS:-}; do fetch "$MXKIT_SHARED_PREFIX" "$name"; done');
+    expect(content('/etc/systemd/system/mxkit-refresh.timer')).toMatch(/OnUnitActiveSec=1min/);
+    expect(withShared.runcmd.at(-1)).toEqual(['systemctl', 'enable', '--now', 'mxkit-refresh.timer']);
+    // Without anything to refresh there is no timer.
+    expect(renderUserData(input)).not.toContain('mxkit-refresh');
+  });
+
   test('refuses values that could break out of the env file', () => {
     expect(() => renderUserData({ ...input, region: 'eu-west-1"; rm -rf /' })).toThrow('MXKIT_REGION contains characters that are not allowed');
   });

@@ -66,6 +66,11 @@ describe('a relay serving mtaSts.policyFile', () => {
     expect(await fetchPolicy(port())).toEqual({ status: 200, body: TWO_HOSTS });
   });
 
+  it('serves the policy with CRLF line ends and nothing after the last, however the file ends its lines', async () => {
+    replace(policyFile, `${TWO_HOSTS.replace(/\r\n/g, '\n')}\n`);
+    expect(await fetchPolicy(port())).toEqual({ status: 200, body: TWO_HOSTS });
+  });
+
   it('keeps serving the last good policy when the file is changed into something that is not one, and says so', async () => {
     replace(policyFile, TWO_HOSTS);
     await fetchPolicy(port());

@@ -20,6 +20,17 @@ export interface PolicySource {
   current(): Promise<string | undefined>;
 }
 
+/**
+ * The policy with every line ended by CRLF (RFC 8461 §3.2) and no blank lines after the last: the
+ * file may have been written by a tool that ends it with a single LF (the AWS CLI does), and what
+ * is served must be the exact text whose hash the `_mta-sts` TXT record announces.
+ */
+export function canonicalPolicy(text: string): string {
+  const lines = text.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
+  return lines.map((line) => `${line}\r\n`).join('');
+}
+
 /** Throws with the reason when `text` is not a policy RFC 8461 §3.2 senders would accept. */
 function checkPolicy(text: string): void {
   if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw new Error(`larger than ${MAX_POLICY_BYTES} bytes`);
@@ -60,7 +71,7 @@ class PolicyFile implements PolicySource {
       const found = await stat(this.path);
       if (found.mtimeMs === this.version.mtimeMs && found.size === this.version.size && found.ino === this.version.ino) return;
       if (found.size > MAX_POLICY_BYTES) throw new Error(`larger than ${MAX_POLICY_BYTES} bytes`);
-      const text = await readFile(this.path, 'utf8');
+      const text = canonicalPolicy(await readFile(this.path, 'utf8'));
       checkPolicy(text);
       this.version = { mtimeMs: found.mtimeMs, size: found.size, ino: found.ino };
       if (text === this.text) return;
@@ -91,7 +102,7 @@ export async function openPolicySource(config: Pick<RelayConfig, 'mtaSts' | 'hos
   try {
     found = await stat(path);
     if (found.size > MAX_POLICY_BYTES) throw new Error(`larger than ${MAX_POLICY_BYTES} bytes`);
-    text = await readFile(path, 'utf8');
+    text = canonicalPolicy(await readFile(path, 'utf8'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(`mtaSts.policyFile: cannot read ${path}: ${code ?? (error as Error).message}`);

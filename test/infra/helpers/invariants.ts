@@ -73,7 +73,7 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
     });
 
     test('exports the contract outputs and nothing else', () => {
-      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'instanceId', 'publicIp', 'records', 'relayConfig', 'ses', 'submission']);
+      expect(Object.keys(run.outputs).sort()).toEqual(['dkimSelector', 'hostname', 'hosts', 'instanceId', 'publicIp', 'records', 'relayConfig', 'ses', 'submission']);
       expect(run.outputs.publicIp.value).toBe(MOCK_PUBLIC_IP);
       expect(run.outputs.instanceId).toEqual({ value: 'mxkit-host-vm-id', secret: false });
       expect(run.outputs.submission.value).toBe(`${String(run.outputs.hostname.value)}:587`);
@@ -194,7 +194,8 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       const ephemeral = run.config['mxkit:ephemeral'] === 'true';
       expect(run.resources.filter((r) => r.retainOnDelete)).toEqual([]);
       const protectedTypes = run.resources.filter((r) => r.protect).map((r) => `${r.type} ${r.name}`).sort();
-      expect(protectedTypes).toEqual(ephemeral ? [] : ['aws:ebs/volume:Volume mxkit-host-spool', 'aws:ec2/eip:Eip mxkit-host-ip', 'tls:index/privateKey:PrivateKey mxkit-dkim-rsa']);
+      const selector = String(run.outputs.dkimSelector.value);
+      expect(protectedTypes).toEqual(ephemeral ? [] : ['aws:ebs/volume:Volume mxkit-host-spool', 'aws:ec2/eip:Eip mxkit-host-ip', `tls:index/privateKey:PrivateKey mxkit-dkim-${selector}-rsa`]);
       expect(one(run, 'aws:ebs/volume:Volume').plain.finalSnapshot).toBe(!ephemeral);
     });
 

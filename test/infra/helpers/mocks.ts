@@ -4,7 +4,7 @@
  * Offline: nothing reaches a cloud API.
  */
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +29,8 @@ export interface Recorded {
   deleteBeforeReplace: boolean;
   ignoreChanges: string[];
   dependencies: string[];
+  /** Names (or URNs) the resource was known by before (Pulumi aliases). */
+  aliases: string[];
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
@@ -44,11 +46,16 @@ export function unwrap(value: unknown): unknown {
   return value;
 }
 
-/** One real RSA key per test file (generation takes ~100 ms), so DKIM records carry a real public key. */
+/**
+ * One real RSA key per test file (generation takes ~100 ms), so DKIM records carry a real public key;
+ * runs in several processes that are compared with each other share one through MXKIT_MOCK_KEY (PEM).
+ */
 let keyPair: { privateKeyPem: string; publicKeyPem: string } | undefined;
 export function mockKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
   if (!keyPair) {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const given = process.env.MXKIT_MOCK_KEY;
+    const privateKey = given ? createPrivateKey(given) : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const publicKey = createPublicKey(privateKey);
     keyPair = {
       privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
       publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -58,6 +65,12 @@ export function mockKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
 }
 
 export const MOCK_PUBLIC_IP = '203.0.113.25';
+
+/** Host 1's Elastic IP is MOCK_PUBLIC_IP; host n's (`…-host-n-ip`) is 203.0.113.(24+n). */
+export function mockPublicIp(eipName: string): string {
+  const number = Number(/-host-(\d+)-ip$/.exec(eipName)?.[1] ?? 1);
+  return `203.0.113.${24 + number}`;
+}
 export const MOCK_REGION = 'eu-west-1';
 /** What the IAM access key of the SES SMTP user would carry (the ID is its resource id). */
 export const MOCK_ACCESS_KEY_ID = 'AKIAMOCKSESSMTPUSER01';
@@ -96,7 +109,7 @@ function selfSignedCertificate(inputs: Record<string, unknown>): string {
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case 'aws:ec2/eip:Eip':
-      return { publicIp: MOCK_PUBLIC_IP, allocationId: `eipalloc-${name}` };
+      return { publicIp: mockPublicIp(name), allocationId: `eipalloc-${name}` };
     case 'tls:index/privateKey:PrivateKey':
       return mockKeyPair();
     case 'tls:index/selfSignedCert:SelfSignedCert':
@@ -191,6 +204,7 @@ export function installMocks(project: string, stack: string, options: MockOption
     getDeletebeforereplace(): boolean;
     getIgnorechangesList(): string[];
     getDependenciesList(): string[];
+    getAliasesList(): Array<{ getUrn(): string; getSpec(): { getName(): string; getType(): string } | undefined }>;
   };
   type Callback = (error: Error | null, response?: { getUrn(): string }) => void;
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Request, cb: Callback): void };
@@ -212,6 +226,8 @@ export function installMocks(project: string, stack: string, options: MockOption
           deleteBeforeReplace: req.getDeletebeforereplace(),
           ignoreChanges: req.getIgnorechangesList(),
           dependencies: req.getDependenciesList(),
+          // A name, a URN, or (for providers' own renames of a type) `type:<old type>`.
+          aliases: req.getAliasesList().map((alias) => alias.getUrn() || alias.getSpec()?.getName() || `type:${alias.getSpec()?.getType() ?? ''}`),
         });
       }
       callback(error, response);
