@@ -149,7 +149,7 @@ export async function checkDkim(dns: DnsClient, domain: string, selector: string
   if (algorithm === 'ed25519') return pass('dns.dkim', 'dns', `DKIM key at ${name}: ed25519`);
   const bits = keyBits(p);
   if (bits === undefined) return fail('dns.dkim', 'dns', `DKIM key at ${name} does not parse as an ${algorithm} public key`, publish);
-  const rotate = `rotate to a 2048-bit key: a new mxkit:dkimSelector and pulumi up`;
+  const rotate = `rotate to a 2048-bit key: mxkit:dkimSelectors, one pulumi up per step (docs/deploy.md "DKIM key rotation")`;
   if (bits < 1024) return fail('dns.dkim', 'dns', `DKIM key at ${name} has only ${bits} bits (receivers ignore it)`, rotate);
   if (bits < 2048) return warn('dns.dkim', 'dns', `DKIM key at ${name} has ${bits} bits`, rotate);
   return pass('dns.dkim', 'dns', `DKIM key at ${name}: ${algorithm} ${bits} bits`);
