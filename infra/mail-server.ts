@@ -250,9 +250,12 @@ export class MailServer extends pulumi.ComponentResource {
     );
 
     // Hosts after the first take zones no earlier host is in (the spool volume fixes a host's zone).
-    const offered = aws.ec2
-      .getInstanceTypeOfferingsOutput({ locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [instanceType] }] }, parent)
-      .apply((offer) => [...offer.locations].sort());
+    const offered =
+      hostnames.length > 1
+        ? aws.ec2
+            .getInstanceTypeOfferingsOutput({ locationType: 'availability-zone', filters: [{ name: 'instance-type', values: [instanceType] }] }, parent)
+            .apply((offer) => [...offer.locations].sort())
+        : pulumi.output([]);
     const hosts: MailHost[] = [];
     hostnames.forEach((hostname, index) => {
       const own: Files = {};
