@@ -4,7 +4,6 @@
  * all, and asks the running relay to deliver it now (spool/transfer.ts). Safe while the relay runs;
  * run it again after an interruption and it finishes the move.
  */
-import { stat } from 'node:fs/promises';
 import { readConfigFile } from '../config/load';
 import { Spool } from '../spool/spool';
 import { moveQueue, TransferError } from '../spool/transfer';
@@ -15,11 +14,6 @@ export async function runQueueImport(args: ParsedArgs, print: (line: string) => 
   if (from === undefined || extra.length > 0) throw new UsageError('usage: mxkit queue import DIR --config FILE (DIR: the other spoolDir)');
   const config = await readConfigFile(requireOption(args, 'config'));
   const target = new Spool(config.spoolDir);
-  const ready = await stat(target.queueDir).then((found) => found.isDirectory(), () => false);
-  if (!ready) {
-    process.stderr.write(`mxkit: ${config.spoolDir} has no queue yet; start the relay once, then import\n`);
-    return 1;
-  }
   try {
     const { moved, finished } = await moveQueue(from, target);
     for (const id of moved) print(`moved ${id}`);

@@ -33,8 +33,10 @@ export class TransferError extends Error {
 export async function moveQueue(sourceDir: string, target: Spool): Promise<TransferResult> {
   const source = new Spool(sourceDir);
   if (source.root === resolve(target.root)) throw new TransferError(`${sourceDir} is this relay's own spool`);
-  const isFolder = await stat(source.queueDir).then((found) => found.isDirectory(), () => false);
-  if (!isFolder) throw new TransferError(`${sourceDir} has no queue/ folder: not a relay's spoolDir (on a mounted volume it is <mount>/spool)`);
+  const isFolder = (path: string) => stat(path).then((found) => found.isDirectory(), () => false);
+  if (!(await isFolder(source.queueDir))) throw new TransferError(`${sourceDir} has no queue/ folder: not a relay's spoolDir (on a mounted volume it is <mount>/spool)`);
+  // Made by the relay's first start; creating it here could race a relay starting now.
+  if (!(await isFolder(target.queueDir))) throw new TransferError(`${target.root} has no queue yet; start the relay once, then import`);
   const result: TransferResult = { moved: [], finished: [] };
   for (const message of await source.list()) {
     const id = message.envelope.id;
