@@ -204,6 +204,12 @@ describe('stack config of several hosts, domains and DKIM selectors', () => {
     );
   });
 
+  test('refuses mxkit:subnetId with several hosts (a subnet is in one zone, the hosts in several)', () => {
+    expect(errorOf({ 'mxkit:hosts': '2', 'mxkit:subnetId': 'subnet-0123456789abcdef0' })).toBe(
+      'mxkit:subnetId places one host; with mxkit:hosts above 1 the hosts run in the default VPC (a subnet per host is not supported yet)',
+    );
+  });
+
   test('refuses mxkit:outbound ses with several domains (one SES identity is made, the primary domain\'s)', () => {
     expect(errorOf({ ...listed, 'mxkit:outbound': 'ses' })).toBe('mxkit:outbound ses sends for one domain only; with several in mxkit:domains use direct');
   });
