@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { dkimValue } from '../../infra/builders/records';
+import { checkPtr } from '../../relay/src/check/dns-checks';
+import { createDnsClient } from '../../relay/src/check/dns-client';
 import { runChecks } from '../../relay/src/check/run-checks';
 import type { CheckReport } from '../../relay/src/check/types';
 import { ptrName } from '../helpers/check-dns';
@@ -150,5 +152,28 @@ describe('mxkit check reputation', () => {
     const dns = await world.dns([...goodZone(), { name, type: 'A', value: '127.255.255.254' }]);
     const report = await runChecks(world.options(dns));
     expect(problems(report)).toEqual([['reputation.bl.test.127.0.0.1', 'warn']]);
+  });
+});
+
+describe('the PTR check with several hosts behind one name', () => {
+  const SECOND = '127.0.0.4';
+  // The submission name (host 1's) holds host 2's address too; host 2's address points at its own name.
+  const twoHosts = (ptrOfSecond: string, secondName = 'mail2.example.test') => [
+    ...goodZone(),
+    { name: HOSTNAME, type: 'A' as const, value: SECOND },
+    { name: secondName, type: 'A' as const, value: SECOND },
+    { name: ptrName(SECOND), type: 'PTR' as const, value: ptrOfSecond },
+  ];
+
+  test('passes for another host\'s address whose PTR names that host and resolves back to it (forward-confirmed)', async () => {
+    const dns = await world.dns(twoHosts('mail2.example.test'));
+    const result = await checkPtr(createDnsClient(dns.server, 2000), HOSTNAME, SECOND);
+    expect(result).toMatchObject({ status: 'pass', summary: 'PTR of 127.0.0.4 is mail2.example.test, which resolves back to it (forward-confirmed; another host of mail.example.test)' });
+  });
+
+  test('fails when the PTR name does not resolve back to the address', async () => {
+    const dns = await world.dns(twoHosts('mail3.example.test'));
+    const result = await checkPtr(createDnsClient(dns.server, 2000), HOSTNAME, SECOND);
+    expect(result).toMatchObject({ status: 'fail', summary: 'PTR of 127.0.0.4 is mail3.example.test, not mail.example.test' });
   });
 });

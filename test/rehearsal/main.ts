@@ -1,5 +1,5 @@
 /**
- * `npm run rehearse [-- --stack dev]`: the boot rehearsal. As root, on this machine, with no cloud:
+ * `npm run rehearse [-- --stack dev] [--config key=value …]`: the boot rehearsal. As root, on this machine, with no cloud:
  * the real Pulumi program runs under mocks for the stack; then, inside network, mount and PID
  * namespaces made here, the rendered cloud-config is executed as cloud-init would, with aws,
  * systemctl and docker stand-ins answering from what the mocks recorded and a loop device as the
@@ -52,8 +52,8 @@ function detachLoop(device: string, image: string): void {
   throw new Error(`loop device ${device} is still attached to ${image}`);
 }
 
-async function outside(stack: string): Promise<number> {
-  step(`boot rehearsal of stack ${stack}`);
+async function outside(stack: string, overrides: Record<string, string>): Promise<number> {
+  step(`boot rehearsal of stack ${stack}${Object.keys(overrides).length ? ` with ${Object.entries(overrides).map(([key, value]) => `${key}=${value}`).join(' ')}` : ''}`);
   if (process.getuid?.() !== 0) {
     process.stdout.write('skipped: needs root (network and mount namespaces, a loop device, mounts)\n');
     return 0;
@@ -70,7 +70,7 @@ async function outside(stack: string): Promise<number> {
 
   step(`the Pulumi program (infra/index.ts) under mocks for stack ${stack}`);
   const { rehearsalWorld } = await import('./world.js');
-  const world = await rehearsalWorld(stack, bundle);
+  const world = await rehearsalWorld(stack, bundle, overrides);
   detail(`${Object.keys(world.standin.ssm).length} SSM parameters, ${Object.keys(world.standin.s3).length} S3 object, ${world.records.length} Cloudflare records, user data ${world.userData.length} bytes, Elastic IP ${world.publicIp}`);
 
   const work = mkdtempSync(join(tmpdir(), 'mxkit-rehearsal-'));
@@ -129,7 +129,15 @@ async function inside(work: string): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--inside') return inside(argv[1]);
   const stackAt = argv.indexOf('--stack');
-  return outside(stackAt >= 0 ? argv[stackAt + 1] : 'dev');
+  // `--config key=value` (repeatable): stack config on top of the stack file, as `pulumi config set`.
+  const overrides: Record<string, string> = {};
+  argv.forEach((arg, index) => {
+    if (arg !== '--config') return;
+    const [key, ...value] = (argv[index + 1] ?? '').split('=');
+    if (!key || value.length === 0) throw new Error('--config takes key=value, e.g. --config mxkit:mtaStsMode=testing');
+    overrides[key] = value.join('=');
+  });
+  return outside(stackAt >= 0 ? argv[stackAt + 1] : 'dev', overrides);
 }
 
 main(process.argv.slice(2)).then(

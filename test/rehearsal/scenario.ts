@@ -261,7 +261,8 @@ async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan:
 
   step('instance replacement: a new instance (Node 22 arm64 under qemu) with a fresh root takes over the spool volume');
   const beforeReplacement = await rehearsal.queueOne(first, `replaced@${OUTSIDE_DOMAIN}`);
-  const srsSecret = readFileSync(first.root + '/var/lib/mxkit/spool/srs.secret');
+  // The SRS key is the deployment's (forwarding.srsSecretFile, from SSM), shared by every host.
+  const srsSecret = readFileSync(first.root + '/run/mxkit/srs.secret');
   await first.shutdown();
   instances.shift();
   for (const [file, source] of Object.entries(world.s3Sources)) writeFileSync(join(plan.amiDir, 's3', file), readFileSync(source));
@@ -275,7 +276,7 @@ async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan:
   await rehearsal.relayUp(second, 150_000);
   const kept = rehearsal.spoolFacts();
   if (kept.uuid !== formatted.uuid) throw new Error(`the spool volume was reformatted: UUID ${formatted.uuid} became ${kept.uuid}`);
-  if (!readFileSync(second.root + '/var/lib/mxkit/spool/srs.secret').equals(srsSecret)) throw new Error('the SRS secret changed with the instance');
+  if (!readFileSync(second.root + '/run/mxkit/srs.secret').equals(srsSecret)) throw new Error('the SRS secret changed with the instance');
   if (!(await rehearsal.queuedIds(second, `replaced@${OUTSIDE_DOMAIN}`)).includes(beforeReplacement)) throw new Error(`${beforeReplacement} was lost in the replacement`);
   detail(`spool not reformatted (UUID ${kept.uuid}), SRS secret kept, ${beforeReplacement} still queued; mxkit queue retry`);
   await rehearsal.relayCommand(second, ['queue', 'retry', beforeReplacement]);

@@ -62,13 +62,13 @@ function servedRecord(inputs: Record<string, unknown>): DnsRecord {
   };
 }
 
-export async function rehearsalWorld(stack: string, bundlePath: string): Promise<RehearsalWorld> {
+export async function rehearsalWorld(stack: string, bundlePath: string, overrides: Record<string, string> = {}): Promise<RehearsalWorld> {
   const password = randomBytes(12).toString('base64url');
-  const config = withTestSecrets(loadStackConfig(stack));
+  const config = { ...withTestSecrets(loadStackConfig(stack)), ...overrides };
   const domain = config['mxkit:domain'];
   const user = { username: 'app', password, address: `app@${domain}` };
   const users = JSON.stringify([{ username: user.username, passwordHash: await hashPassword(password), allowedFrom: [`*@${domain}`] }]);
-  const run = await runProgram(stack, { 'mxkit:bundlePath': bundlePath, 'mxkit:users': users }, {}, async () => (await import('../../infra/index.js')) as unknown as ProgramModule);
+  const run = await runProgram(stack, { ...overrides, 'mxkit:bundlePath': bundlePath, 'mxkit:users': users }, {}, async () => (await import('../../infra/index.js')) as unknown as ProgramModule);
 
   const ssm = Object.fromEntries(of(run, 'aws:ssm/parameter:Parameter').map((p) => [String(p.plain.name), String(p.plain.value)]));
   const s3: Record<string, string> = {};

@@ -3,6 +3,7 @@
  * or more results; none throws for a DNS problem (a problem is a result, with its fix).
  */
 import { createPublicKey } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import { spf } from 'mailauth/lib/spf';
 import { normaliseName, type DnsClient, type Lookup } from './dns-client';
 import { fail, pass, warn, type CheckResult } from './types';
@@ -56,8 +57,15 @@ export async function checkPtr(dns: DnsClient, host: string, address: string): P
   if (found.kind === 'error') return fail(id, 'dns', cannotAsk(`PTR of ${address}`, found, dns), fix);
   if (found.kind === 'absent') return fail(id, 'dns', `${address} has no PTR record`, fix);
   const names = found.records.map(normaliseName);
-  if (!names.includes(host)) return fail(id, 'dns', `PTR of ${address} is ${names.join(', ')}, not ${host}`, fix);
-  return pass(id, 'dns', `PTR of ${address} is ${host} (forward-confirmed)`);
+  if (names.includes(host)) return pass(id, 'dns', `PTR of ${address} is ${host} (forward-confirmed)`);
+  // Several hosts: the submission name holds every host's address, and each address points back
+  // at its own host's name. What receivers check is that the PTR name resolves back to the address
+  // (forward-confirmed reverse DNS, RFC 8601 §3 "iprev").
+  for (const name of names) {
+    const back = await (isIPv4(address) ? dns.a(name) : dns.aaaa(name));
+    if (back.kind === 'found' && back.records.includes(address)) return pass(id, 'dns', `PTR of ${address} is ${name}, which resolves back to it (forward-confirmed; another host of ${host})`);
+  }
+  return fail(id, 'dns', `PTR of ${address} is ${names.join(', ')}, not ${host}`, fix);
 }
 
 /** Tags of a `tag=value; tag=value` record (DKIM RFC 6376 §3.2, DMARC RFC 7489 §6.4, TLS-RPT RFC 8460 §3). */
