@@ -41,7 +41,7 @@ export class InboundAuthenticator {
       mta: this.hostname,
       resolver: this.resolver.forMailauth,
       disableBimi: true,
-      ...(sealer ? { seal: { signingDomain: sealer.domain, selector: sealer.selector, privateKey: sealer.privateKey } } : {}),
+      ...(sealer ? { seal: { signingDomain: sealer.domain, selector: sealer.selector, privateKey: sealer.privateKey, signTime: new Date() } } : {}),
     });
     const dmarc = result.dmarc || undefined;
     const dmarcResult = dmarc?.status.result ?? 'none';

@@ -46,6 +46,8 @@ async function reseal(envelope: SpoolEnvelope, message: Buffer, domain: string, 
     signingDomain: sealer.domain,
     selector: sealer.selector,
     privateKey: sealer.privateKey,
+    // One clock reading for the whole set (see signMessage in dkim.ts).
+    signTime: new Date(),
     authResults: inbound.authResults,
     // Our own intake seal (or the chain before it) validated when the message arrived.
     cv: hasChain ? 'pass' : 'none',

@@ -55,7 +55,7 @@ async function sesWorld(rewriteFrom: 'auto' | 'never'): Promise<DeliveryEnv> {
 }
 
 async function signedBySender(raw: string): Promise<string> {
-  const signature = await dkimSign(raw, { signingDomain: 'sender.test', selector: 's1', privateKey: senderKeys.privateKey, signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: senderKeys.privateKey }] });
+  const signature = await dkimSign(raw, { signTime: new Date(), signingDomain: 'sender.test', selector: 's1', privateKey: senderKeys.privateKey, signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: senderKeys.privateKey }] });
   return signature.signatures + raw;
 }
 
