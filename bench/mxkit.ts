@@ -63,7 +63,7 @@ export async function startMxkit(configPath: string, port: number, httpPort: num
   };
 }
 
-async function waitForReady(httpPort: number): Promise<void> {
+export async function waitForReady(httpPort: number): Promise<void> {
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
       (response) => response.status === 200,

@@ -19,7 +19,7 @@ function postfixUid(): { uid: number; gid: number } {
   return { uid: Number(execFileSync('id', ['-u', 'postfix']).toString()), gid: Number(execFileSync('id', ['-g', 'postfix']).toString()) };
 }
 
-export async function startPostfix(root: string, port: number, relayhost: string, milterPort?: number): Promise<PostfixRelay> {
+export async function startPostfix(root: string, port: number, relayhost: string, milterPort?: number, extraMain: readonly string[] = []): Promise<PostfixRelay> {
   const configDir = join(root, 'etc');
   const queueDir = join(root, 'queue');
   const dataDir = join(root, 'data');
@@ -53,6 +53,7 @@ export async function startPostfix(root: string, port: number, relayhost: string
       // DKIM signing through OpenDKIM when given; a milter failure defers rather than sending unsigned.
       ...(milterPort === undefined ? [] : [`smtpd_milters = inet:127.0.0.1:${milterPort}`, 'milter_default_action = tempfail', 'milter_protocol = 6']),
       'default_destination_concurrency_limit = 20',
+      ...extraMain,
       '',
     ].join('\n'),
   );

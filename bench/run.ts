@@ -14,6 +14,7 @@ import { freePort, waitForBanner } from './net';
 import { startOpenDkim } from './opendkim';
 import { startPostfix } from './postfix';
 import { samplePeakRss, treeRssKiB } from './rss';
+import { runMemoryBench } from './memory';
 import { startSink } from './sink';
 
 type SystemName = 'mxkit' | 'postfix';
@@ -135,6 +136,18 @@ const spread = (values: number[]) => {
 async function main(): Promise<void> {
   ensurePeers();
   if (!existsSync(BUNDLE)) throw new Error('dist/mxkit.js is missing: run npm run build');
+  if (args.includes('--memory')) {
+    const ok = await runMemoryBench({
+      sessions: option('sessions', quick ? 10 : 100),
+      megabytes: option('megabytes', quick ? 5 : 20),
+      cgroupSessions: option('cgroup-sessions', quick ? 4 : 40),
+      cgroupMiB: option('cgroup-mib', 2048),
+      postfix: !args.includes('--no-postfix'),
+      ...(args.includes('--in-flight-mib') ? { inFlightBytes: option('in-flight-mib', 1024) * 1024 * 1024 } : {}),
+    });
+    if (!ok) process.exitCode = 1;
+    return;
+  }
   const results: Record<SystemName, Figures[]> = { mxkit: [], postfix: [] };
   for (let run = 0; run < RUNS; run++) {
     const order = run % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();

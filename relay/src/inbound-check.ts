@@ -2,9 +2,11 @@
  * The seam between intake and delivery for mail arriving on `mx`: intake asks, delivery/inbound.ts
  * answers, relay.ts wires them. Types only, so neither side imports the other.
  */
+import type { Readable } from 'node:stream';
+
 export interface InboundMessage {
-  /** The message as it will be spooled (our Received header first). */
-  message: Buffer;
+  /** The message as it will be spooled (our Received header first), streamed from the spool's temp file. */
+  message: Readable;
   clientAddress: string;
   helo: string;
   /** Envelope sender ('' for the null sender). */

@@ -9,9 +9,11 @@ import { readTlsMaterial, type LoadedRelay } from './config/load';
 import { ConfigError } from './config/schema';
 import { startDeliverability, type DeliverabilityOptions } from './deliverability';
 import { startDelivery, type Delivery, type DeliveryHooks } from './delivery/delivery';
-import { AuthThrottle } from './intake/auth-throttle';
+import { AuthGuard } from './intake/auth-guard';
+import { ByteBudget } from './intake/byte-budget';
 import { ConnectionTracker } from './intake/connection-tracker';
-import { closeServer, dismissIdleSessions, startSmtpListeners, type SmtpListener } from './intake/listeners';
+import { closeServer, dismissIdleSessions, SMTP_LISTENERS, startSmtpListeners, type SmtpListener } from './intake/listeners';
+import { PasswordVerifier } from './intake/password-worker';
 import { trustedNetworkList } from './intake/policy';
 import { createOpsServer } from './ops/http';
 import type { Logger } from './ops/logger';
@@ -64,15 +66,28 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
 
   let draining = false;
   let listeners: SmtpListener[] = [];
-  const connections = new ConnectionTracker();
+  const connections = new ConnectionTracker(config.limits, SMTP_LISTENERS.filter((kind) => config.listen[kind]));
+  const passwords = new PasswordVerifier();
   const context = {
     config,
     spool,
     logger,
     metrics,
     connections,
+    budget: new ByteBudget(config.limits.maxInFlightBytes, (inFlight) => metrics.inFlightBytes.set(inFlight)),
     trusted: trustedNetworkList(config.trustedNetworks),
-    throttle: new AuthThrottle({ limit: config.limits.authFailuresPerIp, windowMs: 15 * 60_000, failureDelayMs: options.authFailureDelayMs ?? 1000 }),
+    auth: {
+      config,
+      metrics,
+      passwords,
+      guard: new AuthGuard({
+        perIp: config.limits.authFailuresPerIp,
+        perAccount: config.limits.authFailuresPerAccount,
+        total: config.limits.authFailuresTotal,
+        windowMs: 15 * 60_000,
+        failureDelayMs: options.authFailureDelayMs ?? 1000,
+      }),
+    },
     isDraining: () => draining,
     onSpooled: (envelope: Parameters<Delivery['onSpooled']>[0]) => {
       loop.received(envelope);
@@ -104,6 +119,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     await tls?.stop();
     await delivery.stop(0);
     await loop.stop();
+    await passwords.close();
     throw error;
   }
 
@@ -128,6 +144,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs ?? 60_000).unref());
     await Promise.race([connections.whenIdle(), timeout]);
     await Promise.all(listeners.map(({ server }) => closeServer(server)));
+    await passwords.close();
     // Attempts in progress finish (or are cut at the drain timeout: their state is durable, and an
     // unfinished recipient is simply retried after the restart).
     await delivery.stop(options.drainTimeoutMs ?? 60_000);

@@ -56,15 +56,9 @@ export async function startDnsServer(initial: Record<string, Zone> = {}): Promis
     if (question.type === Packet.TYPE.TXT) zone.TXT?.forEach((text) => response.answers.push({ ...base, type: Packet.TYPE.TXT, data: split255(text) } as dns2.Packet.Resource));
     void send(response);
   };
-  const udp = dns2.createUDPServer(handle);
-  await udp.listen(0, '127.0.0.1');
-  const port = udp.address().port;
-  // TCP on the same port, for answers too big for UDP (long DKIM keys; RFC 7766).
-  const tcp = dns2.createTCPServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  // TCP on the same port as UDP, for answers too big for UDP (long DKIM keys; RFC 7766). The port
+  // the kernel gave UDP may be taken for TCP (another process's connection): then try another.
+  const { udp, tcp, port } = await bindBoth(handle);
   return {
     port,
     address: `127.0.0.1:${port}`,
@@ -76,4 +70,23 @@ export async function startDnsServer(initial: Record<string, Zone> = {}): Promis
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },
   };
+}
+
+async function bindBoth(handle: dns2.DnsHandler, tries = 10): Promise<{ udp: ReturnType<typeof dns2.createUDPServer>; tcp: ReturnType<typeof dns2.createTCPServer>; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dns2.createUDPServer(handle);
+    await udp.listen(0, '127.0.0.1');
+    const port = udp.address().port;
+    const tcp = dns2.createTCPServer(handle);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', () => resolve());
+      });
+      return { udp, tcp, port };
+    } catch (error) {
+      udp.close();
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= tries) throw error;
+    }
+  }
 }

@@ -32,6 +32,8 @@ export interface ReceiverOptions {
   rcptReply?: (address: string) => number | undefined;
   /** Judges a whole message at the end of DATA: a reply refuses it (undefined: accept). */
   judge?: (raw: Buffer, envelope: { mailFrom: string; rcptTo: string[] }) => { code: number; text: string } | undefined;
+  /** Awaited before the reply to each DATA (a slow receiver). */
+  beforeDataReply?: () => Promise<void>;
 }
 
 export interface Receiver {
@@ -85,7 +87,8 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
     onData(stream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        await options.beforeDataReply?.();
         transactions++;
         const code = dataReplies.shift();
         if (code !== undefined && code !== 250) return callback(reply(code));

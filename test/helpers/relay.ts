@@ -23,6 +23,8 @@ export interface TestRelay {
   /** Resolves once a log line matches `pattern`. */
   waitForLog(pattern: RegExp): Promise<void>;
   port(listener: 'mx' | 'submission' | 'submissions' | 'http'): number;
+  /** Resolves once the relay counts no open SMTP session (closing is asynchronous on its side). */
+  waitForNoSessions(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,13 @@ export async function startTestRelay(
       const address = relay.addresses[listener];
       if (!address) throw new Error(`listener ${listener} is not running`);
       return address.port;
+    },
+    waitForNoSessions: async () => {
+      for (;;) {
+        const gauge = await relay.metrics.activeSessions.get();
+        if (gauge.values.every((value) => value.value === 0)) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     },
     stop: () => relay.shutdown(),
   };

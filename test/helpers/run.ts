@@ -6,8 +6,8 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a program to completion, feeding it `input` on stdin. */
-export function run(command: string, args: readonly string[], input = '', env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+/** Runs a program to completion, feeding it `input` on stdin (a string as UTF-8, a Buffer as it is). */
+export function run(command: string, args: readonly string[], input: string | Buffer = '', env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     // A program that should exit but hangs is killed well inside jest's timeout, so the test
     // fails on its assertions instead of timing out.

@@ -3,7 +3,7 @@
  * hand). Replies are read whole (multi-line aware).
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 export interface Reply {
   code: number;
@@ -101,13 +101,13 @@ export class SmtpDialog {
     return this.command('EHLO client.test');
   }
 
-  async startTls(ca: string, servername: string): Promise<TLSSocket> {
+  async startTls(ca: string, servername: string, options: ConnectionOptions = {}): Promise<TLSSocket> {
     const reply = await this.command('STARTTLS');
     if (reply.code !== 220) throw new Error(`STARTTLS refused: ${reply.lines.join(' ')}`);
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
-    const secure = tlsConnect({ socket: plain, ca, servername });
+    const secure = tlsConnect({ ...options, socket: plain, ca, servername });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);

@@ -8,7 +8,7 @@ import { SmtpDialog } from '../helpers/smtp-dialog';
 let t: TestRelay;
 beforeAll(async () => {
   t = await startTestRelay((config) => {
-    config.limits = { maxMessageBytes: 64 * 1024, maxRecipients: 5, maxConnectionsPerIp: 20, maxConnections: 4, authFailuresPerIp: 3 };
+    config.limits = { maxMessageBytes: 64 * 1024, maxRecipients: 5, maxConnectionsPerIp: 20, maxConnections: 4, reservedConnections: 1, authFailuresPerIp: 3 };
     config.users = [
       ...(config.users ?? []),
       { username: 'other', passwordHash: config.users?.[0].passwordHash ?? '', allowedFrom: ['other@example.test'] },
@@ -62,13 +62,17 @@ describe('a client that disconnects in the middle of DATA', () => {
 });
 
 describe('sessions in all', () => {
-  it('beyond limits.maxConnections are answered 421 4.3.2', async () => {
-    const open = await Promise.all([1, 2, 3, 4].map(() => SmtpDialog.open(t.port('mx'))));
+  it('fill one listener only up to what the reservations of the others leave (421 4.3.2), and never the others', async () => {
+    // maxConnections 4, one slot kept for each of the three listeners: mx can hold 2.
+    const open = await Promise.all([1, 2].map(() => SmtpDialog.open(t.port('mx'))));
     await Promise.all(open.map((dialog) => dialog.read()));
-    const extra = await SmtpDialog.open(t.port('submission'));
+    const extra = await SmtpDialog.open(t.port('mx'));
     expect((await extra.read()).lines[0]).toMatch(/^421 4\.3\.2 /);
+    const submission = await SmtpDialog.open(t.port('submission'));
+    expect((await submission.read()).code).toBe(220);
     open.forEach((dialog) => dialog.close());
     extra.close();
+    submission.close();
   });
 });
 

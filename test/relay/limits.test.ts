@@ -60,6 +60,7 @@ describe('connections per client address', () => {
     expect((await extra.read()).lines[0]).toMatch(/^421 4\.7\.0 /);
     open.forEach((dialog) => dialog.close());
     extra.close();
+    await t.waitForNoSessions();
   });
 });
 

@@ -5,6 +5,7 @@
  * schema.ts so the main schema stays readable; schema.ts composes them.
  */
 import { z } from 'zod';
+import { normalizeAddress } from '../mail/address';
 import { DURATION_PATTERN } from './duration';
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
@@ -13,13 +14,14 @@ const suffix = z
   .string()
   .regex(hostnamePattern, 'must be a DNS name suffix like outlook.com')
   .transform((name) => name.toLowerCase().replace(/\.$/, ''));
-const address = z
-  .string()
-  .regex(/^[^@\s*]+@[^@\s]+$/, 'must be an address like dmarc-reports@example.com')
-  .transform((value) => {
-    const at = value.lastIndexOf('@');
-    return `${value.slice(0, at)}@${value.slice(at + 1).toLowerCase()}`;
-  });
+// The relay's one address model (mail/address.ts), as for routes: the intake compares these with
+// recipients normalised the same way.
+const address = z.string().transform((value, ctx) => {
+  const normalized = normalizeAddress(value, { utf8: true });
+  if (normalized.ok) return normalized.address;
+  ctx.addIssue({ code: 'custom', message: 'must be an address like dmarc-reports@example.com' });
+  return z.NEVER;
+});
 
 /** One provider: the MX host suffixes that identify it, and how hard it may be pushed. */
 export const providerSchema = z

@@ -8,13 +8,20 @@ import { z } from 'zod';
 import { alertsSchema, reportsSchema, suppressionSchema, throttleSchema, THROTTLE_DEFAULTS } from './deliverability';
 import { DURATION_PATTERN } from './duration';
 import { spamDefaults, spamSchema } from './spam-schema';
+import { normalizeAddress, normalizeDomain } from '../mail/address';
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
 
 const hostnamePattern = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const hostname = z.string().regex(hostnamePattern, 'must be a DNS name like mail.example.com');
-// Domains are kept in their ASCII (A-label) form so comparisons with envelope addresses are exact.
-const domain = hostname.transform((d) => d.toLowerCase().replace(/\.$/, ''));
+// Domains and address patterns go through the relay's one address model (mail/address.ts), so
+// `Bücher.example` here and `xn--bcher-kva.example` on the wire are the same value.
+const domain = z.string().transform((value, ctx) => {
+  const normalized = normalizeDomain(value.replace(/\.$/, ''));
+  if (typeof normalized === 'string') return normalized;
+  ctx.addIssue({ code: 'custom', message: 'must be a DNS name like example.com' });
+  return z.NEVER;
+});
 
 const endpoint = z
   .object({
@@ -45,7 +52,15 @@ const port25Probe = z
   })
   .strict();
 
-const addressPattern = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be an address like user@example.com or *@example.com');
+const addressPattern = z.string().transform((value, ctx) => {
+  const at = value.lastIndexOf('@');
+  const domainPart = at > 0 ? normalizeDomain(value.slice(at + 1)) : undefined;
+  if (value.slice(0, at) === '*' && typeof domainPart === 'string') return `*@${domainPart}`;
+  const normalized = normalizeAddress(value, { utf8: true });
+  if (normalized.ok) return normalized.address;
+  ctx.addIssue({ code: 'custom', message: 'must be an address like user@example.com or *@example.com' });
+  return z.NEVER;
+});
 
 export const acmeSchema = z
   .object({
@@ -129,6 +144,8 @@ export const relayConfigSchema = z
         // How long `mxkit trace` can look back (docs/deliverability.md).
         traceRetention: duration.default('14d'),
         throttle: throttleSchema.default(THROTTLE_DEFAULTS),
+        // Test and `mxkit local` setups only: MX hosts may resolve to loopback/private addresses.
+        allowPrivateAddresses: z.boolean().default(false),
       })
       .strict()
       .default({
@@ -140,6 +157,7 @@ export const relayConfigSchema = z
         port25Probe: DEFAULT_PORT25_PROBE,
         traceRetention: '14d',
         throttle: THROTTLE_DEFAULTS,
+        allowPrivateAddresses: false,
       }),
     forwarding: z
       .object({
@@ -164,9 +182,34 @@ export const relayConfigSchema = z
         authFailuresPerIp: z.number().int().min(1).default(5),
         // MAIL FROM commands an authenticated user may give per sliding hour (unset: no limit).
         maxMessagesPerUserPerHour: z.number().int().min(1).optional(),
+        // Bytes of messages being received at once, all sessions together: past it, 452 4.3.1.
+        maxInFlightBytes: z.number().int().min(1024).default(1024 * 1024 * 1024),
+        // Connection slots of maxConnections kept for each SMTP listener (a flood on one cannot take them).
+        reservedConnections: z.number().int().min(0).default(50),
+        // Deadlines trickling cannot reset (intake/session-watchdog.ts).
+        tlsHandshakeTimeout: duration.default('10s'),
+        sessionTimeout: duration.default('30m'),
+        minDataRate: z.number().int().min(1).default(500),
+        // AUTH failures (15-minute window) past which a password is not even checked.
+        authFailuresPerAccount: z.number().int().min(1).default(10),
+        authFailuresTotal: z.number().int().min(1).default(100),
       })
       .strict()
-      .default({ maxMessageBytes: 26_214_400, maxRecipients: 100, maxConnectionsPerIp: 20, maxConnections: 1000, idleTimeout: '5m', authFailuresPerIp: 5 }),
+      .default({
+        maxMessageBytes: 26_214_400,
+        maxRecipients: 100,
+        maxConnectionsPerIp: 20,
+        maxConnections: 1000,
+        idleTimeout: '5m',
+        authFailuresPerIp: 5,
+        maxInFlightBytes: 1024 * 1024 * 1024,
+        reservedConnections: 50,
+        tlsHandshakeTimeout: '10s',
+        sessionTimeout: '30m',
+        minDataRate: 500,
+        authFailuresPerAccount: 10,
+        authFailuresTotal: 100,
+      }),
     mtaSts: z
       .object({
         mode: z.enum(['testing', 'enforce']),
@@ -226,6 +269,10 @@ export const relayConfigSchema = z
       if (selectors.has(identity)) ctx.addIssue({ code: 'custom', path: ['dkim', index, 'selector'], message: `${identity} is listed twice` });
       selectors.add(identity);
     });
+    const smtpListeners = [config.listen.mx, config.listen.submission, config.listen.submissions].filter(Boolean).length;
+    if (config.limits.reservedConnections * smtpListeners > config.limits.maxConnections) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'reservedConnections'], message: `${smtpListeners} listeners x ${config.limits.reservedConnections} reserved is more than limits.maxConnections` });
+    }
     const names = new Set<string>();
     config.users.forEach((user, index) => {
       if (names.has(user.username)) ctx.addIssue({ code: 'custom', path: ['users', index, 'username'], message: 'is listed twice' });

@@ -82,6 +82,7 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
   const newlyBounced: RecipientState[] = state.recipients.filter((recipient) => recipient.status === 'bounced' && recipient.dsnPending === true);
   const pending = state.recipients.filter((recipient) => recipient.status === 'pending');
   let writes = Promise.resolve();
+  let stateWriteError: unknown;
   const persist = () => (writes = writes.then(() => ctx.spool.state.write(state)));
 
   // Held back by our own throttle: no remote contact, so no attempt counts (and no retry-schedule step).
@@ -163,7 +164,7 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
           // Signed (or sealed) or not sent at all: outcome 'dkim' defers until a key works.
           log.error({ err: error }, 'DKIM signing failed; deferring, never sending unsigned');
           for (const recipient of group) record(recipient, localOutcome('dkim', (error as Error).message));
-          await persist();
+          await persist().catch((writeError: unknown) => (stateWriteError ??= writeError));
           return;
         }
         const domain = domainOf(group[0].to);
@@ -179,9 +180,12 @@ export async function attemptMessage(ctx: AttemptContext, id: string): Promise<n
         // group and every recipient is now delivered, removing the message (next) is that
         // durable record, so the state file would be written only to be deleted.
         const messageDone = groups.size === 1 && state.recipients.every((recipient) => recipient.status === 'delivered');
-        if (!messageDone) await persist();
+        // A failed write must not end the attempt while other groups still deliver: the
+        // scheduler would retry the message beside them (duplicate sessions, racing writes).
+        if (!messageDone) await persist().catch((writeError: unknown) => (stateWriteError ??= writeError));
       }),
     );
+    if (stateWriteError !== undefined) throw stateWriteError;
   }
 
   if (attempted || pending.length === 0) state.attempts++;

@@ -16,6 +16,7 @@ import { spoolLayout } from '../spool/layout';
 import { attemptMessage, DELAY_WARNING_MS, type AttemptContext } from './attempt';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
+import { LoadBudget } from './load-budget';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { Port25Probe } from './port25-probe';
 import { DeliveryResolver } from './resolver';
@@ -45,7 +46,8 @@ export interface DeliveryHooks {
 const FAILED_PRUNE_MS = 3_600_000;
 
 /** Per-group session limits are delivery.throttle's (throttle.ts); these bound the whole relay. */
-export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64 } as const;
+// bytesLoaded: spooled message bytes held in memory by attempts at once (load-budget.ts).
+export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, bytesLoaded: 64 * 1024 * 1024 } as const;
 
 export interface Delivery {
   /** Typed in events.ts. */
@@ -112,7 +114,8 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
       port: config.delivery.port,
       ...(smarthost ? { smarthost } : {}),
       resolver,
-      mtaSts: new MtaStsPolicies(resolver, logger, deps.hooks?.mtaSts),
+      mtaSts: new MtaStsPolicies(resolver, logger, deps.hooks?.mtaSts, config.delivery.allowPrivateAddresses),
+      allowPrivateAddresses: config.delivery.allowPrivateAddresses,
       logger,
       ...(deps.hooks?.tlsCa ? { ca: deps.hooks.tlsCa } : {}),
     },
@@ -123,7 +126,9 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
   };
   const failureDelay = context.retryScheduleMs[0];
-  const active = new Scheduler((id) => attemptMessage(context, id), LIMITS.messagesInFlight, (id, error) => {
+  const loadBudget = new LoadBudget(LIMITS.bytesLoaded);
+  const attempt = async (id: string) => loadBudget.run(await spool.sizeOf(id), () => attemptMessage(context, id));
+  const active = new Scheduler(attempt, LIMITS.messagesInFlight, (id, error) => {
     logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
     return failureDelay;
   });

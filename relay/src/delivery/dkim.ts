@@ -13,7 +13,8 @@
 import type { KeyObject } from 'node:crypto';
 import { dkimSign } from 'mailauth/lib/dkim/sign';
 import type { RelayConfig } from '../config/schema';
-import { fromDomain } from './message';
+import { readFrom } from '../mail/from-field';
+import { headerSectionOf } from '../mail/header-section';
 import { rememberPrivateKey } from './parsed-key-cache';
 
 export interface DkimSigner {
@@ -55,9 +56,21 @@ export function signersFor(signers: readonly DkimSigner[], domain: string | unde
   return [];
 }
 
+/**
+ * The signing domain comes from the From: as the one From reader reads it -- the reader the
+ * intake authorised the sender with -- so the domain we sign for is the domain that was allowed.
+ * A From: it cannot read one way only is never signed (the intake refuses such messages; this
+ * holds for anything spooled another way).
+ */
+export function signingDomain(message: Buffer, options: { utf8: boolean }): string | undefined {
+  const from = readFrom(headerSectionOf(message), options);
+  if (from.kind === 'ambiguous') throw new DkimSigningError(`From: cannot be read one way only (${from.problem}); not signing`);
+  return from.kind === 'mailboxes' ? from.mailboxes[0].domain : undefined;
+}
+
 /** Returns the message with DKIM-Signature header(s) prepended, or unchanged when no key applies. */
-export async function signMessage(message: Buffer, signers: readonly DkimSigner[]): Promise<Buffer> {
-  const applicable = signersFor(signers, fromDomain(message));
+export async function signMessage(message: Buffer, signers: readonly DkimSigner[], options: { utf8: boolean }): Promise<Buffer> {
+  const applicable = signersFor(signers, signingDomain(message, options));
   if (applicable.length === 0) return message;
   const result = await dkimSign(message, {
     // mailauth reads the clock again when it writes t= after signing unless it is given the time:

@@ -10,23 +10,21 @@ import type { RelayConfig } from '../config/schema';
 import { localMailboxOf } from '../reports/mailboxes';
 import type { SpoolEnvelope } from '../spool/envelope';
 import type { RecipientState } from '../spool/state';
+import { domainOf, normalizeAddress } from '../mail/address';
+import { findRoute } from '../mail/address-match';
 import type { Srs } from './srs';
 
 type Route = RelayConfig['routes'][number];
 
-function matches(pattern: string, address: string): boolean {
-  const [patternLocal, patternDomain] = pattern.toLowerCase().split('@');
-  const at = address.lastIndexOf('@');
-  const local = address.slice(0, at).toLowerCase();
-  const domain = address.slice(at + 1).toLowerCase();
-  return patternDomain === domain && (patternLocal === '*' || patternLocal === local);
-}
-
-export function routeFor(routes: readonly Route[], address: string): Route | undefined {
-  return (
-    routes.find((route) => !route.match.startsWith('*@') && matches(route.match, address)) ??
-    routes.find((route) => route.match.startsWith('*@') && matches(route.match, address))
-  );
+/**
+ * The route of a spooled recipient, by the one address model and matcher the intake accepted it
+ * with (mail/), so an address accepted on `mx` always finds the route it was accepted for.
+ */
+export function routeFor(routes: readonly Route[], address: string, utf8 = true, exactOnly = false): Route | undefined {
+  const normalized = normalizeAddress(address, { utf8 });
+  if (!normalized.ok) return undefined;
+  const route = findRoute(routes, normalized.mailbox);
+  return exactOnly && route?.match.startsWith('*@') ? undefined : route;
 }
 
 /** The recipients of a message's first attempt, each with the envelope sender to use. */
@@ -53,9 +51,9 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
     // a report mailbox only by an exact route (reports would flood a catch-all inbox).
     const mailbox = localMailboxOf(config, rcpt);
     if (mailbox) planned.set(`local:${rcpt.toLowerCase()}`, { to: rcpt, original: rcpt, mailFrom: envelope.mailFrom, status: 'pending', attempts: 0, local: mailbox });
-    const route = mailbox && mailbox !== 'complaints' ? config.routes.find((candidate) => candidate.match.toLowerCase() === rcpt.toLowerCase()) : routeFor(config.routes, rcpt);
+    const route = routeFor(config.routes, rcpt, envelope.smtpUtf8, mailbox !== undefined && mailbox !== 'complaints');
     if (mailbox && !route) continue;
-    const domain = rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase();
+    const domain = domainOf(rcpt);
     if (!route) {
       add(rcpt, rcpt, envelope.mailFrom, 'bounced', 'no route for this address any more');
       continue;

@@ -14,6 +14,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { MTASTSPolicy } from 'mailauth';
 import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts';
 import type { Logger } from '../ops/logger';
+import { isPublicAddress } from './public-address';
 import type { DeliveryResolver } from './resolver';
 
 export interface MtaStsFetchOverride {
@@ -38,6 +39,8 @@ export class MtaStsPolicies {
     private readonly resolver: DeliveryResolver,
     private readonly logger: Logger,
     private readonly override?: MtaStsFetchOverride,
+    /** delivery.allowPrivateAddresses: the policy host may resolve to loopback/private addresses. */
+    private readonly allowPrivateAddresses = false,
   ) {}
 
   /** The policy in force for `domain` (mode "none" when it publishes none). */
@@ -77,8 +80,10 @@ export class MtaStsPolicies {
     const lookup: LookupFunction = (hostname, options, callback) => {
       if (isIP(hostname)) return callback(null, [{ address: hostname, family: isIP(hostname) }]);
       this.resolver.addresses(hostname).then(
-        (addresses) => {
-          if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 4);
+        (resolved) => {
+          // Only public addresses (public-address.ts): a hostile domain must not aim our fetch inside.
+          const addresses = this.allowPrivateAddresses ? resolved : resolved.filter(isPublicAddress);
+          if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no ${resolved.length > 0 ? 'public ' : ''}address`), { code: 'ENOTFOUND' }), '', 4);
           if (options.all) return callback(null, addresses.map((address) => ({ address, family: isIP(address) })));
           callback(null, addresses[0], isIP(addresses[0]));
         },

@@ -25,10 +25,10 @@ export function forwarderFor(envelope: SpoolEnvelope, original: string, rewrite:
 }
 
 export async function outgoingMessage(envelope: SpoolEnvelope, body: Buffer, forwarder: string | undefined, signers: readonly DkimSigner[]): Promise<Buffer> {
-  if (envelope.listener !== 'mx') return signMessage(body, signers);
+  if (envelope.listener !== 'mx') return signMessage(body, signers, { utf8: envelope.smtpUtf8 });
   if (forwarder === undefined) return body;
   const domain = forwarder.slice(forwarder.lastIndexOf('@') + 1).toLowerCase();
-  const signed = await signMessage(rewriteFrom(body, forwarder, domain), signers);
+  const signed = await signMessage(rewriteFrom(body, forwarder, domain), signers, { utf8: envelope.smtpUtf8 });
   return reseal(envelope, signed, domain, signers);
 }
 

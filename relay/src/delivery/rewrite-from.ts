@@ -23,17 +23,25 @@ interface Field {
   raw: string;
 }
 
+/**
+ * The fields of a header section. A line that is no field (no colon, a name with spaces such as
+ * the obsolete `From :`, a continuation with no field before it) is dropped, with its continuations: the rewritten message is DKIM-signed, and
+ * the signer reads only a header section of clean fields (mail/header-section.ts).
+ */
 function splitFields(headerBlock: string): Field[] {
   const fields: Field[] = [];
+  let dropping = false;
   for (const line of headerBlock.split('\r\n')) {
     if (line === '') continue;
     const last = fields[fields.length - 1];
-    if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
-      last.raw += `\r\n${line}`;
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      if (last && !dropping) last.raw += `\r\n${line}`;
       continue;
     }
     const colon = line.indexOf(':');
-    fields.push({ name: (colon > 0 ? line.slice(0, colon) : line).trim().toLowerCase(), raw: line });
+    // RFC 5322 2.2: a field name is printable ASCII but ":" (no space: `From :` is obsolete syntax).
+    dropping = colon <= 0 || !/^[\x21-\x39\x3b-\x7e]+$/.test(line.slice(0, colon));
+    if (!dropping) fields.push({ name: line.slice(0, colon).toLowerCase(), raw: line });
   }
   return fields;
 }
@@ -71,7 +79,9 @@ export function originalSender(fromValue: string): string {
   const [first] = addressparser(text.replace(/\r\n[ \t]/g, ' '), { flatten: true });
   const who = decodeEncodedWords(first?.name ?? '').trim() || first?.address?.trim() || 'unknown sender';
   // Controls (a hostile name could carry CR/LF or escape sequences) never reach a header.
-  const clean = who.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  // Angle brackets neither: a display name holding one is a From the signer will not read
+  // (mail/from-field.ts), since naive readers take what is inside for the address.
+  const clean = who.replace(/[\p{Cc}\p{Cf}<>]+/gu, ' ').replace(/\s+/g, ' ').trim();
   return clean.length > MAX_DISPLAY ? `${clean.slice(0, MAX_DISPLAY - 1)}…` : clean;
 }
 

@@ -75,8 +75,15 @@ class LiveSession {
       // A server that answers 421 closes the connection right after (RFC 5321 3.8): nodemailer
       // hands the step its reply and then emits 'end' in the same tick. The reply must win, so the
       // break is reported a turn later; a promise settles once, so whichever comes first stands.
-      this.waiters.push((error) => setImmediate(() => resolve({ broken: error })));
-      start(resolve);
+      const onBroken = (error: NodemailerError) => setImmediate(() => resolve({ broken: error }));
+      this.waiters.push(onBroken);
+      start((value) => {
+        // A finished step stops waiting for the connection to break: a kept waiter would hold the
+        // step (and the message it sent) for as long as the connection is reused.
+        const index = this.waiters.indexOf(onBroken);
+        if (index >= 0) this.waiters.splice(index, 1);
+        resolve(value);
+      });
     });
   }
 
@@ -144,7 +151,9 @@ async function openSession(target: SmtpTarget, to: readonly string[]): Promise<L
         minVersion: 'TLSv1.2',
         ...(target.ca ? { ca: target.ca } : {}),
       },
-      allowInternalNetworkInterfaces: true,
+      // Not set: nodemailer's allowInternalNetworkInterfaces only decides which address families it
+      // resolves names in, and we always hand it an address. What delivery may connect to is
+      // decided before this, in transport.ts (public-address.ts).
       logger: false,
       ...TIMEOUTS,
     }),

@@ -9,6 +9,7 @@ import type { Logger } from '../ops/logger';
 import type { MtaStsPolicies } from './mta-sts';
 import { MtaStsPolicies as Policies } from './mta-sts';
 import { routeDomain } from './mx-routing';
+import { isPublicAddress } from './public-address';
 import { deliveredOutcome, localOutcome, replyOutcome, type Outcome } from './outcome';
 import type { DeliveryResolver } from './resolver';
 import { sendOverSmtp, type SessionResult, type SmtpTarget } from './smtp-client';
@@ -28,6 +29,8 @@ export interface TransportSettings {
   logger: Logger;
   /** Extra trusted CAs for verified TLS (tests). */
   ca?: string[];
+  /** delivery.allowPrivateAddresses: MX hosts may resolve to loopback/private addresses (tests, `mxkit local`). */
+  allowPrivateAddresses?: boolean;
 }
 
 export interface GroupResult {
@@ -61,6 +64,7 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
     if (route.kind === 'failed') return all(route.outcome);
     const policy = await settings.mtaSts.policyFor(domain);
     let skipped = 0;
+    let notPublic = 0;
     for (const host of route.hosts) {
       const allowed = Policies.allows(policy, host.name);
       if (!allowed && policy.mode === 'enforce') {
@@ -77,12 +81,18 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
         continue;
       }
       const enforce = policy.mode === 'enforce';
-      for (const address of addresses.slice(0, 2)) {
+      const usable = settings.allowPrivateAddresses ? addresses : addresses.filter(isPublicAddress);
+      if (usable.length < addresses.length) {
+        notPublic += addresses.length - usable.length;
+        settings.logger.warn({ domain, mx: host.name, addresses }, 'MX resolves to addresses that are not public: those are not used');
+      }
+      for (const address of usable.slice(0, 2)) {
         targets.push({ host: address, port: settings.port, servername: host.name, heloName: settings.heloName, tls: enforce ? 'verified' : 'opportunistic', ...(enforce && settings.ca ? { ca: settings.ca } : {}) });
       }
     }
     if (targets.length === 0) {
       if (skipped > 0) return all(localOutcome('mta_sts', `no MX of ${domain} matches its MTA-STS policy (RFC 8461 4.1)`));
+      if (notPublic > 0) return all(localOutcome('dns', `the MX hosts of ${domain} resolve only to addresses that are not public (loopback, private, link-local)`));
       return all(localOutcome('dns', `no address for any MX of ${domain}`));
     }
   }

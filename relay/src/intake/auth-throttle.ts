@@ -10,6 +10,9 @@ export interface AuthThrottleOptions {
   failureDelayMs: number;
 }
 
+/** Addresses remembered at most (the oldest forgotten first), so a guesser with many addresses is no memory leak. */
+const ADDRESSES_MAX = 100_000;
+
 export class AuthThrottle {
   private readonly failures = new Map<string, number[]>();
 
@@ -30,6 +33,7 @@ export class AuthThrottle {
   async recordFailure(ip: string, now = Date.now()): Promise<void> {
     const list = this.recent(ip, now);
     list.push(now);
+    if (!this.failures.has(ip) && this.failures.size >= ADDRESSES_MAX) this.failures.delete(this.failures.keys().next().value as string);
     this.failures.set(ip, list);
     await new Promise((resolve) => setTimeout(resolve, this.options.failureDelayMs));
   }

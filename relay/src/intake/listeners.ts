@@ -1,12 +1,21 @@
-/** One smtp-server instance per configured SMTP listener (mx, submission, submissions). */
-import type { AddressInfo } from 'node:net';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+/**
+ * One smtp-server instance per configured SMTP listener (mx, submission, submissions): options,
+ * TLS policy, admission of connections before anything else happens on them, deadlines, and the
+ * draining steps of a graceful shutdown.
+ */
+import { constants as cryptoConstants } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { TlsMaterial } from '../config/load';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import { parseDuration } from '../config/duration';
+import { installRawAddressParsing } from './envelope-address';
 import { installGreetingDelayOption } from './greeting-delay';
-import { installEnhancedStatusPassthrough, Replies } from './reply';
+import { installEnhancedStatusPassthrough, Replies, type SmtpReply } from './reply';
 import { SessionHandlers, type IntakeContext, type ListenerKind } from './session-handlers';
+import { armHandshakeDeadline, installSessionWatchdog, releaseOnClose, STRESS_TIMEOUT_MS, type WatchdogOptions } from './session-watchdog';
+import { installParameterCheck } from './smtp-parameters';
+import { logListenerError } from './listener-errors';
 
 export const SMTP_LISTENERS: readonly ListenerKind[] = ['mx', 'submission', 'submissions'];
 
@@ -16,7 +25,37 @@ export interface SmtpListener {
   address: AddressInfo;
 }
 
-function optionsFor(kind: ListenerKind, config: RelayConfig, tls: TlsMaterial | undefined, handlers: SessionHandlers): SMTPServerOptions {
+/**
+ * TLS as BCP 195 (RFC 9325 4.2) asks: 1.2 or newer; for 1.2 only ECDHE key exchange with AEAD
+ * ciphers (no static RSA, no CBC, no CCM-8); 1.3 suites as OpenSSL ships them. Renegotiation is
+ * refused (SSL_OP_NO_RENEGOTIATION): it buys a client nothing on SMTP and is a CPU lever.
+ */
+export const SMTP_TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+  secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+} as const;
+
+function watchdogOptions(kind: ListenerKind, config: RelayConfig, context: IntakeContext): WatchdogOptions {
+  const idle = parseDuration(config.limits.idleTimeout);
+  return {
+    requestTimeoutMs: () => (context.connections.underStress(kind) ? Math.min(STRESS_TIMEOUT_MS, idle) : idle),
+    tlsHandshakeTimeoutMs: parseDuration(config.limits.tlsHandshakeTimeout),
+    sessionTimeoutMs: parseDuration(config.limits.sessionTimeout),
+    minDataRate: config.limits.minDataRate,
+  };
+}
+
+function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial | undefined, handlers: SessionHandlers): SMTPServerOptions {
+  const { config } = context;
   return {
     name: config.hostname,
     banner: 'mxkit',
@@ -32,34 +71,39 @@ function optionsFor(kind: ListenerKind, config: RelayConfig, tls: TlsMaterial | 
     hideENHANCEDSTATUSCODES: false,
     hideREQUIRETLS: true,
     disableReverseLookup: true,
-    socketTimeout: parseDuration(config.limits.idleTimeout),
+    // A backstop only: session-watchdog.ts enforces the deadlines trickling cannot reset.
+    socketTimeout: 2 * parseDuration(config.limits.idleTimeout),
     closeTimeout: 30_000,
     logger: false,
-    minVersion: 'TLSv1.2',
+    ...SMTP_TLS_OPTIONS,
+    watchdog: watchdogOptions(kind, config, context),
     // See greeting-delay.ts: only port 25 keeps the early-talker pause.
     ...(kind === 'mx' ? {} : { greetingDelayMs: 0 }),
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     onConnect: handlers.onConnect,
     onSecure: handlers.onSecure,
-    onClose: handlers.onClose,
     onAuth: handlers.onAuth,
     onMailFrom: handlers.onMailFrom,
     onRcptTo: handlers.onRcptTo,
     onData: handlers.onData,
-  };
+  } as SMTPServerOptions;
 }
 
 export async function startSmtpListeners(context: IntakeContext, tls: TlsMaterial | undefined): Promise<SmtpListener[]> {
   installEnhancedStatusPassthrough();
   installGreetingDelayOption();
+  installSessionWatchdog();
+  installRawAddressParsing();
+  installParameterCheck();
   const started: SmtpListener[] = [];
   try {
     for (const kind of SMTP_LISTENERS) {
       const endpoint = context.config.listen[kind];
       if (!endpoint) continue;
       if (kind !== 'mx' && !tls) throw new ConfigError(`listen.${kind}: needs tls.certFile and tls.keyFile`);
-      const server = new SMTPServer(optionsFor(kind, context.config, tls, new SessionHandlers(kind, context)));
-      server.on('error', (error: Error) => context.logger.error({ err: error, listener: kind }, 'listener error'));
+      const server = new SMTPServer(optionsFor(kind, context, tls, new SessionHandlers(kind, context, (session) => dismissAfterTransaction(server, session, context))));
+      server.on('error', (error: Error) => logListenerError(context.logger, kind, error));
+      admitConnections(server, kind, context);
       const address = await listen(server, kind, endpoint.host, endpoint.port);
       started.push({ kind, server, address });
       context.logger.info({ listener: kind, host: address.address, port: address.port }, 'listening');
@@ -69,6 +113,47 @@ export async function startSmtpListeners(context: IntakeContext, tls: TlsMateria
     throw error;
   }
   return started;
+}
+
+/**
+ * Every accepted TCP connection passes the connection limits first (connection-tracker.ts) --
+ * before smtp-server sees it, before a TLS handshake -- and holds its slot until it closes. A
+ * refused client on a plaintext port is told why in one line; on the implicit-TLS port nothing
+ * can be said before the handshake, so the connection is closed.
+ */
+function admitConnections(server: SMTPServer, kind: ListenerKind, context: IntakeContext): void {
+  const net = server.server;
+  const handlers = net.listeners('connection') as Array<(socket: Socket) => void>;
+  net.removeAllListeners('connection');
+  const handshakeMs = parseDuration(context.config.limits.tlsHandshakeTimeout);
+  net.on('connection', (socket: Socket) => {
+    socket.on('error', () => undefined); // errors of refused or half-accepted sockets are the client's
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    const admission = context.isDraining() ? ({ ok: false, refusal: 'shutting_down' } as const) : context.connections.tryAdmit(kind, ip);
+    if (!admission.ok) {
+      const reply: SmtpReply = admission.refusal === 'per_ip' ? Replies.tooManyConnections() : admission.refusal === 'full' ? Replies.serverBusy() : Replies.shuttingDown();
+      const reason = admission.refusal === 'shutting_down' ? 'shutting_down' : 'too_many_connections';
+      context.metrics.rejected.inc({ listener: kind, reason });
+      context.logger.info({ listener: kind, client: ip, reason: admission.refusal, reply: reply.toString() }, 'connection refused');
+      if (kind === 'submissions') socket.destroy();
+      else socket.end(`${reply.toString()}\r\n`);
+      socket.setTimeout(5_000, () => socket.destroy());
+      return;
+    }
+    context.metrics.connections.inc({ listener: kind });
+    context.metrics.activeSessions.inc({ listener: kind });
+    let released = false;
+    releaseOnClose(socket, () => {
+      if (released) return;
+      released = true;
+      admission.release();
+      context.metrics.activeSessions.dec({ listener: kind });
+    });
+    // smtp-server keeps the TLS socket it wraps an accepted socket in under _pendingSockets until the session starts.
+    const pending = (server as unknown as { _pendingSockets: Map<Socket, { destroy(): void }> })._pendingSockets;
+    if (kind === 'submissions') armHandshakeDeadline(socket, handshakeMs, () => pending.get(socket) ?? socket);
+    for (const handler of handlers) handler.call(net, socket);
+  });
 }
 
 function listen(server: SMTPServer, kind: string, host: string, port: number): Promise<AddressInfo> {
@@ -90,18 +175,33 @@ export function closeServer(server: SMTPServer): Promise<void> {
 }
 
 interface LiveConnection {
-  session: { envelope: { mailFrom: unknown } };
+  session: SMTPServerSession;
   send(code: number, data: string): void;
+}
+
+function connectionsOf(server: SMTPServer): Set<LiveConnection> {
+  return (server as unknown as { connections: Set<LiveConnection> }).connections;
 }
 
 /**
  * Graceful shutdown, step one: sessions idle between transactions are told 421 4.3.2 and closed
- * (421 makes smtp-server close the connection); sessions inside a transaction keep going.
+ * (421 makes smtp-server close the connection); sessions inside a transaction keep going, and are
+ * dismissed as soon as it ends (dismissAfterTransaction).
  */
 export function dismissIdleSessions(server: SMTPServer): void {
-  const connections = (server as unknown as { connections: Set<LiveConnection> }).connections;
   const reply = Replies.shuttingDown();
-  for (const connection of connections) {
+  for (const connection of connectionsOf(server)) {
     if (!connection.session.envelope.mailFrom) connection.send(reply.code, reply.message);
   }
+}
+
+/** While draining, a session whose transaction just ended (its reply sent) is closed at once. */
+function dismissAfterTransaction(server: SMTPServer, session: SMTPServerSession, context: IntakeContext): void {
+  if (!context.isDraining()) return;
+  setImmediate(() => {
+    const reply = Replies.shuttingDown();
+    for (const connection of connectionsOf(server)) {
+      if (connection.session === session) connection.send(reply.code, reply.message);
+    }
+  });
 }

@@ -21,7 +21,7 @@ export async function hashPassword(password: string): Promise<string> {
   return `$scrypt$N=${N},r=${r},p=${p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-interface ParsedHash {
+export interface ParsedHash {
   N: number;
   r: number;
   p: number;
@@ -37,11 +37,14 @@ export function parsePasswordHash(hash: string): ParsedHash | undefined {
 }
 
 // Verifying an unknown user costs the same as a known one, so timing does not reveal usernames.
-const DUMMY_HASH = parsePasswordHash(
+export const DUMMY_HASH = parsePasswordHash(
   '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
 ) as ParsedHash;
 
-/** Constant-time comparison of the derived key; `hash` undefined means "no such user". */
+/**
+ * Constant-time comparison of the derived key; `hash` undefined means "no such user". On libuv's
+ * pool: for the command line and tests; the relay's AUTH uses password-worker.ts.
+ */
 export async function verifyPassword(password: string, hash: string | undefined): Promise<boolean> {
   const parsed = (hash && parsePasswordHash(hash)) || DUMMY_HASH;
   const key = await scrypt(password, parsed.salt, parsed.key.length, {

@@ -1,159 +1,211 @@
 /**
- * DATA: streams the message into a spool draft while checking size and line endings, and only
- * commits it when everything is right. The stream is always read to its end, whatever fails, so
+ * DATA: the message streams into a spool draft once, as it arrives, while its size, line endings
+ * and header section are checked and the global in-flight budget is kept. Then the message
+ * checks read it back from the draft (message-checks.ts), and only a message that passed
+ * everything is committed. Memory per session is the header section (bounded) plus stream
+ * buffers, whatever the message size. The stream is always read to its end, whatever fails, so
  * the client gets one reply for the whole message and the session stays in step.
  */
 import type { SMTPServerDataStream } from 'smtp-server';
-import type { Readable } from 'node:stream';
+import type { SpoolEnvelope } from '../spool/envelope';
+import type { DraftHead } from '../spool/draft';
 import type { SpoolDraft } from '../spool/spool';
+import type { ByteBudget } from './byte-budget';
+import { HeaderSplitter } from './header-splitter';
 import { LineEndingScanner } from './line-endings';
+import { runMessageChecks, type CheckInput, type MessageCheck } from './message-checks';
 import { Replies, SmtpReply } from './reply';
 
+/**
+ * Room kept in front of a checked message's body, besides its envelope line, Received header and
+ * header section: for the checks' headers (ARC set, Authentication-Results, spam verdict) and
+ * what they add to the envelope line. More than this is handled too, by one copy (draft.ts).
+ */
+export const CHECK_HEADER_ROOM = 6 * 1024;
+
 export interface ReceiveOptions {
+  envelope: SpoolEnvelope;
   maxMessageBytes: number;
-  /** Opens the draft; a failure is answered 451 once the stream has been consumed. */
-  openDraft: () => Promise<SpoolDraft>;
-  /** Written before the message: the envelope line, `inspected` headers, our Received header. */
-  prefix: (draft: SpoolDraft, inspected?: Buffer) => Promise<void>;
-  /**
-   * Looks at the whole message before it is stored (inbound authentication and spam scan on `mx`):
-   * returns header bytes to add (and the message, if it changed it), or throws an SmtpReply to
-   * refuse it. The message is held in memory for this, which limits.maxMessageBytes bounds.
-   */
-  inspect?: (message: Buffer) => Promise<Inspection>;
-  /**
-   * Judges the message once it is in the draft, before the commit (spam scan of submissions): it
-   * reads the draft's file, not memory. Throws an SmtpReply to refuse; the draft is then dropped.
-   */
-  vet?: (body: { size: number; open(): Readable }) => Promise<void>;
-  /** Rewrites the received message before `inspect` sees it and before it is stored. */
-  rewrite?: (message: Buffer) => Buffer;
-  /** Judges the header section (authenticated senders' From:): an SmtpReply refuses the message. */
-  checkHeaders?: (headerSection: string) => SmtpReply | undefined;
-}
-
-/** Headers beyond this are not inspected (a header section this large is refused anyway by most MTAs). */
-const MAX_HEADER_BYTES = 64 * 1024;
-
-/** Keeps the message's header section (up to the first empty line) as it streams past. */
-class HeaderCollector {
-  private text = '';
-  private done = false;
-
-  update(chunk: Buffer): void {
-    if (this.done) return;
-    this.text += chunk.toString('latin1');
-    const end = this.text.indexOf('\r\n\r\n');
-    if (end >= 0) {
-      this.text = this.text.slice(0, end + 2);
-      this.done = true;
-    } else if (this.text.length > MAX_HEADER_BYTES) {
-      this.text = this.text.slice(0, MAX_HEADER_BYTES);
-      this.done = true;
-    }
-  }
-
-  get headerSection(): string {
-    return this.text;
-  }
-}
-
-export interface Inspection {
-  headers: Buffer;
-  /** The message to store instead of the one received (e.g. with a tagged Subject). */
-  message?: Buffer;
+  budget: ByteBudget;
+  /** Opens the draft (`headRoom` when checks will add headers); a failure is answered 451. */
+  openDraft: (headRoom: number) => Promise<SpoolDraft>;
+  /** Our Received header, first in the stored message. */
+  received: Buffer;
+  /** Judges the header section (From: for signing): an SmtpReply refuses the message. */
+  checkHeader?: (headerSection: string) => SmtpReply | undefined;
+  /** Rewrites the header section before it is stored (forged Authentication-Results, mx). */
+  rewriteHeader?: (header: Buffer) => Buffer;
+  /** Whole-message checks, run on the stored bytes before the commit. */
+  checks: readonly MessageCheck[];
+  /** What the checks are told besides the message. */
+  checkContext: Pick<CheckInput, 'helo' | 'log' | 'listings'>;
+  /** Told the size of every chunk as it arrives (the session's minimum-rate deadline). */
+  progress?: (bytes: number) => void;
 }
 
 export interface ReceivedMessage {
   bytes: number;
 }
 
-export async function receiveMessage(stream: SMTPServerDataStream, options: ReceiveOptions): Promise<ReceivedMessage> {
-  if (options.inspect) return receiveInspected(stream, options, options.inspect);
-  const scanner = new LineEndingScanner();
-  let draft: SpoolDraft | undefined;
-  let storageError: unknown;
-  let bytes = 0;
-  try {
-    draft = await options.openDraft();
-    await options.prefix(draft);
-  } catch (error) {
-    storageError = error;
-  }
-  const headers = new HeaderCollector();
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      scanner.update(chunk);
-      headers.update(chunk);
-      const keepWriting = draft && !storageError && !stream.sizeExceeded && bytes <= options.maxMessageBytes;
-      if (keepWriting) {
-        try {
-          await draft?.write(chunk);
-        } catch (error) {
-          storageError = error;
-        }
-      }
+/** Everything that can go wrong while the stream is read; decided once it has ended. */
+class Reception {
+  bytes = 0;
+  taken = 0;
+  oversized = false;
+  readonly lineEndings = new LineEndingScanner();
+  refusal: SmtpReply | undefined;
+  storageError: unknown;
+
+  constructor(private readonly budget: ByteBudget) {}
+
+  /** Counts `length` more bytes against the budget; false once the budget or a refusal stops us. */
+  take(length: number): boolean {
+    if (this.refusal || this.oversized) return false;
+    if (!this.budget.take(length)) {
+      this.refuse(Replies.inFlightBudgetExceeded());
+      return false;
     }
-  } catch (error) {
-    // The client went away mid-message: nothing was acknowledged, so nothing may stay behind.
-    await draft?.abort().catch(() => undefined);
-    throw error;
+    this.taken += length;
+    return true;
   }
-  const refusal =
-    refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, storageError, options.maxMessageBytes) ??
-    options.checkHeaders?.(headers.headerSection);
-  if (refusal) {
-    await draft?.abort().catch(() => undefined);
-    throw refusal;
+
+  /**
+   * A refused message stores nothing more, so its bytes leave the budget at once: the sessions
+   * still receiving can go on (otherwise many large messages at once would all fill the budget
+   * together and all be refused).
+   */
+  refuse(reply: SmtpReply): void {
+    this.refusal ??= reply;
+    this.releaseBudget();
   }
-  try {
-    await options.vet?.((draft as SpoolDraft).bodySource());
-  } catch (error) {
-    await draft?.abort().catch(() => undefined);
-    throw error;
+
+  releaseBudget(): void {
+    this.budget.release(this.taken);
+    this.taken = 0;
   }
-  try {
-    await (draft as SpoolDraft).commit();
-  } catch (error) {
-    await draft?.abort().catch(() => undefined);
-    throw Object.assign(Replies.spoolFailed(), { cause: error });
-  }
-  return { bytes };
 }
 
-/** Reads the whole message, lets `inspect` judge it, and only then opens, writes and commits the draft. */
-async function receiveInspected(stream: SMTPServerDataStream, options: ReceiveOptions, inspect: (message: Buffer) => Promise<Inspection>): Promise<ReceivedMessage> {
-  const scanner = new LineEndingScanner();
-  const chunks: Buffer[] = [];
-  let bytes = 0;
+export async function receiveMessage(stream: SMTPServerDataStream, options: ReceiveOptions): Promise<ReceivedMessage> {
+  // smtp-server reports a client that leaves mid-message as an ECONNECTION error only to a stream
+  // with an error listener; the draft is opened while the stream is read, so listen from the start.
+  stream.on('error', () => undefined);
+  const reception = new Reception(options.budget);
+  const store = new DraftWriter(options, reception);
+  try {
+    await readStream(stream, options, reception, store);
+    const refusal = refusalFor(reception, options.maxMessageBytes);
+    const draft = store.draft;
+    if (refusal || !draft || !store.header) throw refusal ?? Replies.spoolFailed();
+    if (options.checks.length === 0) {
+      await commit(draft);
+    } else {
+      const { prefix, header } = await runMessageChecks(options.checks, {
+        ...options.checkContext,
+        envelope: options.envelope,
+        received: options.received,
+        header: store.header,
+        bodySize: draft.bodyBytes,
+        body: () => draft.readBack(),
+      });
+      // What goes in front of the body: the checks' headers, our Received, the header section.
+      await commit(draft, { envelope: options.envelope, prefix: Buffer.concat([prefix, options.received, header]) });
+    }
+    store.draft = undefined;
+    return { bytes: reception.bytes };
+  } finally {
+    reception.releaseBudget();
+    // Nothing was acknowledged: whatever refused or broke the message, nothing may stay behind.
+    await store.draft?.abort().catch(() => undefined);
+  }
+}
+
+async function commit(draft: SpoolDraft, head?: DraftHead): Promise<void> {
+  try {
+    await draft.commit(head);
+  } catch (error) {
+    throw Object.assign(Replies.spoolFailed(), { cause: error });
+  }
+}
+
+/**
+ * Opens the draft once the header section is known and writes the message into it. Without
+ * checks: envelope line, Received and header section first, then the body as it comes. With
+ * checks: only the body, behind room for everything the commit puts in front of it (the header
+ * section stays in memory, bounded, because a check may change it).
+ */
+class DraftWriter {
+  draft: SpoolDraft | undefined;
+  header: Buffer | undefined;
+
+  constructor(
+    private readonly options: ReceiveOptions,
+    private readonly reception: Reception,
+  ) {}
+
+  async start(header: Buffer): Promise<void> {
+    this.header = header;
+    const { options } = this;
+    const checked = options.checks.length > 0;
+    try {
+      if (checked) {
+        const headRoom = Buffer.byteLength(JSON.stringify(options.envelope)) + 1 + CHECK_HEADER_ROOM + options.received.length + header.length;
+        this.draft = await options.openDraft(headRoom);
+      } else {
+        this.draft = await options.openDraft(0);
+        await this.draft.writeEnvelope(options.envelope);
+        await this.draft.write(Buffer.concat([options.received, header]));
+      }
+    } catch (error) {
+      this.reception.storageError ??= error;
+    }
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    const { reception } = this;
+    if (!this.draft || reception.storageError !== undefined || reception.refusal || bytes.length === 0) return;
+    try {
+      await this.draft.write(bytes);
+    } catch (error) {
+      reception.storageError = error;
+    }
+  }
+}
+
+async function readStream(stream: SMTPServerDataStream, options: ReceiveOptions, reception: Reception, store: DraftWriter): Promise<void> {
+  const splitter = new HeaderSplitter();
+  const startWith = async (header: Buffer) => {
+    const refusal = options.checkHeader?.(header.toString('latin1'));
+    if (refusal) return reception.refuse(refusal);
+    await store.start(options.rewriteHeader ? options.rewriteHeader(header) : header);
+  };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    scanner.update(chunk);
-    if (!stream.sizeExceeded && bytes <= options.maxMessageBytes) chunks.push(chunk);
+    reception.bytes += chunk.length;
+    options.progress?.(chunk.length);
+    reception.lineEndings.update(chunk);
+    if (!reception.oversized && (stream.sizeExceeded || reception.bytes > options.maxMessageBytes)) {
+      reception.oversized = true;
+      reception.releaseBudget();
+    }
+    if (reception.oversized) continue;
+    if (!reception.take(chunk.length)) continue;
+    const split = splitter.push(chunk);
+    if (split.state === 'too_big') reception.refuse(Replies.headerTooBig(splitter.limit));
+    else if (split.state === 'split') {
+      await startWith(split.header);
+      await store.write(split.body);
+    } else if (split.state === 'body') await store.write(split.body);
   }
-  const refusal = refusalFor(stream.sizeExceeded || bytes > options.maxMessageBytes, scanner, undefined, options.maxMessageBytes);
-  if (refusal) throw refusal;
-  const received = Buffer.concat(chunks);
-  const rewritten = options.rewrite ? options.rewrite(received) : received;
-  const inspection = await inspect(rewritten);
-  const message = inspection.message ?? rewritten;
-  let draft: SpoolDraft | undefined;
-  try {
-    draft = await options.openDraft();
-    await options.prefix(draft, inspection.headers);
-    await draft.write(message);
-    await draft.commit();
-  } catch (error) {
-    await draft?.abort().catch(() => undefined);
-    throw Object.assign(Replies.spoolFailed(), { cause: error });
-  }
-  return { bytes };
+  // Only the end-of-data line ends the stream normally; anything else is a client that left.
+  if (!stream.readableEnded) throw Object.assign(new Error('the message stream ended before its end-of-data line'), { code: 'ECONNECTION' });
+  const headerOnly = splitter.finish();
+  if (headerOnly && !reception.refusal) await startWith(headerOnly);
 }
 
-function refusalFor(oversized: boolean, scanner: LineEndingScanner, storageError: unknown, limit: number): SmtpReply | undefined {
-  if (oversized) return Replies.messageTooBig(limit);
-  if (scanner.foundBareLineEnding) return Replies.bareLineEnding();
-  if (storageError !== undefined) return Object.assign(Replies.spoolFailed(), { cause: storageError });
+/** One reply for the whole message, the most fundamental problem first. */
+function refusalFor(reception: Reception, limit: number): SmtpReply | undefined {
+  if (reception.oversized) return Replies.messageTooBig(limit);
+  if (reception.lineEndings.foundBareLineEnding) return Replies.bareLineEnding();
+  if (reception.refusal) return reception.refusal;
+  if (reception.storageError !== undefined) return Object.assign(Replies.spoolFailed(), { cause: reception.storageError });
   return undefined;
 }

@@ -26,7 +26,7 @@ export function localRelayFiles(stateDir: string): RelayFiles {
 
 export function localRelayConfig(input: LocalRelayInput): RelayConfigInput {
   const on = (port: number) => ({ host: MAIL_IP, port });
-  return buildRelayConfig({
+  const config = buildRelayConfig({
     hostname: MAIL_HOSTNAME,
     domains: [MAIL_DOMAIN],
     files: localRelayFiles(input.stateDir),
@@ -48,6 +48,8 @@ export function localRelayConfig(input: LocalRelayInput): RelayConfigInput {
     ...(input.rspamdUrl ? { spam: { rspamd: { url: input.rspamdUrl, ...LOCAL_SPAM, timeout: '10s', onError: 'accept' } } } : {}),
     reports: localReports(),
   });
+  // "The internet" of `mxkit local` is on loopback; production configs never set this.
+  return { ...config, delivery: { ...config.delivery, allowPrivateAddresses: true } };
 }
 
 /** The relay's report and complaint mailboxes, the ones the local DMARC and TLS-RPT records name. */

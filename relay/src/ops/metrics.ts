@@ -9,7 +9,9 @@ export class RelayMetrics {
   readonly accepted = new Counter({ name: 'mxkit_messages_accepted_total', help: 'Messages spooled and answered 250', labelNames: ['listener'], registers: [this.registry] });
   readonly rejected = new Counter({ name: 'mxkit_messages_rejected_total', help: 'Commands or messages refused, by reason', labelNames: ['listener', 'reason'], registers: [this.registry] });
   readonly receivedBytes = new Counter({ name: 'mxkit_received_bytes_total', help: 'Message bytes spooled', labelNames: ['listener'], registers: [this.registry] });
+  readonly authThrottled = new Counter({ name: 'mxkit_auth_throttled_total', help: 'AUTH attempts refused without a password check, by reason (per_ip|per_account|total|busy)', labelNames: ['listener', 'reason'], registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'mxkit_auth_failures_total', help: 'Failed AUTH attempts', labelNames: ['listener'], registers: [this.registry] });
+  readonly inFlightBytes = new Gauge({ name: 'mxkit_smtp_in_flight_bytes', help: 'Bytes of messages being received now, all sessions (limits.maxInFlightBytes)', registers: [this.registry] });
   readonly spoolMessages = new Gauge({ name: 'mxkit_spool_messages', help: 'Messages in the spool queue', registers: [this.registry] });
   // TLS (relay/src/tls/state.ts sets it; docs/tls.md). source: acme | file | temporary (self-signed stand-in).
   readonly tlsCertificateExpiry = new Gauge({ name: 'mxkit_tls_certificate_expiry_seconds', help: 'Seconds until the served TLS certificate expires (negative once expired), by source', labelNames: ['source'], registers: [this.registry] });

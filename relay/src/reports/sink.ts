@@ -9,6 +9,7 @@ import type { RelayConfig } from '../config/schema';
 import type { LocalMailbox } from '../delivery/events';
 import { deliveredOutcome, type Outcome } from '../delivery/outcome';
 import { senderAllowed } from '../intake/policy';
+import { normalizeAddress } from '../mail/address';
 import type { DeliverabilityMetrics } from '../ops/deliverability-metrics';
 import type { Logger } from '../ops/logger';
 import type { SpoolEnvelope } from '../spool/envelope';
@@ -69,7 +70,10 @@ export class ReportSink {
   /** Without our queue id (trimmed by the feedback loop), the user allowed to send as From:. */
   private userByFrom(from: string | undefined): string | undefined {
     if (!from) return undefined;
-    const matching = this.deps.config.users.filter((user) => senderAllowed(user.allowedFrom, from));
+    // The complaint's From, through the one address model, matched as allowedFrom is at intake.
+    const normalized = normalizeAddress(from, { utf8: true });
+    if (!normalized.ok) return undefined;
+    const matching = this.deps.config.users.filter((user) => senderAllowed(user.allowedFrom, normalized.mailbox));
     return matching.length === 1 ? matching[0].username : undefined;
   }
 }

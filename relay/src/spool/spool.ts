@@ -12,15 +12,16 @@
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { DirectorySync } from './directory-sync';
+import { SpoolDraft } from './draft';
 import type { SpoolEnvelope, SpooledMessage } from './envelope';
 import { FailedStore, type FailedRecord } from './failed';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
 import { StateStore } from './state';
+
+export { SpoolDraft };
 
 /** Parses the envelope line at the head of a spool file's bytes, once its newline is there. */
 function envelopeLine(data: Buffer, path: string, searchFrom = 0): SpooledMessage | undefined {
@@ -76,6 +77,16 @@ export class Spool {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error; // not "gone": a passing error the caller's retry handles
+    }
+  }
+
+  /** Bytes of a queued message's file, 0 when it is gone (the attempt then finds it gone). */
+  async sizeOf(id: string): Promise<number> {
+    try {
+      return (await stat(this.pathOf(id))).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
     }
   }
 
@@ -201,76 +212,13 @@ export class Spool {
     await this.state.remove(record.id);
   }
 
-  /** Starts writing a message; nothing is visible in queue/ until `commit`. */
-  async begin(id: string): Promise<SpoolDraft> {
-    const tmpPath = join(this.tmpDir, `${id}.tmp`);
-    const handle = await open(tmpPath, 'wx', 0o600);
-    return new SpoolDraft(id, tmpPath, this.pathOf(id), handle, this.queueSync);
-  }
-}
-
-/** A message being written. Exactly one of `commit` or `abort` ends it. */
-export class SpoolDraft {
-  private position = 0;
-  private closed = false;
-
-  constructor(
-    readonly id: string,
-    private readonly tmpPath: string,
-    private readonly finalPath: string,
-    private readonly handle: FileHandle,
-    private readonly queueSync: DirectorySync,
-  ) {}
-
-  /** Bytes of message body written so far. */
-  get bodyBytes(): number {
-    return this.position - this.headerBytes;
-  }
-
-  private headerBytes = 0;
-
   /**
-   * The body written so far, readable from the draft's file (for checks that judge the stored bytes
-   * before commit, such as content scanning): its size now, and a fresh stream each time.
+   * Starts writing a message; nothing is visible in queue/ until `commit`. With `headRoom`, the
+   * envelope line and verdict headers are written at commit, in front of the message (draft.ts).
    */
-  bodySource(): { size: number; open(): Readable } {
-    const start = this.headerBytes;
-    const end = this.position;
-    return { size: end - start, open: () => (end > start ? createReadStream(this.tmpPath, { start, end: end - 1 }) : Readable.from([])) };
-  }
-
-  async writeEnvelope(envelope: SpoolEnvelope): Promise<void> {
-    if (this.position !== 0) throw new Error('the envelope goes first');
-    const line = Buffer.from(`${JSON.stringify(envelope)}\n`, 'utf8');
-    await this.write(line);
-    this.headerBytes = line.length;
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset, this.position);
-      offset += bytesWritten;
-      this.position += bytesWritten;
-    }
-  }
-
-  /** Makes the message durable and visible: fsync file, rename into queue/, fsync queue/ (group commit). */
-  async commit(): Promise<void> {
-    await this.handle.sync();
-    await this.close();
-    await rename(this.tmpPath, this.finalPath);
-    await this.queueSync.sync();
-  }
-
-  async abort(): Promise<void> {
-    await this.close().catch(() => undefined);
-    await rm(this.tmpPath, { force: true });
-  }
-
-  private async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.handle.close();
+  async begin(id: string, options: { headRoom?: number } = {}): Promise<SpoolDraft> {
+    const tmpPath = join(this.tmpDir, `${id}.tmp`);
+    const handle = await open(tmpPath, 'wx+', 0o600);
+    return new SpoolDraft(id, tmpPath, this.pathOf(id), handle, this.queueSync, options.headRoom ?? 0);
   }
 }

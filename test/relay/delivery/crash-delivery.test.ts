@@ -23,7 +23,7 @@ describe('a relay killed with SIGKILL in the middle of delivering', () => {
       writeFileSync(join(dir, 'dkim.key'), keys.privateKey, { mode: 0o600 });
       config.listen = { submissions: { host: '127.0.0.1', port: 0 } };
       config.dkim = [{ domain: 'example.test', selector: 'mx1', keyFile: join(dir, 'dkim.key') }];
-      config.delivery = { dnsServers: [dns.address], port: remote.port, retrySchedule: ['200ms'] };
+      config.delivery = { dnsServers: [dns.address], port: remote.port, retrySchedule: ['200ms'], allowPrivateAddresses: true };
     });
     const relay = await startChildRelay(files.configPath);
     const transport = nodemailer.createTransport({

@@ -46,26 +46,43 @@ const EVENTS = ['delivered', 'deferred', 'bounced', 'dsn', 'dsn-suppressed', 'fa
 
 export async function startDeliveryEnv(options: EnvOptions = {}): Promise<DeliveryEnv> {
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  const remote = await startReceiver({ host: '127.0.0.2', hostname: 'mx.elsewhere.test', ...options.remote });
-  const home = await startReceiver({ host: '127.0.0.3', port: remote.port, hostname: 'mx.example.test', ...options.home });
-  const dns = await startDnsServer({
-    'example.test': { MX: [{ exchange: 'mx.example.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
-    'mx.example.test': { A: ['127.0.0.3'] },
-    'mx1._domainkey.example.test': { TXT: [dkimValue(keys.publicKey)] },
-    '_dmarc.example.test': { TXT: ['v=DMARC1; p=reject'] },
-    'elsewhere.test': { MX: [{ exchange: 'mx.elsewhere.test', priority: 10 }] },
-    'mx.elsewhere.test': { A: ['127.0.0.2'] },
-    [HOSTNAME]: { A: ['127.0.0.1'] },
-  });
-  const relay = await startTestRelay(
-    (config, dir) => {
-      writeFileSync(join(dir, 'dkim.key'), keys.privateKey, { mode: 0o600 });
-      config.dkim = [{ domain: 'example.test', selector: 'mx1', keyFile: join(dir, 'dkim.key') }];
-      config.delivery = { dnsServers: [dns.address], port: remote.port, retrySchedule: ['100ms'], maxQueueTime: '1h' };
-      options.configure?.(config, dir);
-    },
-    { authFailureDelayMs: 50, ...options.relayOptions },
-  );
+  // Whatever started is stopped again if a later part fails to start (a port taken, a bad config).
+  const started: Array<() => Promise<void>> = [];
+  const stopStarted = () => Promise.all(started.map((stop) => stop().catch(() => undefined)));
+  let remote: Receiver;
+  let home: Receiver;
+  let dns: TestDnsServer;
+  let relay: TestRelay;
+  try {
+    remote = await startReceiver({ host: '127.0.0.2', hostname: 'mx.elsewhere.test', ...options.remote });
+    started.push(() => remote.close());
+    home = await startReceiver({ host: '127.0.0.3', port: remote.port, hostname: 'mx.example.test', ...options.home });
+    started.push(() => home.close());
+    dns = await startDnsServer({
+      'example.test': { MX: [{ exchange: 'mx.example.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
+      'mx.example.test': { A: ['127.0.0.3'] },
+      'mx1._domainkey.example.test': { TXT: [dkimValue(keys.publicKey)] },
+      '_dmarc.example.test': { TXT: ['v=DMARC1; p=reject'] },
+      'elsewhere.test': { MX: [{ exchange: 'mx.elsewhere.test', priority: 10 }] },
+      'mx.elsewhere.test': { A: ['127.0.0.2'] },
+      [HOSTNAME]: { A: ['127.0.0.1'] },
+    });
+    started.push(() => dns.close());
+    const dnsAddress = dns.address;
+    relay = await startTestRelay(
+      (config, dir) => {
+        writeFileSync(join(dir, 'dkim.key'), keys.privateKey, { mode: 0o600 });
+        config.dkim = [{ domain: 'example.test', selector: 'mx1', keyFile: join(dir, 'dkim.key') }];
+        // "The internet" here is loopback: an opt-in, never a production setting.
+        config.delivery = { dnsServers: [dnsAddress], port: remote.port, retrySchedule: ['100ms'], maxQueueTime: '1h', allowPrivateAddresses: true };
+        options.configure?.(config, dir);
+      },
+      { authFailureDelayMs: 50, ...options.relayOptions },
+    );
+  } catch (error) {
+    await stopStarted();
+    throw error;
+  }
   const events: DeliveryEvent[] = [];
   const waiters: Array<{ name: string; predicate: (payload: Record<string, unknown>) => boolean; resolve: (payload: Record<string, unknown>) => void }> = [];
   for (const name of EVENTS) {

@@ -18,7 +18,7 @@ print('pass' if dkim.verify(msg, dnsfunc=dnsfunc) else 'fail')
 /** Runs Debian's python3-dkim on the message, with DNS answered from the test table. */
 export async function dkimpyVerify(raw: Buffer, dns: TestDnsServer): Promise<string> {
   const table = Object.fromEntries([...dns.zones.entries()].filter(([, zone]) => zone.TXT).map(([name, zone]) => [name, (zone.TXT ?? []).join('')]));
-  const result = await run(SYSTEM_PYTHON, ['-c', DKIMPY, JSON.stringify(table)], raw.toString('latin1'));
+  const result = await run(SYSTEM_PYTHON, ['-c', DKIMPY, JSON.stringify(table)], raw);
   if (result.code !== 0) throw new Error(result.stderr);
   return result.stdout.trim();
 }

@@ -1,0 +1,102 @@
+/**
+ * DATA for one listener: builds the spool envelope from the transaction as normalised at the edge,
+ * streams the message into the spool (receive-data.ts) with the listener's header rules and
+ * message checks, and answers 250 only once the message is durable.
+ */
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { Logger } from '../ops/logger';
+import { removeSpamHeaders } from '../spam/header-edit';
+import type { DnsblListing } from '../spam/spam-filter';
+import type { SpoolEnvelope } from '../spool/envelope';
+import { removeForgedAuthResults } from './forged-auth-results';
+import { messageChecksFor, type MessageCheck } from './message-checks';
+import { headerFromRefusal } from './policy';
+import { receiveMessage } from './receive-data';
+import { Replies, SmtpReply } from './reply';
+import type { IntakeContext, ListenerKind } from './session-handlers';
+import { noteDataProgress } from './session-watchdog';
+import { receivedHeader } from './trace-header';
+
+export interface DataTransaction {
+  queueId: string;
+  log: Logger;
+  mailFrom: string;
+  rcptTo: readonly string[];
+}
+
+export type DataOutcome = { ok: true; queueId: string } | { ok: false; reason: string; reply: SmtpReply } | { ok: false; disconnected: true };
+
+export class DataHandler {
+  private readonly checks: readonly MessageCheck[];
+
+  constructor(
+    private readonly kind: ListenerKind,
+    private readonly context: IntakeContext,
+  ) {
+    this.checks = messageChecksFor(kind, { ...(context.inbound ? { inbound: context.inbound } : {}), ...(context.spam ? { spam: context.spam } : {}) }, context.metrics);
+  }
+
+  /** `listings`: the DNS block lists that have the client (asked at connect, mx). */
+  async handle(stream: SMTPServerDataStream, session: SMTPServerSession, transaction: DataTransaction, listings: () => Promise<readonly DnsblListing[]>): Promise<DataOutcome> {
+    try {
+      return { ok: true, queueId: await this.receive(stream, session, transaction, listings) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNECTION' || code === 'ERR_STREAM_PREMATURE_CLOSE') return { ok: false, disconnected: true };
+      const reply = error instanceof SmtpReply ? error : Replies.spoolFailed();
+      if (reasonOf(reply) === 'spool_error') transaction.log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
+      return { ok: false, reply, reason: reasonOf(reply) };
+    }
+  }
+
+  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession, transaction: DataTransaction, listings: () => Promise<readonly DnsblListing[]>): Promise<string> {
+    const { spool, config, metrics } = this.context;
+    const envelope: SpoolEnvelope = {
+      id: transaction.queueId,
+      receivedAt: new Date().toISOString(),
+      mailFrom: transaction.mailFrom,
+      rcptTo: [...transaction.rcptTo],
+      listener: this.kind,
+      clientAddress: session.remoteAddress,
+      ...(typeof session.user === 'string' ? { authUser: session.user } : {}),
+      smtpUtf8: session.envelope.smtpUtf8 === true,
+      bodyType: session.envelope.bodyType === '8bitmime' ? '8bitmime' : '7bit',
+    };
+    const author = envelope.authUser === undefined ? undefined : config.users.find((user) => user.username === envelope.authUser);
+    const { bytes } = await receiveMessage(stream, {
+      envelope,
+      maxMessageBytes: config.limits.maxMessageBytes,
+      budget: this.context.budget,
+      openDraft: (headRoom) => spool.begin(envelope.id, { headRoom }),
+      received: Buffer.from(receivedHeader(session, config.hostname, envelope.id, envelope.rcptTo), 'latin1'),
+      // Mail for signing (every listener but mx) must have a From: the signer reads as we do.
+      ...(this.kind !== 'mx' ? { checkHeader: (header: string) => headerFromRefusal(author?.allowedFrom, header, envelope.smtpUtf8) } : {}),
+      // On mx: forged Authentication-Results of ours go, and the sender's own X-Spam* fields when
+      // our verdict may stand in their place.
+      ...(this.kind === 'mx' ? { rewriteHeader: (header: Buffer) => this.cleanInboundHeader(header) } : {}),
+      checks: this.checks,
+      checkContext: { helo: session.hostNameAppearsAs || session.remoteAddress, log: transaction.log, listings },
+      progress: (chunkBytes) => noteDataProgress(session, chunkBytes),
+    });
+    metrics.accepted.inc({ listener: this.kind });
+    metrics.receivedBytes.inc({ listener: this.kind }, bytes);
+    metrics.spoolMessages.inc();
+    transaction.log.info({ from: envelope.mailFrom, rcpt: envelope.rcptTo.length, bytes }, 'message spooled');
+    this.context.onSpooled?.(envelope);
+    return envelope.id;
+  }
+
+  private cleanInboundHeader(header: Buffer): Buffer {
+    const cleaned = removeForgedAuthResults(header, this.context.config.hostname);
+    return this.context.spam?.marksMessages ? removeSpamHeaders(cleaned) : cleaned;
+  }
+}
+
+function reasonOf(reply: SmtpReply): string {
+  if (reply.reason) return reply.reason;
+  if (reply.code === 552) return 'message_too_big';
+  if (reply.code === 554) return 'bare_line_ending';
+  if (reply.code === 550) return 'dmarc_reject';
+  if (reply.enhanced === '4.7.0') return 'auth_check_failed';
+  return 'spool_error';
+}

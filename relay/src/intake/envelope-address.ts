@@ -1,0 +1,73 @@
+/**
+ * The SMTP layer's edge for addresses. smtp-server (3.21, _parseAddressCommand) checks the path's
+ * syntax, strips a source route, and then rewrites the domain with punycode.toUnicode: labels that
+ * start with a lower-case `xn--` are decoded (`XN--` is not; a fake A-label such as `xn--example-`
+ * decodes to plain `example`), every other label is left as sent, fullwidth letters and soft
+ * hyphens included. Deciding on that would let one recipient have several spellings, so the patch
+ * below hands our handlers the address exactly as the client wrote it, and this module normalises
+ * it once with the relay's one address model (mail/address.ts).
+ */
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { normalizeAddress, type AddressProblem, type Mailbox } from '../mail/address';
+import { SmtpReply } from './reply';
+
+export type EnvelopeAddress = { ok: true; address: string; mailbox?: Mailbox } | { ok: false; reply: SmtpReply; reason: string };
+
+interface ParsedAddress {
+  address: string;
+}
+
+interface AddressParsing {
+  _parseAddressCommand(name: string, command: unknown): ParsedAddress | false;
+}
+
+let installed = false;
+
+export function installRawAddressParsing(): void {
+  if (installed) return;
+  installed = true;
+  const prototype = SMTPConnection.prototype as unknown as AddressParsing;
+  const original = prototype._parseAddressCommand;
+  prototype._parseAddressCommand = function parseAddressCommand(this: AddressParsing, name: string, command: unknown) {
+    const parsed = original.call(this, name, command);
+    if (parsed && parsed.address) {
+      // The same steps smtp-server took before converting the domain (the command passed them).
+      const path = String(command).split(':').slice(1).join(':').trim().split(/\s+/)[0] ?? '';
+      parsed.address = path.slice(1, -1).replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
+    }
+    return parsed;
+  };
+}
+
+const REPLY_TEXT: Record<Exclude<AddressProblem, 'needs_smtputf8'>, string> = {
+  syntax: 'address form not accepted',
+  compatibility_form: 'address form not accepted (fullwidth or other compatibility characters)',
+  invisible_character: 'address form not accepted (invisible characters)',
+};
+
+function refusal(raw: string, problem: AddressProblem, role: 'recipient' | 'sender'): EnvelopeAddress {
+  const shown = raw.replace(/[^\x21-\x7e]/g, '?');
+  if (problem === 'needs_smtputf8') {
+    // RFC 6531 3.5: a non-ASCII address without SMTPUTF8 on MAIL FROM.
+    return { ok: false, reason: 'needs_smtputf8', reply: new SmtpReply(553, '5.6.7', `<${shown}>: non-ASCII address without SMTPUTF8`) };
+  }
+  const enhanced = role === 'recipient' ? '5.1.3' : '5.1.7';
+  return { ok: false, reason: role === 'recipient' ? `bad_recipient_${problem}` : `bad_sender_${problem}`, reply: new SmtpReply(553, enhanced, `<${shown}>: ${REPLY_TEXT[problem]}`) };
+}
+
+/**
+ * RCPT TO. The bare `postmaster` (RFC 5321 4.1.1.3, which servers must accept) is the postmaster
+ * of `postmasterDomain`, when the listener has one.
+ */
+export function recipientAddress(raw: string, utf8: boolean, postmasterDomain?: string): EnvelopeAddress {
+  const address = raw.toLowerCase() === 'postmaster' && postmasterDomain ? `postmaster@${postmasterDomain}` : raw;
+  const normalized = normalizeAddress(address, { utf8 });
+  return normalized.ok ? { ok: true, address: normalized.address, mailbox: normalized.mailbox } : refusal(raw, normalized.problem, 'recipient');
+}
+
+/** MAIL FROM; the null sender `<>` stays ''. */
+export function senderAddress(raw: string, utf8: boolean): EnvelopeAddress {
+  if (raw === '') return { ok: true, address: '' };
+  const normalized = normalizeAddress(raw, { utf8 });
+  return normalized.ok ? { ok: true, address: normalized.address, mailbox: normalized.mailbox } : refusal(raw, normalized.problem, 'sender');
+}

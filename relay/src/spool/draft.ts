@@ -1,0 +1,132 @@
+/**
+ * A message being written to spoolDir/tmp. Exactly one of `commit` or `abort` ends it.
+ *
+ * The intake writes the message once, as it arrives, and decides about it afterwards (inbound
+ * checks read it back from this file). Their verdict headers go in front of the message, so a
+ * draft can be begun with `headRoom`: the message is written after that many bytes, and `commit`
+ * fills the room with the envelope line (padded with spaces, which JSON allows before the newline)
+ * and the headers. Headers too large for the room are handled by copying the message once into a
+ * second temp file behind them, in bounded chunks: slower, never wrong, never in memory.
+ */
+import { createReadStream } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { DirectorySync } from './directory-sync';
+import type { SpoolEnvelope } from './envelope';
+
+const COPY_CHUNK = 64 * 1024;
+
+export interface DraftHead {
+  envelope: SpoolEnvelope;
+  /** Header lines that go in front of the written message (CRLF-terminated). */
+  prefix: Buffer;
+}
+
+export class SpoolDraft {
+  private position: number;
+  private closed = false;
+  private headerBytes = 0;
+
+  constructor(
+    readonly id: string,
+    private tmpPath: string,
+    private readonly finalPath: string,
+    private handle: FileHandle,
+    private readonly queueSync: DirectorySync,
+    private readonly headRoom = 0,
+  ) {
+    this.position = headRoom;
+  }
+
+  /** Bytes of message written so far (after the envelope line or the head room). */
+  get bodyBytes(): number {
+    return this.position - this.headerBytes - this.headRoom;
+  }
+
+  async writeEnvelope(envelope: SpoolEnvelope): Promise<void> {
+    if (this.position !== 0 || this.headRoom !== 0) throw new Error('the envelope goes first (or into the head room at commit)');
+    const line = Buffer.from(`${JSON.stringify(envelope)}\n`, 'utf8');
+    await this.write(line);
+    this.headerBytes = line.length;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    await writeAll(this.handle, chunk, chunk.length, this.position);
+    this.position += chunk.length;
+  }
+
+  /** What has been written after the head room, read back from the file (for inbound checks). */
+  readBack(): Readable {
+    return createReadStream(this.tmpPath, { start: this.headRoom, highWaterMark: COPY_CHUNK });
+  }
+
+  /**
+   * Makes the message durable and visible: fsync file, rename into queue/, fsync queue/ (group
+   * commit). With a head room, `head` says what goes into it.
+   */
+  async commit(head?: DraftHead): Promise<void> {
+    if (this.headRoom > 0) {
+      if (!head) throw new Error('a draft with head room needs its head at commit');
+      await this.writeHead(head);
+    }
+    await this.handle.sync();
+    await this.close();
+    await rename(this.tmpPath, this.finalPath);
+    await this.queueSync.sync();
+  }
+
+  async abort(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await rm(this.tmpPath, { force: true });
+  }
+
+  private async writeHead({ envelope, prefix }: DraftHead): Promise<void> {
+    const json = Buffer.from(JSON.stringify(envelope), 'utf8');
+    const padding = this.headRoom - json.length - 1 - prefix.length;
+    if (padding >= 0) {
+      const head = Buffer.concat([json, Buffer.alloc(padding, 0x20), Buffer.from('\n'), prefix]);
+      await writeAll(this.handle, head, head.length, 0);
+      return;
+    }
+    await this.moveBehind(Buffer.concat([json, Buffer.from('\n'), prefix]));
+  }
+
+  /** The head does not fit: a new temp file gets the head, then the message, copied in chunks. */
+  private async moveBehind(head: Buffer): Promise<void> {
+    const movedPath = `${this.tmpPath}.moved`;
+    const moved = await open(movedPath, 'wx', 0o600);
+    try {
+      await writeAll(moved, head, head.length, 0);
+      const buffer = Buffer.alloc(COPY_CHUNK);
+      let target = head.length;
+      for (let source = this.headRoom; source < this.position; ) {
+        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(COPY_CHUNK, this.position - source), source);
+        if (bytesRead === 0) throw new Error('the spool draft is shorter than written');
+        await writeAll(moved, buffer, bytesRead, target);
+        source += bytesRead;
+        target += bytesRead;
+      }
+    } catch (error) {
+      await moved.close().catch(() => undefined);
+      await rm(movedPath, { force: true });
+      throw error;
+    }
+    await this.handle.close();
+    await rm(this.tmpPath, { force: true });
+    this.handle = moved;
+    this.tmpPath = movedPath;
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+async function writeAll(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  for (let offset = 0; offset < length; ) {
+    const { bytesWritten } = await handle.write(buffer, offset, length - offset, position + offset);
+    offset += bytesWritten;
+  }
+}
