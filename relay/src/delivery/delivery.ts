@@ -16,7 +16,8 @@ import { spoolLayout } from '../spool/layout';
 import { attemptMessage, DELAY_WARNING_MS, type AttemptContext } from './attempt';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
-import { LoadBudget } from './load-budget';
+import { copiesHeld, LoadBudget } from './load-budget';
+import { rewritesFrom } from './outgoing';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { Port25Probe } from './port25-probe';
 import { DeliveryResolver } from './resolver';
@@ -46,7 +47,7 @@ export interface DeliveryHooks {
 const FAILED_PRUNE_MS = 3_600_000;
 
 /** Per-group session limits are delivery.throttle's (throttle.ts); these bound the whole relay. */
-// bytesLoaded: spooled message bytes held in memory by attempts at once (load-budget.ts).
+// bytesLoaded: message bytes attempts hold in memory at once, copies counted (load-budget.ts).
 export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, bytesLoaded: 64 * 1024 * 1024 } as const;
 
 export interface Delivery {
@@ -127,7 +128,13 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   };
   const failureDelay = context.retryScheduleMs[0];
   const loadBudget = new LoadBudget(LIMITS.bytesLoaded);
-  const attempt = async (id: string) => loadBudget.run(await spool.sizeOf(id), () => attemptMessage(context, id));
+  // What an attempt will hold: the message's size times the copies it makes of it.
+  const memoryCost = async (id: string) => {
+    const size = await spool.sizeOf(id);
+    const listener = size > 0 ? (await spool.read(id).catch(() => undefined))?.envelope.listener : undefined;
+    return size * copiesHeld(listener ?? '', rewritesFrom(config));
+  };
+  const attempt = async (id: string) => loadBudget.run(await memoryCost(id), () => attemptMessage(context, id));
   const active = new Scheduler(attempt, LIMITS.messagesInFlight, (id, error) => {
     logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
     return failureDelay;

@@ -1,4 +1,13 @@
 /**
+ * Copies of a message an attempt holds at its peak: the loaded message; when it is signed or its
+ * From rewritten (outgoing.ts) also the signed copy and, for a rewritten forward, the rewritten and
+ * re-sealed copies. A plain forward of mail received on `mx` is sent as loaded.
+ */
+export function copiesHeld(listener: string, rewritesFrom: boolean): number {
+  return listener === 'mx' && !rewritesFrom ? 1 : 3;
+}
+
+/**
  * Bytes of spooled messages delivery holds in memory at once. An attempt reads its message whole
  * (signing and every destination group share that one copy), so without a bound 32 attempts of
  * 20 MB messages would hold 640 MB. Attempts wait here until their message fits; a message larger
