@@ -87,7 +87,8 @@ async function startRelay(world: World, spec: RelaySpec): Promise<ChildRelay> {
     },
     delivery: { dnsServers: [world.dns.address], port: spec.deliveryPort },
   });
-  config.delivery = { ...config.delivery, retrySchedule: ['200ms'], maxQueueTime: '1h' };
+  // "The internet" here is loopback: an opt-in, never a production setting.
+  config.delivery = { ...config.delivery, retrySchedule: ['200ms'], maxQueueTime: '1h', allowPrivateAddresses: true };
   if (spec.srsSecretFile) config.forwarding = { srsSecretFile: spec.srsSecretFile };
   const configPath = join(dir, 'relay.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
