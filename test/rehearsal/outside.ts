@@ -10,8 +10,13 @@ import { startDnsServer, ZoneAnswerer, type DnsServer, type ServedRecord } from 
 import { makeCertificate } from '../helpers/tls';
 import type { RehearsalWorld } from './world';
 
-/** RFC 5737 documentation addresses: the outside mail server; the instance has the EIP the mocks gave. */
-export const OUTSIDE_IP = '198.51.100.25';
+/**
+ * The outside mail server's address: a global unicast one, because delivery connects only to MX
+ * addresses that are public (relay/src/delivery/public-address.ts; RFC 5737 documentation ranges
+ * are not). It exists only inside the rehearsal's network namespace, so nothing leaves the machine.
+ * The instance has the EIP the mocks gave.
+ */
+export const OUTSIDE_IP = '93.184.216.34';
 export const OUTSIDE_DOMAIN = 'example.org';
 export const OUTSIDE_HOST = `mx.${OUTSIDE_DOMAIN}`;
 
