@@ -9,15 +9,9 @@
  */
 import { formatText } from '../../relay/src/check/report';
 import type { CheckReport } from '../../relay/src/check/types';
-import { TEST_STACK_PREFIX, testStackConfig } from './stack-config';
+import { TEST_STACK_PREFIX, testStackConfig, type StackConfig } from './stack-config';
 
-export { TEST_STACK_PREFIX } from './stack-config';
-
-export interface ConfigEntry {
-  value: string;
-  secret?: boolean;
-}
-export type StackConfig = Record<string, ConfigEntry>;
+export { TEST_STACK_PREFIX, type ConfigEntry, type StackConfig } from './stack-config';
 export type StackOutputs = Record<string, unknown>;
 
 /** One stack. The orchestration calls exactly these four, in this order. */

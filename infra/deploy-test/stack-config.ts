@@ -5,7 +5,12 @@
  * DMARC, DKIM and host records at different names of the same zone, never two SPF or DMARC records
  * at one name. Addresses the template gives at its domain (routes, senders, reports) move along.
  */
-import type { StackConfig } from './orchestrate';
+/** One stack config value as `pulumi config --json` shows it. */
+export interface ConfigEntry {
+  value: string;
+  secret?: boolean;
+}
+export type StackConfig = Record<string, ConfigEntry>;
 
 export const TEST_STACK_PREFIX = 'test-';
 

@@ -1,77 +1,67 @@
 /**
- * The mxkit command line (a contract, see ../shared/design.md "The command line"). The only place
- * that calls process.exit. Errors print one line to stderr and exit non-zero.
+ * The mxkit command line (a contract: docs/contracts.md "The command line"). Finds the command,
+ * parses its options by the one contract (commands/contract.ts), runs it, and is the only place
+ * that calls process.exit: 0 success, 1 a runtime failure (one line on stderr), 64 a usage error
+ * (the problem and the command's usage on stderr).
  */
+import { version } from '../../package.json';
 import { ConfigError } from './config/schema';
-import { parseArgs, UsageError } from './commands/args';
-import { runHashPasswordCommand } from './commands/hash-password';
-import { runQueueCommand } from './commands/queue';
-import { runRelayCommand } from './commands/relay-command';
-import { runReportsCommand } from './commands/reports';
-import { runSuppressCommand } from './commands/suppress';
-import { runTraceCommand } from './commands/trace';
-import { runLocalCommand } from './local/local-command';
-import { CHECK_USAGE, runCheckCommand } from './commands/check';
-import { runRecordsCommand } from '../../infra/builders/records-command';
+import { EXIT_FAILURE, EXIT_USAGE, parseCommandLine, UsageError, type Command } from './commands/contract';
+import { COMMANDS } from './commands/registry';
 
-const USAGE = `usage: mxkit <command>
-  relay --config FILE            run the relay
-  local [--state DIR] [--ports auto] [--rspamd off]
-                                 the whole mail system on loopback: DNS, relay, a receiving inbox
-  hash-password                  read a password (hidden on a terminal), print the hash for users[].passwordHash
-  queue list|retry|remove [ID] --config FILE [--json]
-                                 inspect the spool, retry now, remove (no bounce)
-  queue list --failed --config FILE [--json]
-                                 messages that ended without delivery and without a DSN
-  queue import DIR --config FILE move another spool's queue (a removed host's) into this one
-  records --config FILE [--ip IP] [--format zone|json]
-                                 the DNS records the deployment publishes
-  trace <queue-id|address> --config FILE [--json] [--limit N]
-                                 every attempt of a message and how it ended
-  suppress list|remove [ADDRESS] --config FILE [--json]
-                                 recipients refused after hard bounces and complaints
-  reports --config FILE [--days N] [--json]
-                                 received DMARC and TLS reports and complaints
-  ${CHECK_USAGE}`;
+const USAGE = [
+  'usage: mxkit <command> [options]     (mxkit <command> --help for its options)',
+  ...COMMANDS.map((command) => `  ${command.synopsis}\n      ${command.summary}`),
+  '  --version                      print the version',
+].join('\n');
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const print = (line: string) => process.stdout.write(`${line}\n`);
-  switch (command) {
-    case 'relay':
-      return runRelayCommand(parseArgs(rest));
-    case 'local':
-      return runLocalCommand(parseArgs(rest), print);
-    case 'hash-password':
-      return runHashPasswordCommand(print);
-    case 'queue':
-      return runQueueCommand(parseArgs(rest, ['json', 'failed']), print);
-    case 'trace':
-      return runTraceCommand(parseArgs(rest, ['json']), print);
-    case 'suppress':
-      return runSuppressCommand(parseArgs(rest, ['json']), print);
-    case 'reports':
-      return runReportsCommand(parseArgs(rest, ['json']), print);
-    case 'records':
-      return runRecordsCommand(rest, print);
-    case 'check':
-      return runCheckCommand(rest, print);
-    case undefined:
-    case 'help':
-    case '--help':
-      print(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+class CommandUsageError extends Error {
+  constructor(
+    readonly command: Command | undefined,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
-main(process.argv.slice(2)).then(
+async function main(argv: readonly string[], print: (line: string) => void): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    print(USAGE);
+    return 0;
+  }
+  if (name === '--version') {
+    print(`mxkit ${version}`);
+    return 0;
+  }
+  if (name === undefined) throw new CommandUsageError(undefined, 'no command given');
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) throw new CommandUsageError(undefined, `unknown command "${name}"`);
+  try {
+    const args = parseCommandLine(command, rest);
+    if (args.values.help) {
+      print(command.usage);
+      return 0;
+    }
+    return await command.run(args, print);
+  } catch (error) {
+    if (error instanceof UsageError) throw new CommandUsageError(command, error.message);
+    throw error;
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommandUsageError) {
+    const who = error.command ? `mxkit ${error.command.name}` : 'mxkit';
+    process.stderr.write(`${who}: ${error.message}\n${error.command?.usage ?? USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof ConfigError) process.stderr.write(`mxkit: config error: ${error.message}\n`);
+  else process.stderr.write(`mxkit: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT_FAILURE;
+}
+
+main(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).then(
   (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof ConfigError) process.stderr.write(`mxkit: config error: ${error.message}\n`);
-    else if (error instanceof UsageError) process.stderr.write(`mxkit: ${error.message}\n`);
-    else process.stderr.write(`mxkit: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof UsageError ? 64 : 1);
-  },
+  (error: unknown) => process.exit(report(error)),
 );

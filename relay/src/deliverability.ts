@@ -8,7 +8,7 @@
 import type { EventEmitter } from 'node:events';
 import { parseDuration } from './config/duration';
 import type { RelayConfig } from './config/schema';
-import type { AttemptContext } from './delivery/attempt';
+import type { AttemptContext } from './delivery/attempt-context';
 import type { SmtpReply } from './intake/reply';
 import { AlertSender } from './ops/alerts';
 import { AlertWatch, type PortProbe } from './ops/alert-watch';

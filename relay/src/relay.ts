@@ -5,7 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { readTlsMaterial, type LoadedRelay } from './config/load';
+import type { LoadedRelay } from './load-relay';
+import { readTlsMaterial } from './tls/material';
 import { ConfigError } from './config/schema';
 import { startDeliverability, type DeliverabilityOptions } from './deliverability';
 import { startDelivery, type Delivery, type DeliveryHooks } from './delivery/delivery';

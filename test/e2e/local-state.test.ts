@@ -101,12 +101,12 @@ describe('mxkit local state folder', () => {
   it('an unknown --rspamd value is a usage error', async () => {
     const result = await runLocalToExit(['--state', folder('usage-rspamd'), '--rspamd', 'on']);
     expect(result.code).toBe(64);
-    expect(result.stderr.trim()).toMatch(/^mxkit: local: --rspamd takes only "off"/);
+    expect(result.stderr.trim()).toMatch(/^mxkit local: --rspamd takes only "off"/);
   });
 
   it('an unknown --ports value is a usage error', async () => {
     const result = await runLocalToExit(['--state', folder('usage'), '--ports', 'fixed']);
     expect(result.code).toBe(64);
-    expect(result.stderr.trim()).toMatch(/^mxkit: local: --ports takes only "auto"/);
+    expect(result.stderr.trim()).toMatch(/^mxkit local: --ports takes only "auto"/);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { loadRelay } from '../../relay/src/config/load';
+import { loadRelay } from '../../relay/src/load-relay';
 import type { RelayConfigInput } from '../../relay/src/config/schema';
 import { hashPassword } from '../../relay/src/intake/password';
 import { startRelay, type RelayOptions, type RunningRelay } from '../../relay/src/relay';

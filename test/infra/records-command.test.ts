@@ -2,9 +2,10 @@ import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runRecordsCommand } from '../../infra/builders/records-command';
 import { buildRelayConfig, filesUnder } from '../../infra/builders/relay-config';
 import { mtaStsId, mtaStsPolicy } from '../../infra/builders/records';
+import { BUNDLE } from '../helpers/child-relay';
+import { run as runProgram } from '../helpers/run';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mxkit-records-'));
 const files = filesUnder(dir, dir);
@@ -26,10 +27,10 @@ writeFileSync(
   ),
 );
 
-async function run(...args: string[]): Promise<{ code: number; lines: string[] }> {
-  const lines: string[] = [];
-  const code = await runRecordsCommand(args, (line) => lines.push(line));
-  return { code, lines };
+/** `mxkit records` through the built bundle: exit code, stdout lines, stderr. */
+async function run(...args: string[]): Promise<{ code: number | null; lines: string[]; stderr: string }> {
+  const result = await runProgram(process.execPath, [BUNDLE, 'records', ...args]);
+  return { code: result.code, lines: result.stdout === '' ? [] : result.stdout.replace(/\n$/, '').split('\n'), stderr: result.stderr };
 }
 
 describe('mxkit records', () => {
@@ -94,27 +95,28 @@ describe('mxkit records', () => {
     expect(lines.join('\n')).toContain(`_mta-sts.example.com.\t3600\tIN\tTXT\t"v=STSv1; id=${mtaStsId(policy)}"`);
   });
 
-  test('fails with one line naming the problem', async () => {
-    const cases: [string[], number, RegExp][] = [
-      [[], 2, /^mxkit records: --config is required \(usage: /],
-      [['--config', configFile, '--format', 'xml'], 2, /--format must be zone or json/],
-      [['--config', configFile, '--ip', 'nope'], 2, /--ip nope is not an IPv4 address/],
-      [['--config', configFile, '--bogus'], 2, /unknown argument --bogus/],
-      [['--config', path.join(dir, 'missing.json'), '--ip', '192.0.2.1'], 1, /cannot read .*missing\.json: ENOENT/],
+  test('a usage error exits 64 with the problem and the usage on stderr, nothing on stdout', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /^mxkit records: --config is required\nusage: mxkit records --config FILE/],
+      [['--config', configFile, '--format', 'xml'], /^mxkit records: --format must be zone or json\n/],
+      [['--config', configFile, '--ip', 'nope'], /^mxkit records: --ip nope is not an IPv4 address\n/],
+      [['--config', configFile, '--bogus'], /^mxkit records: unknown option --bogus\n/],
     ];
-    for (const [args, expected, message] of cases) {
-      const { code, lines } = await run(...args);
-      expect({ args, code, count: lines.length }).toEqual({ args, code: expected, count: 1 });
-      expect(lines[0]).toMatch(message);
+    for (const [args, message] of cases) {
+      const { code, lines, stderr } = await run(...args);
+      expect({ args, code, lines }).toEqual({ args, code: 64, lines: [] });
+      expect(stderr).toMatch(message);
     }
   });
 
-  test('names the relay config field that is wrong', async () => {
+  test('a config that cannot be read or is wrong exits 1 with one line naming the file or field', async () => {
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ hostname: 'mail.example.com', domains: [], listen: {}, spoolDir: '/x' }));
-    const { code, lines } = await run('--config', bad, '--ip', '192.0.2.1');
-    expect(code).toBe(1);
-    expect(lines).toEqual(['mxkit records: domains: must list at least one mail domain']);
+    const missing = await run('--config', path.join(dir, 'missing.json'), '--ip', '192.0.2.1');
+    expect(missing).toMatchObject({ code: 1, lines: [] });
+    expect(missing.stderr).toMatch(/^mxkit: config error: --config: cannot read .*missing\.json: ENOENT\n$/);
+    const wrong = await run('--config', bad, '--ip', '192.0.2.1');
+    expect(wrong).toEqual({ code: 1, lines: [], stderr: 'mxkit: config error: domains: must list at least one mail domain\n' });
   });
 });
 
@@ -122,7 +124,7 @@ describe('the relay CLI bundle', () => {
   test('can include the records command without pulling in Pulumi', async () => {
     const { build } = await import('esbuild');
     const result = await build({
-      entryPoints: [path.join(__dirname, '../../infra/builders/records-command.ts')],
+      entryPoints: [path.join(__dirname, '../../relay/src/commands/records.ts')],
       bundle: true,
       platform: 'node',
       write: false,

@@ -4,7 +4,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { hashPassword } from '../intake/password';
-import { UsageError } from './args';
+import { noMorePositionals, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
 /** Far more than any password; bounds what is held in memory (and hashed) before the newline. */
 const MAX_PASSWORD_CHARS = 1024;
@@ -64,7 +64,21 @@ async function readFirstLine(input: Readable): Promise<string> {
   return text;
 }
 
-export async function runHashPasswordCommand(print: (line: string) => void, input: TerminalInput = process.stdin, prompt: Writable = process.stderr): Promise<number> {
+export const hashPasswordCommand: Command = {
+  name: 'hash-password',
+  synopsis: 'hash-password',
+  summary: 'read a password (hidden on a terminal), print the hash for users[].passwordHash',
+  usage: `usage: mxkit hash-password
+  reads one password -- typed with echo off on a terminal, or the first line of a pipe -- and
+  prints its scrypt hash for users[].passwordHash`,
+  options: {},
+  run: (args: ParsedCommandLine, print: Print) => {
+    noMorePositionals(args, 0);
+    return runHashPasswordCommand(print);
+  },
+};
+
+export async function runHashPasswordCommand(print: Print, input: TerminalInput = process.stdin, prompt: Writable = process.stderr): Promise<number> {
   let password: string;
   try {
     password = input.isTTY ? await readHiddenLine(input, prompt) : await readFirstLine(input);

@@ -7,12 +7,14 @@
 import { readConfigFile } from '../config/load';
 import { Spool } from '../spool/spool';
 import { moveQueue, TransferError } from '../spool/transfer';
-import { requireOption, UsageError, type ParsedArgs } from './args';
+import { CommandFailure, flag, noMorePositionals, requiredString, UsageError, type ParsedCommandLine, type Print } from './contract';
 
-export async function runQueueImport(args: ParsedArgs, print: (line: string) => void): Promise<number> {
-  const [, from, ...extra] = args.positionals;
-  if (from === undefined || extra.length > 0) throw new UsageError('usage: mxkit queue import DIR --config FILE (DIR: the other spoolDir)');
-  const config = await readConfigFile(requireOption(args, 'config'));
+export async function runQueueImport(args: ParsedCommandLine, print: Print): Promise<number> {
+  const [, from] = args.positionals;
+  if (from === undefined) throw new UsageError('queue import needs DIR (the other spoolDir)');
+  noMorePositionals(args, 2);
+  if (flag(args, 'failed') || flag(args, 'json')) throw new UsageError('queue import takes only DIR and --config');
+  const config = await readConfigFile(requiredString(args, 'config'));
   const target = new Spool(config.spoolDir);
   try {
     const { moved, finished } = await moveQueue(from, target);
@@ -21,8 +23,7 @@ export async function runQueueImport(args: ParsedArgs, print: (line: string) => 
     print(`${moved.length} message${moved.length === 1 ? '' : 's'} moved from ${from} into ${config.spoolDir}; delivery requested`);
     return 0;
   } catch (error) {
-    if (!(error instanceof TransferError)) throw error;
-    process.stderr.write(`mxkit: queue import: ${error.message}\n`);
-    return 1;
+    if (error instanceof TransferError) throw new CommandFailure(`queue import: ${error.message}`);
+    throw error;
   }
 }

@@ -4,7 +4,6 @@
  * `retry` drops a request file the relay picks up (or the next start does); `remove` deletes the
  * message and its state, without a bounce. `list --failed` shows the failed list instead: messages
  * that ended without delivery and without a DSN, with the reason and the remote reply.
- * `import DIR` moves another spool's queue in (queue-import.ts).
  */
 import { readdir } from 'node:fs/promises';
 import { readConfigFile } from '../config/load';
@@ -13,7 +12,7 @@ import { QUEUE_ID_PATTERN } from '../spool/queue-id';
 import { Spool } from '../spool/spool';
 import type { DeliveryState } from '../spool/state';
 import type { FailedRecord } from '../spool/failed';
-import { requireOption, UsageError, type ParsedArgs } from './args';
+import { CommandFailure, flag, noMorePositionals, requiredString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 import { runQueueImport } from './queue-import';
 
 export interface QueueEntry {
@@ -25,44 +24,64 @@ export interface QueueEntry {
   recipients: Array<{ to: string; status: string; attempts: number; lastError?: string }>;
 }
 
-export async function runQueueCommand(args: ParsedArgs, print: (line: string) => void): Promise<number> {
-  const [action, id, ...extra] = args.positionals;
+export const queueCommand: Command = {
+  name: 'queue',
+  synopsis: 'queue list|retry|remove [ID] | import DIR --config FILE [--json] [--failed]',
+  summary: 'inspect the spool, retry now, remove (no bounce), import a removed host\'s queue; --failed: messages that ended without delivery and without a DSN',
+  usage: `usage: mxkit queue list [ID] --config FILE [--json] [--failed]
+       mxkit queue retry [ID] --config FILE
+       mxkit queue remove ID --config FILE
+       mxkit queue import DIR --config FILE
+  list       the queued messages and each recipient's state (--failed: the failed list instead)
+  retry      attempt now (one message, or all), also while the relay runs
+  remove     delete a message and its state, without a bounce
+  import     move another spool's queue (DIR: a removed host's spoolDir) into this one`,
+  options: { config: { type: 'string' }, json: { type: 'boolean' }, failed: { type: 'boolean' } },
+  subcommands: ['list', 'retry', 'remove', 'import'],
+  run: runQueueCommand,
+};
+
+async function runQueueCommand(args: ParsedCommandLine, print: Print): Promise<number> {
+  const [action, id] = args.positionals;
   if (action === 'import') return runQueueImport(args, print);
-  if (extra.length > 0) throw new UsageError('queue takes at most one ID');
+  noMorePositionals(args, 2, 'argument (queue takes at most one ID)');
   if (id !== undefined && !QUEUE_ID_PATTERN.test(id)) throw new UsageError(`"${id}" is not a queue id`);
-  const config = await readConfigFile(requireOption(args, 'config'));
-  const spool = new Spool(config.spoolDir);
-  switch (action) {
-    case 'list': {
-      if (args.options.has('failed')) {
-        const failed = (await spool.failed.list()).filter((record) => id === undefined || record.id === id);
-        if (args.options.has('json')) print(JSON.stringify(failed, null, 2));
-        else formatFailed(failed).forEach(print);
-        return 0;
-      }
-      const entries = await listQueue(spool, id);
-      if (args.options.has('json')) print(JSON.stringify(entries, null, 2));
-      else formatQueue(entries).forEach(print);
-      return 0;
-    }
-    case 'retry':
-      if (id !== undefined && !(await spool.has(id))) return notQueued(id);
-      await spool.requestRetry(id ?? 'all');
-      print(id ? `retry requested for ${id}` : 'retry requested for every queued message');
-      return 0;
-    case 'remove':
-      if (id === undefined) throw new UsageError('queue remove needs an ID');
-      if (!(await spool.remove(id))) return notQueued(id);
-      print(`removed ${id} (no bounce sent)`);
-      return 0;
-    default:
-      throw new UsageError('usage: mxkit queue list|retry|remove [ID] --config FILE [--json] [--failed] | mxkit queue import DIR --config FILE');
-  }
+  if (flag(args, 'failed') && action !== 'list') throw new UsageError('--failed goes with list');
+  if (action === 'remove' && id === undefined) throw new UsageError('queue remove needs an ID');
+  const spool = new Spool((await readConfigFile(requiredString(args, 'config'))).spoolDir);
+  if (action === 'list') return list(spool, id, args, print);
+  if (action === 'retry') return retry(spool, id, print);
+  return remove(spool, id as string, print);
 }
 
-function notQueued(id: string): number {
-  process.stderr.write(`mxkit: ${id} is not in the queue\n`);
-  return 1;
+async function list(spool: Spool, id: string | undefined, args: ParsedCommandLine, print: Print): Promise<number> {
+  if (flag(args, 'failed')) {
+    const failed = (await spool.failed.list()).filter((record) => id === undefined || record.id === id);
+    if (flag(args, 'json')) print(JSON.stringify(failed, null, 2));
+    else formatFailed(failed).forEach(print);
+    return 0;
+  }
+  const entries = await listQueue(spool, id);
+  if (flag(args, 'json')) print(JSON.stringify(entries, null, 2));
+  else formatQueue(entries).forEach(print);
+  return 0;
+}
+
+async function retry(spool: Spool, id: string | undefined, print: Print): Promise<number> {
+  if (id !== undefined && !(await spool.has(id))) return notQueued(id);
+  await spool.requestRetry(id ?? 'all');
+  print(id ? `retry requested for ${id}` : 'retry requested for every queued message');
+  return 0;
+}
+
+async function remove(spool: Spool, id: string, print: Print): Promise<number> {
+  if (!(await spool.remove(id))) return notQueued(id);
+  print(`removed ${id} (no bounce sent)`);
+  return 0;
+}
+
+function notQueued(id: string): never {
+  throw new CommandFailure(`${id} is not in the queue`);
 }
 
 export async function listQueue(spool: Spool, only?: string): Promise<QueueEntry[]> {

@@ -1,11 +1,23 @@
 /** `mxkit relay --config FILE`: run the relay until SIGTERM/SIGINT; SIGHUP reloads TLS files. */
-import { loadRelay } from '../config/load';
+import { loadRelay } from '../load-relay';
 import { createLogger } from '../ops/logger';
 import { startRelay } from '../relay';
-import { requireOption, type ParsedArgs } from './args';
+import { noMorePositionals, requiredString, type Command, type ParsedCommandLine } from './contract';
 
-export async function runRelayCommand(args: ParsedArgs): Promise<number> {
-  const configPath = requireOption(args, 'config');
+export const relayCommand: Command = {
+  name: 'relay',
+  synopsis: 'relay --config FILE',
+  summary: 'run the relay',
+  usage: `usage: mxkit relay --config FILE
+  runs the relay until SIGTERM or SIGINT (a graceful drain); SIGHUP re-reads the TLS files.
+  A bad config stops it with one line naming the field (exit 1).`,
+  options: { config: { type: 'string' } },
+  run: runRelayCommand,
+};
+
+async function runRelayCommand(args: ParsedCommandLine): Promise<number> {
+  noMorePositionals(args, 0);
+  const configPath = requiredString(args, 'config');
   const loaded = await loadRelay(configPath);
   const logger = createLogger(loaded.config.log?.level);
   const relay = await startRelay(loaded, logger);

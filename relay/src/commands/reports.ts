@@ -8,18 +8,26 @@ import { readConfigFile } from '../config/load';
 import { readReports } from '../reports/store';
 import { formatReportsText, summariseReports } from '../reports/summary';
 import { spoolLayout } from '../spool/layout';
-import { optionalOption, requireOption, UsageError, type ParsedArgs } from './args';
+import { flag, integerOption, noMorePositionals, requiredString, type Command, type ParsedCommandLine, type Print } from './contract';
 
-export const REPORTS_USAGE = 'usage: mxkit reports --config FILE [--days N] [--json]';
+export const reportsCommand: Command = {
+  name: 'reports',
+  synopsis: 'reports --config FILE [--days N] [--json]',
+  summary: 'received DMARC and TLS reports and complaints',
+  usage: `usage: mxkit reports --config FILE [--days N] [--json]
+  sending sources with SPF/DKIM/alignment, pass rates by day, whether the DMARC policy can be
+  tightened, and complaints, over the last --days (default 30)`,
+  options: { config: { type: 'string' }, json: { type: 'boolean' }, days: { type: 'string' } },
+  run: runReportsCommand,
+};
 
-export async function runReportsCommand(args: ParsedArgs, print: (line: string) => void): Promise<number> {
-  if (args.positionals.length > 0) throw new UsageError(REPORTS_USAGE);
-  const daysText = optionalOption(args, 'days') ?? '30';
-  if (!/^\d+$/.test(daysText) || Number(daysText) < 1 || Number(daysText) > 3650) throw new UsageError('--days must be a number of days from 1 to 3650');
-  const config = await readConfigFile(requireOption(args, 'config'));
-  const since = Date.now() - Number(daysText) * 86_400_000;
+async function runReportsCommand(args: ParsedCommandLine, print: Print): Promise<number> {
+  noMorePositionals(args, 0);
+  const days = integerOption(args, 'days', 30, 1, 3650, 'a number of days');
+  const config = await readConfigFile(requiredString(args, 'config'));
+  const since = Date.now() - days * 86_400_000;
   const summary = summariseReports(await readReports(spoolLayout(config.spoolDir).reports, since), since);
-  if (args.options.has('json')) print(JSON.stringify(summary, null, 2));
+  if (flag(args, 'json')) print(JSON.stringify(summary, null, 2));
   else {
     if (!config.reports) print('reports are not configured (relay config "reports"): nothing is received');
     formatReportsText(summary).forEach(print);

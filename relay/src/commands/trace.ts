@@ -9,20 +9,29 @@ import { spoolLayout } from '../spool/layout';
 import { QUEUE_ID_PATTERN } from '../spool/queue-id';
 import { endings, formatTraceText } from '../trace/format';
 import { readTrace } from '../trace/reader';
-import { optionalOption, requireOption, UsageError, type ParsedArgs } from './args';
+import { flag, integerOption, noMorePositionals, requiredString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
-export const TRACE_USAGE = 'usage: mxkit trace <queue-id|address> --config FILE [--json] [--limit N]';
+export const traceCommand: Command = {
+  name: 'trace',
+  synopsis: 'trace <queue-id|address> --config FILE [--json] [--limit N]',
+  summary: 'every attempt of a message and how it ended',
+  usage: `usage: mxkit trace <queue-id|address> --config FILE [--json] [--limit N]
+  a queue id: that message's attempts (time, MX host, TLS, the remote reply) and endings
+  an address: the latest messages from or to it (--limit, default 20)`,
+  options: { config: { type: 'string' }, json: { type: 'boolean' }, limit: { type: 'string' } },
+  run: runTraceCommand,
+};
 
-export async function runTraceCommand(args: ParsedArgs, print: (line: string) => void): Promise<number> {
-  const [subject, ...extra] = args.positionals;
-  if (subject === undefined || extra.length > 0) throw new UsageError(TRACE_USAGE);
+async function runTraceCommand(args: ParsedCommandLine, print: Print): Promise<number> {
+  const [subject] = args.positionals;
+  if (subject === undefined) throw new UsageError('needs a queue id or an address');
+  noMorePositionals(args, 1);
   const isId = QUEUE_ID_PATTERN.test(subject);
-  if (!isId && !/^[^@\s]+@[^@\s]+$/.test(subject)) throw new UsageError(`"${subject}" is neither a queue id nor an address\n${TRACE_USAGE}`);
-  const limitText = optionalOption(args, 'limit') ?? '20';
-  if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) throw new UsageError('--limit must be a number from 1 to 1000');
-  const config = await readConfigFile(requireOption(args, 'config'));
-  const traces = await readTrace(spoolLayout(config.spoolDir).trace, isId ? { id: subject } : { address: subject, limit: Number(limitText) });
-  if (args.options.has('json')) print(JSON.stringify(traces.map((trace) => ({ ...trace, endings: endings(trace) })), null, 2));
+  if (!isId && !/^[^@\s]+@[^@\s]+$/.test(subject)) throw new UsageError(`"${subject}" is neither a queue id nor an address`);
+  const limit = integerOption(args, 'limit', 20, 1, 1000, 'a number');
+  const config = await readConfigFile(requiredString(args, 'config'));
+  const traces = await readTrace(spoolLayout(config.spoolDir).trace, isId ? { id: subject } : { address: subject, limit });
+  if (flag(args, 'json')) print(JSON.stringify(traces.map((trace) => ({ ...trace, endings: endings(trace) })), null, 2));
   else formatTraceText(traces).forEach(print);
   return traces.length > 0 ? 0 : 1;
 }

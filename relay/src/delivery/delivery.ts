@@ -5,15 +5,16 @@
  */
 import { EventEmitter } from 'node:events';
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { parseDuration } from '../config/duration';
+import { readNamedFile, readNamedSecretLine } from '../config/named-file';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import type { SpoolEnvelope, SpooledMessage } from '../spool/envelope';
 import type { Spool } from '../spool/spool';
 import { spoolLayout } from '../spool/layout';
-import { attemptMessage, DELAY_WARNING_MS, type AttemptContext } from './attempt';
+import { attemptMessage } from './attempt';
+import { DELAY_WARNING_MS, type AttemptContext } from './attempt-context';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
 import { copiesHeld, LoadBudget } from './load-budget';
@@ -220,12 +221,7 @@ async function srsFor(config: RelayConfig, spool: Spool): Promise<Srs> {
 }
 
 async function readSrsSecret(file: string): Promise<Buffer> {
-  let secret: Buffer;
-  try {
-    secret = await readFile(file);
-  } catch (error) {
-    throw new ConfigError(`forwarding.srsSecretFile: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
+  const secret = await readNamedFile('forwarding.srsSecretFile', file);
   if (secret.length < MIN_SRS_SECRET_BYTES) throw new ConfigError(`forwarding.srsSecretFile: ${file} holds ${secret.length} bytes; an SRS key needs at least ${MIN_SRS_SECRET_BYTES}`);
   return secret;
 }
@@ -235,12 +231,6 @@ async function readSmarthost(config: RelayConfig): Promise<Smarthost | undefined
   if (!smarthost) return undefined;
   // The schema already requires username and passwordFile together.
   if (smarthost.username === undefined || smarthost.passwordFile === undefined) return { host: smarthost.host, port: smarthost.port };
-  let pass: string;
-  try {
-    pass = (await readFile(smarthost.passwordFile, 'utf8')).split(/\r?\n/)[0];
-  } catch (error) {
-    throw new ConfigError(`delivery.smarthost.passwordFile: cannot read ${smarthost.passwordFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  if (pass === '') throw new ConfigError(`delivery.smarthost.passwordFile: ${smarthost.passwordFile} is empty`);
+  const pass = await readNamedSecretLine('delivery.smarthost.passwordFile', smarthost.passwordFile);
   return { host: smarthost.host, port: smarthost.port, auth: { user: smarthost.username, pass } };
 }

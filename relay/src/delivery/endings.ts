@@ -8,7 +8,7 @@ import type { Logger } from '../ops/logger';
 import type { SpoolEnvelope } from '../spool/envelope';
 import type { FailedRecord, NoDsnReason } from '../spool/failed';
 import type { DeliveryState, RecipientState } from '../spool/state';
-import type { AttemptContext } from './attempt';
+import type { AttemptContext } from './attempt-context';
 import { buildDsn, type DsnRecipient } from './dsn';
 import { dsnRecipient } from './forwarding';
 

@@ -5,7 +5,7 @@
  * it but never stamped (relay/src/spam/spam-filter.ts).
  */
 import type { SpamFilter } from '../spam/spam-filter';
-import type { MessageCheck } from './message-checks';
+import type { MessageCheck } from './message-check';
 import { Replies } from './reply';
 
 export function contentScanCheck(spam: SpamFilter, listener: string): MessageCheck {

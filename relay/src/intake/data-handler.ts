@@ -9,11 +9,12 @@ import { removeSpamHeaders } from '../spam/header-edit';
 import type { DnsblListing } from '../spam/spam-filter';
 import type { SpoolEnvelope } from '../spool/envelope';
 import { removeForgedAuthResults } from './forged-auth-results';
-import { messageChecksFor, type MessageCheck } from './message-checks';
+import type { MessageCheck } from './message-check';
+import { messageChecksFor } from './message-checks';
 import { headerFromRefusal } from './policy';
 import { receiveMessage } from './receive-data';
 import { Replies, SmtpReply } from './reply';
-import type { IntakeContext, ListenerKind } from './session-handlers';
+import type { IntakeContext, ListenerKind } from './context';
 import { noteDataProgress } from './session-watchdog';
 import { receivedHeader } from './trace-header';
 

@@ -6,13 +6,14 @@
 import { constants as cryptoConstants } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from '../tls/material';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import { parseDuration } from '../config/duration';
 import { installRawAddressParsing } from './envelope-address';
 import { installGreetingDelayOption } from './greeting-delay';
 import { installEnhancedStatusPassthrough, Replies, type SmtpReply } from './reply';
-import { SessionHandlers, type IntakeContext, type ListenerKind } from './session-handlers';
+import type { IntakeContext, ListenerKind } from './context';
+import { SessionHandlers } from './session-handlers';
 import { armHandshakeDeadline, installSessionWatchdog, releaseOnClose, STRESS_TIMEOUT_MS, type WatchdogOptions } from './session-watchdog';
 import { installParameterCheck } from './smtp-parameters';
 import { logListenerError } from './listener-errors';

@@ -10,44 +10,16 @@
  * the checks before it, as each hop prepends its own) and may replace the Subject (a spam tag);
  * or it throws an SmtpReply to refuse the message, and nothing is stored.
  *
- * To add a check: implement MessageCheck and append it in `messageChecksFor`.
+ * To add a check: implement MessageCheck (message-check.ts) and append it in `messageChecksFor`.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import { replaceSubject } from '../spam/header-edit';
-import type { DnsblListing } from '../spam/spam-filter';
-import type { SpoolEnvelope } from '../spool/envelope';
 import { contentScanCheck } from './content-scan';
+import type { CheckedMessage, MessageCheck } from './message-check';
 import { InboundReplies, type InboundHooks } from './policy';
 import type { SpamFilter } from '../spam/spam-filter';
 import { SmtpReply } from './reply';
-
-export interface CheckedMessage {
-  envelope: SpoolEnvelope;
-  /** HELO/EHLO name, or the client address when there was none. */
-  helo: string;
-  /** The DNS block lists that have the client (mx), asked at connect. */
-  listings(): Promise<readonly DnsblListing[]>;
-  /** Bytes of the message as `open()` gives it. */
-  size: number;
-  /** A new stream of the message as it will be stored now: earlier checks' headers, our Received, the rest. */
-  open(): Readable;
-  log: Logger;
-}
-
-export interface CheckVerdict {
-  /** Header lines to prepend, CRLF-terminated ('' for none). */
-  headers: string;
-  /** A Subject to replace the message's with (rspamd's "rewrite subject"). */
-  subject?: string;
-}
-
-export interface MessageCheck {
-  /** For logs and metrics. */
-  name: string;
-  run(message: CheckedMessage): Promise<CheckVerdict>;
-}
 
 /** The parts of a received message the checks see and may change. */
 export interface CheckInput extends Pick<CheckedMessage, 'envelope' | 'helo' | 'listings' | 'log'> {

@@ -13,7 +13,8 @@ import type { SpoolDraft } from '../spool/spool';
 import type { ByteBudget } from './byte-budget';
 import { HeaderSplitter } from './header-splitter';
 import { LineEndingScanner } from './line-endings';
-import { runMessageChecks, type CheckInput, type MessageCheck } from './message-checks';
+import type { MessageCheck } from './message-check';
+import { runMessageChecks, type CheckInput } from './message-checks';
 import { Replies, SmtpReply } from './reply';
 
 /**

@@ -3,7 +3,6 @@
  * an SmtpReply (code + enhanced status); a handler that throws unexpectedly answers 451 4.3.0,
  * never a silent 550.
  */
-import type { BlockList } from 'node:net';
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -11,46 +10,18 @@ import type {
   SMTPServerDataStream,
   SMTPServerSession,
 } from 'smtp-server';
-import type { RelayConfig } from '../config/schema';
 import type { Logger } from '../ops/logger';
-import type { RelayMetrics } from '../ops/metrics';
 import type { Mailbox } from '../mail/address';
-import type { SpoolEnvelope } from '../spool/envelope';
-import type { DnsblListing, SpamFilter } from '../spam/spam-filter';
+import type { DnsblListing } from '../spam/spam-filter';
 import { newQueueId } from '../spool/queue-id';
-import type { Spool } from '../spool/spool';
-import { authenticate, type AuthDeps } from './auth-handler';
-import type { ConnectionTracker } from './connection-tracker';
+import { authenticate } from './auth-handler';
 import { recipientAddress, senderAddress } from './envelope-address';
-import type { ByteBudget } from './byte-budget';
 import { DataHandler } from './data-handler';
-import { checkInboundRecipient, isSrsAddress, isTrusted, senderAllowed, type InboundHooks } from './policy';
+import { checkInboundRecipient, isSrsAddress, isTrusted, senderAllowed } from './policy';
 import { Replies, SmtpReply } from './reply';
 import { unsupportedParameter } from './smtp-parameters';
+import type { IntakeContext, ListenerKind } from './context';
 
-export type ListenerKind = 'mx' | 'submission' | 'submissions';
-
-export interface IntakeContext {
-  config: RelayConfig;
-  spool: Spool;
-  logger: Logger;
-  metrics: RelayMetrics;
-  /** AUTH throttles and the password worker. */
-  auth: AuthDeps;
-  trusted: BlockList;
-  connections: ConnectionTracker;
-  /** Bytes of messages being received, over all sessions (limits.maxInFlightBytes). */
-  budget: ByteBudget;
-  isDraining(): boolean;
-  /** Called after a message is durably spooled and before the 250 goes out. */
-  onSpooled?(envelope: SpoolEnvelope): void;
-  /** Inbound authentication and SRS bounce addresses for the `mx` listener (from delivery/). */
-  inbound?: InboundHooks;
-  /** DNS block lists, sending limits and content scanning (relay/src/spam). */
-  spam?: SpamFilter;
-  /** Submission only: a refusal for a suppressed recipient (suppression/feed.ts), if any. */
-  suppressedRecipient?(address: string): SmtpReply | undefined;
-}
 
 interface Transaction {
   queueId: string;

@@ -6,7 +6,7 @@ export class LocalError extends Error {
   override name = 'LocalError';
 
   constructor(message: string) {
-    // cli.ts prints "mxkit: <message>": name the command, as `mxkit records` does.
+    // cli.ts prints "mxkit: <message>" for a runtime failure: name the command.
     super(`local: ${message}`);
   }
 }

@@ -7,7 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from './logger';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from '../tls/material';
 
 export interface TlsReloaderOptions {
   certFile: string;

@@ -15,7 +15,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Agent, get as httpsGet } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from './material';
 import { parseDuration } from '../config/duration';
 import type { Logger } from '../ops/logger';
 import { describeCertificate, missingNames, renewalTime } from './certificate';

@@ -5,7 +5,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from './material';
 
 /** Where the certificate in use came from. */
 export type CertificateSource = 'acme' | 'file' | 'temporary';

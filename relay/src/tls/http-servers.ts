@@ -10,7 +10,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from './material';
 import { ConfigError } from '../config/schema';
 import type { PolicySource } from './mta-sts-policy';
 

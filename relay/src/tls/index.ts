@@ -8,12 +8,14 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { LoadedRelay, TlsMaterial } from '../config/load';
 import { parseDuration } from '../config/duration';
+import type { RelayConfig } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
 import { AcmeManager, type TlsRuntimeOptions } from './acme-manager';
 import type { CertificateSource } from './certificate';
+import type { TlsMaterial } from './material';
+import type { AcmeStart } from './startup';
 import { accountThumbprint, ChallengeStore, closeWeb, createAcmeHttpServer, createMtaStsServer, listenWeb } from './http-servers';
 import { openPolicySource } from './mta-sts-policy';
 import { CertificateState } from './state';
@@ -32,8 +34,15 @@ export interface TlsServices {
   stop(): Promise<void>;
 }
 
+/** What start-up read (load-relay.ts LoadedRelay): the config, the certificate to serve, the ACME start. */
+export interface TlsStart {
+  config: RelayConfig;
+  tls: TlsMaterial | undefined;
+  acme?: AcmeStart;
+}
+
 export interface TlsServicesDeps {
-  loaded: LoadedRelay;
+  loaded: TlsStart;
   logger: Logger;
   metrics: RelayMetrics;
   /** Puts a certificate into the SMTP listeners. */

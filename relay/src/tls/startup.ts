@@ -4,10 +4,11 @@
  * else the `tls.certFile` pair if configured, else a temporary self-signed certificate.
  */
 import { createPrivateKey } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import type { TlsMaterial } from '../config/load';
+import { mkdir } from 'node:fs/promises';
+import { readNamedFile } from '../config/named-file';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import { temporaryCertificate, type CertificateSource } from './certificate';
+import type { TlsMaterial } from './material';
 import { readStoredCertificate } from './store';
 
 export type AcmeConfig = NonNullable<NonNullable<RelayConfig['tls']>['acme']>;
@@ -24,23 +25,15 @@ export interface AcmeStart {
   note: string | undefined;
 }
 
-async function readField(field: string, path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    throw new ConfigError(`${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-}
-
 export async function loadAcmeStart(config: RelayConfig, acme: AcmeConfig, files: TlsMaterial | undefined): Promise<AcmeStart> {
   // RFC 8555 §6.2: every request is signed with the account key; Pulumi provisions it.
-  const accountKey = await readField('tls.acme.accountKeyFile', acme.accountKeyFile);
+  const accountKey = await readNamedFile('tls.acme.accountKeyFile', acme.accountKeyFile);
   try {
     createPrivateKey(accountKey);
   } catch (error) {
     throw new ConfigError(`tls.acme.accountKeyFile: ${acme.accountKeyFile} is not a private key: ${(error as Error).message}`);
   }
-  const directoryCa = acme.caFile ? await readField('tls.acme.caFile', acme.caFile) : undefined;
+  const directoryCa = acme.caFile ? await readNamedFile('tls.acme.caFile', acme.caFile) : undefined;
   try {
     await mkdir(acme.stateDir, { recursive: true, mode: 0o700 });
   } catch (error) {

@@ -5,7 +5,7 @@
  * happens long before — at a third of the lifetime left — so the warning means renewal is failing.
  */
 import type { Gauge } from 'prom-client';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from './material';
 import type { Logger } from '../ops/logger';
 import { describeCertificate, type CertificateInfo, type CertificateSource } from './certificate';
 

@@ -8,7 +8,7 @@
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TlsMaterial } from '../config/load';
+import type { TlsMaterial } from './material';
 import { checkKeyFits, describeCertificate, missingNames, type CertificateInfo } from './certificate';
 
 export const CERTIFICATE_FILE = 'certificate.pem';

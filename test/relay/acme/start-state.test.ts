@@ -6,7 +6,7 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadRelay } from '../../../relay/src/config/load';
+import { loadRelay } from '../../../relay/src/load-relay';
 import type { RelayConfigInput } from '../../../relay/src/config/schema';
 import { CERTIFICATE_FILE, writeStoredCertificate } from '../../../relay/src/tls/store';
 import { HOSTNAME, writeRelayFiles } from '../../helpers/relay';

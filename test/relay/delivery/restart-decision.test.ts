@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { loadRelay } from '../../../relay/src/config/load';
+import { loadRelay } from '../../../relay/src/load-relay';
 import { startRelay, type RunningRelay } from '../../../relay/src/relay';
 import type { SpoolEnvelope } from '../../../relay/src/spool/envelope';
 import { startDnsServer, type TestDnsServer } from '../../helpers/dns-server';

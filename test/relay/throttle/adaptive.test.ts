@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadRelay } from '../../../relay/src/config/load';
+import { loadRelay } from '../../../relay/src/load-relay';
 import { startRelay } from '../../../relay/src/relay';
 import { message, startDeliveryEnv, type DeliveryEnv } from '../delivery/env';
 

@@ -3,13 +3,24 @@
  * Ctrl-C or SIGTERM, then stops every part and every child process. A second Ctrl-C skips the
  * relay's graceful drain. Returns the exit code; cli.ts prints errors and exits.
  */
-import { UsageError, type ParsedArgs } from '../commands/args';
-import { arrivalLine, banner } from './banner';
-import { LocalError } from './errors';
-import { startLocalSystem } from './local-system';
-import { AUTO_PORTS, DEFAULT_PORTS, DEFAULT_STATE_DIR, type LocalPorts } from './settings';
+import { arrivalLine, banner } from '../local/banner';
+import { LocalError } from '../local/errors';
+import { startLocalSystem } from '../local/local-system';
+import { AUTO_PORTS, DEFAULT_PORTS, DEFAULT_STATE_DIR, type LocalPorts } from '../local/settings';
+import { noMorePositionals, optionalString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
-export const LOCAL_USAGE = 'mxkit local [--state DIR] [--ports auto] [--rspamd off]';
+export const localCommand: Command = {
+  name: 'local',
+  synopsis: 'local [--state DIR] [--ports auto] [--rspamd off]',
+  summary: 'the whole mail system on loopback: DNS, relay, a receiving inbox',
+  usage: `usage: mxkit local [--state DIR] [--ports auto] [--rspamd off]
+  runs DNS, the relay and a receiving inbox on loopback until Ctrl-C (docs/local.md)
+  --state DIR     keys, spool and endpoints.json live here (default ${DEFAULT_STATE_DIR})
+  --ports auto    free ports instead of the documented fixed ones
+  --rspamd off    no content scanning even when rspamd is installed`,
+  options: { state: { type: 'string' }, ports: { type: 'string' }, rspamd: { type: 'string' } },
+  run: (args, print) => runLocalCommand(args, print),
+};
 
 interface LocalArgs {
   stateDir: string;
@@ -18,17 +29,14 @@ interface LocalArgs {
   rspamd: boolean;
 }
 
-function localArgs(args: ParsedArgs): LocalArgs {
-  if (args.positionals.length > 0) throw new UsageError(`local: unexpected argument "${args.positionals[0]}" (usage: ${LOCAL_USAGE})`);
-  for (const name of args.options.keys()) {
-    if (name !== 'state' && name !== 'ports' && name !== 'rspamd') throw new UsageError(`local: unknown option --${name} (usage: ${LOCAL_USAGE})`);
-  }
-  const state = args.options.get('state');
-  const ports = args.options.get('ports');
-  if (state === '' || state === true) throw new UsageError('local: --state needs a folder');
-  if (ports !== undefined && ports !== 'auto') throw new UsageError('local: --ports takes only "auto" (without it, the documented fixed ports are used)');
-  const rspamd = args.options.get('rspamd');
-  if (rspamd !== undefined && rspamd !== 'off') throw new UsageError('local: --rspamd takes only "off" (without it, rspamd runs when it is installed)');
+function localArgs(args: ParsedCommandLine): LocalArgs {
+  noMorePositionals(args, 0);
+  const state = optionalString(args, 'state');
+  const ports = optionalString(args, 'ports');
+  if (state === '') throw new UsageError('--state needs a folder');
+  if (ports !== undefined && ports !== 'auto') throw new UsageError('--ports takes only "auto" (without it, the documented fixed ports are used)');
+  const rspamd = optionalString(args, 'rspamd');
+  if (rspamd !== undefined && rspamd !== 'off') throw new UsageError('--rspamd takes only "off" (without it, rspamd runs when it is installed)');
   return { stateDir: state ?? DEFAULT_STATE_DIR, ports: ports === 'auto' ? AUTO_PORTS : DEFAULT_PORTS, rspamd: rspamd !== 'off' };
 }
 
@@ -53,7 +61,7 @@ function stopSignal(again: () => void): { requested: Promise<string>; dispose():
   };
 }
 
-export async function runLocalCommand(args: ParsedArgs, print: (line: string) => void, bundle = process.argv[1]): Promise<number> {
+export async function runLocalCommand(args: ParsedCommandLine, print: Print, bundle = process.argv[1]): Promise<number> {
   const { stateDir, ports, rspamd } = localArgs(args);
   let killRelay: () => void = () => undefined;
   // Listening from the start, so a Ctrl-C during start-up still stops what has started.

@@ -1,0 +1,48 @@
+/**
+ * Everything the relay reads before it starts, once: the config file and every file it names
+ * (TLS certificate and key, DKIM keys, the ACME account key and stored certificate). Anything
+ * wrong stops start-up with a ConfigError naming the field: fail closed, never run without a TLS
+ * key or with a DKIM key that cannot sign.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readConfigFile } from './config/load';
+import { readNamedFile } from './config/named-file';
+import { ConfigError, type RelayConfig } from './config/schema';
+import { readTlsMaterial, type TlsMaterial } from './tls/material';
+import { loadAcmeStart, type AcmeStart } from './tls/startup';
+
+export interface LoadedRelay {
+  config: RelayConfig;
+  tls: TlsMaterial | undefined;
+  dkimKeys: Map<string, KeyObject>;
+  /** Set with tls.acme: the account key and where the served certificate came from. */
+  acme?: AcmeStart;
+}
+
+async function readDkimKeys(config: RelayConfig): Promise<Map<string, KeyObject>> {
+  const keys = new Map<string, KeyObject>();
+  for (const [index, entry] of config.dkim.entries()) {
+    const pem = await readNamedFile(`dkim[${index}].keyFile`, entry.keyFile);
+    try {
+      const key = createPrivateKey(pem);
+      if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ed25519') throw new Error(`unsupported key type ${key.asymmetricKeyType}`);
+      keys.set(`${entry.domain}/${entry.selector}`, key);
+    } catch (error) {
+      throw new ConfigError(`dkim[${index}].keyFile: ${entry.keyFile} is not a usable private key: ${(error as Error).message}`);
+    }
+  }
+  return keys;
+}
+
+export async function loadRelay(path: string): Promise<LoadedRelay> {
+  const config = await readConfigFile(path);
+  const files = await readTlsMaterial(config);
+  const dkimKeys = await readDkimKeys(config);
+  // With tls.acme: the stored ACME certificate, else the files, else a temporary self-signed one;
+  // the relay orders a real one in the background (relay/src/tls, docs/tls.md).
+  if (config.tls?.acme) {
+    const acme = await loadAcmeStart(config, config.tls.acme, files);
+    return { config, tls: acme.material, dkimKeys, acme };
+  }
+  return { config, tls: files, dkimKeys };
+}
