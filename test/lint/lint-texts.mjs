@@ -2,9 +2,10 @@
 // (`eslint .`) uses. Reads [{ file, text }] as JSON on stdin, prints [[ "rule: message", ... ]].
 // A child process because jest's module sandbox cannot load the ESM config file.
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
 
-const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 let input = '';
 for await (const chunk of process.stdin) input += chunk;
 const eslint = new ESLint({ cwd: root });
