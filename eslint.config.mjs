@@ -27,6 +27,7 @@ const BELOW_INTAKE = [NOT_INTAKE, NOT_DELIVERY, NOT_COMMANDS, NOT_LOCAL, NOT_CHE
 /** Folder (under relay/src) -> what it may not import, besides RELAY_WIDE. */
 const LAYERS = {
   config: [ONLY_CONFIG],
+  patches: [rule('^\\.\\./', 'patches/ imports nothing of the relay: every layer may use it.')],
   mail: [rule('^\\.\\./(?!mail/)', 'mail/ (the address and message model) is the bottom layer: it imports nothing else of the relay.')],
   spool: [rule('^\\.\\./(?!config/|spool/)', 'spool/ imports only config/: only it touches spoolDir, and it knows nothing of who writes or reads.')],
   intake: [NOT_DELIVERY, NOT_COMMANDS, NOT_LOCAL, NOT_CHECK],

@@ -17,6 +17,7 @@ import { closeServer, dismissIdleSessions, SMTP_LISTENERS, startSmtpListeners, t
 import { PasswordVerifier } from './intake/password-worker';
 import { trustedNetworkList } from './intake/policy';
 import { createOpsServer } from './ops/http';
+import { installPatches } from './patches';
 import type { Logger } from './ops/logger';
 import { RelayMetrics } from './ops/metrics';
 import { SpamFilter } from './spam/spam-filter';
@@ -47,6 +48,8 @@ export interface RunningRelay {
 }
 
 export async function startRelay(loaded: LoadedRelay, logger: Logger, options: RelayOptions = {}): Promise<RunningRelay> {
+  // Refuses to start when a patched module is not the shape its patch was written for.
+  installPatches();
   const { config } = loaded;
   const metrics = new RelayMetrics();
   const spool = new Spool(config.spoolDir);

@@ -23,7 +23,8 @@ const CASES: Case[] = [
   { what: 'the relay importing @pulumi', file: 'relay/src/spool/layout.ts', added: "import '@pulumi/pulumi';", expected: /^no-restricted-imports: .*never imports @pulumi/ },
   { what: 'the relay importing a Pulumi component', file: 'relay/src/ops/logger.ts', added: "import '../../../infra/components/host';", expected: /^no-restricted-imports: .*only infra\/builders/ },
   { what: 'a shared builder importing @pulumi', file: 'infra/builders/txt.ts', added: "import '@pulumi/pulumi';", expected: /^no-restricted-imports: .*no @pulumi/ },
-  { what: 'config importing a layer above it', file: 'relay/src/config/duration.ts', added: "import '../spool/layout';", expected: /^no-restricted-imports: .*config\/ is the bottom layer/ },
+  { what: 'config importing a layer above it', file: 'relay/src/config/duration.ts', added: "import '../spool/layout';", expected: /^no-restricted-imports: .*config\/ imports only mail\// },
+  { what: 'the address model importing config', file: 'relay/src/mail/address-match.ts', added: "import '../config/duration';", expected: /^no-restricted-imports: .*mail\/ .* is the bottom layer/ },
   { what: 'the spool importing delivery', file: 'relay/src/spool/layout.ts', added: "import '../delivery/srs';", expected: /^no-restricted-imports: .*spool\/ imports only config/ },
   { what: 'a module outside cli.ts importing a command', file: 'relay/src/local/banner.ts', added: "import '../commands/contract';", expected: /^no-restricted-imports: .*only cli\.ts dispatches/ },
   {

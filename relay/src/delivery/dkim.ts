@@ -15,7 +15,7 @@ import { dkimSign } from 'mailauth/lib/dkim/sign';
 import type { RelayConfig } from '../config/schema';
 import { readFrom } from '../mail/from-field';
 import { headerSectionOf } from '../mail/header-section';
-import { rememberPrivateKey } from './parsed-key-cache';
+import { installPatches, rememberPrivateKey } from '../patches';
 
 export interface DkimSigner {
   domain: string;
@@ -29,6 +29,8 @@ export class DkimSigningError extends Error {
 }
 
 export function dkimSigners(config: Pick<RelayConfig, 'dkim'>, keys: ReadonlyMap<string, KeyObject>): DkimSigner[] {
+  // mailauth's key parsing answered from the keys parsed at start (patches: crypto.createPrivateKey).
+  installPatches();
   return config.dkim.map((entry) => {
     const key = keys.get(`${entry.domain}/${entry.selector}`);
     if (!key) throw new DkimSigningError(`no key loaded for dkim ${entry.domain}/${entry.selector}`);

@@ -3,41 +3,15 @@
  * syntax, strips a source route, and then rewrites the domain with punycode.toUnicode: labels that
  * start with a lower-case `xn--` are decoded (`XN--` is not; a fake A-label such as `xn--example-`
  * decodes to plain `example`), every other label is left as sent, fullwidth letters and soft
- * hyphens included. Deciding on that would let one recipient have several spellings, so the patch
- * below hands our handlers the address exactly as the client wrote it, and this module normalises
- * it once with the relay's one address model (mail/address.ts).
+ * hyphens included. Deciding on that would let one recipient have several spellings, so a patch
+ * (patches/smtp-server.ts rawEnvelopeAddress) hands our handlers the address exactly as the
+ * client wrote it, and this module normalises it once with the relay's one address model
+ * (mail/address.ts).
  */
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { normalizeAddress, type AddressProblem, type Mailbox } from '../mail/address';
 import { SmtpReply } from './reply';
 
 export type EnvelopeAddress = { ok: true; address: string; mailbox?: Mailbox } | { ok: false; reply: SmtpReply; reason: string };
-
-interface ParsedAddress {
-  address: string;
-}
-
-interface AddressParsing {
-  _parseAddressCommand(name: string, command: unknown): ParsedAddress | false;
-}
-
-let installed = false;
-
-export function installRawAddressParsing(): void {
-  if (installed) return;
-  installed = true;
-  const prototype = SMTPConnection.prototype as unknown as AddressParsing;
-  const original = prototype._parseAddressCommand;
-  prototype._parseAddressCommand = function parseAddressCommand(this: AddressParsing, name: string, command: unknown) {
-    const parsed = original.call(this, name, command);
-    if (parsed && parsed.address) {
-      // The same steps smtp-server took before converting the domain (the command passed them).
-      const path = String(command).split(':').slice(1).join(':').trim().split(/\s+/)[0] ?? '';
-      parsed.address = path.slice(1, -1).replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, '');
-    }
-    return parsed;
-  };
-}
 
 const REPLY_TEXT: Record<Exclude<AddressProblem, 'needs_smtputf8'>, string> = {
   syntax: 'address form not accepted',

@@ -9,13 +9,12 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import type { TlsMaterial } from '../tls/material';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import { parseDuration } from '../config/duration';
-import { installRawAddressParsing } from './envelope-address';
-import { installGreetingDelayOption } from './greeting-delay';
-import { installEnhancedStatusPassthrough, Replies, type SmtpReply } from './reply';
+import { installPatches, type PatchedServerOptions } from '../patches';
+import { Replies, type SmtpReply } from './reply';
 import type { IntakeContext, ListenerKind } from './context';
 import { SessionHandlers } from './session-handlers';
-import { armHandshakeDeadline, installSessionWatchdog, releaseOnClose, STRESS_TIMEOUT_MS, type WatchdogOptions } from './session-watchdog';
-import { installParameterCheck } from './smtp-parameters';
+import { armHandshakeDeadline, releaseOnClose, sessionLifecycle, STRESS_TIMEOUT_MS, type WatchdogOptions } from './session-watchdog';
+import { unsupportedParameter } from './smtp-parameters';
 import { logListenerError } from './listener-errors';
 
 export const SMTP_LISTENERS: readonly ListenerKind[] = ['mx', 'submission', 'submissions'];
@@ -55,6 +54,17 @@ function watchdogOptions(kind: ListenerKind, config: RelayConfig, context: Intak
   };
 }
 
+/** The options our patches of smtp-server read (patches/smtp-server.ts). */
+function patchedOptions(kind: ListenerKind, config: RelayConfig, context: IntakeContext): PatchedServerOptions {
+  return {
+    // Deadlines trickling cannot reset, and the connection slot released on close.
+    sessionLifecycle: sessionLifecycle(watchdogOptions(kind, config, context)),
+    mailParameters: (args, authOffered) => unsupportedParameter('MAIL', args, authOffered),
+    // Only port 25 keeps smtp-server's 100 ms early-talker pause.
+    ...(kind === 'mx' ? {} : { greetingDelayMs: 0 }),
+  };
+}
+
 function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial | undefined, handlers: SessionHandlers): SMTPServerOptions {
   const { config } = context;
   return {
@@ -77,9 +87,7 @@ function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial
     closeTimeout: 30_000,
     logger: false,
     ...SMTP_TLS_OPTIONS,
-    watchdog: watchdogOptions(kind, config, context),
-    // See greeting-delay.ts: only port 25 keeps the early-talker pause.
-    ...(kind === 'mx' ? {} : { greetingDelayMs: 0 }),
+    ...patchedOptions(kind, config, context),
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     onConnect: handlers.onConnect,
     onSecure: handlers.onSecure,
@@ -91,11 +99,8 @@ function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial
 }
 
 export async function startSmtpListeners(context: IntakeContext, tls: TlsMaterial | undefined): Promise<SmtpListener[]> {
-  installEnhancedStatusPassthrough();
-  installGreetingDelayOption();
-  installSessionWatchdog();
-  installRawAddressParsing();
-  installParameterCheck();
+  // The options patchedOptions sets, read by the patches of smtp-server (patches/).
+  installPatches();
   const started: SmtpListener[] = [];
   try {
     for (const kind of SMTP_LISTENERS) {

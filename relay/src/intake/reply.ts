@@ -1,10 +1,9 @@
 /**
  * The one way the relay refuses or defers something: an SMTP reply code plus an RFC 3463 enhanced
  * status code. smtp-server would otherwise guess the enhanced code from the reply code alone
- * (550 -> 5.1.1 even for a policy refusal), so replies built here carry their own.
+ * (550 -> 5.1.1 even for a policy refusal), so replies built here carry their own, and a patch
+ * (relay/src/patches) keeps smtp-server from adding a second.
  */
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-
 export class SmtpReply extends Error {
   override name = 'SmtpReply';
   /** smtp-server reads `responseCode` from handler errors. */
@@ -73,27 +72,3 @@ export const Replies = {
       'user_rate_limit',
     ),
 } as const;
-
-interface SendingConnection {
-  send(code: number, data: unknown, context?: unknown): void;
-}
-
-let installed = false;
-
-/**
- * smtp-server prefixes every reply with an enhanced code looked up from the reply code. When the
- * text already starts with one (every SmtpReply does), tell it not to add a second (context
- * `false`), so `554 5.7.1 Relaying denied` goes out rather than `554 5.6.0 5.7.1 Relaying denied`.
- */
-export function installEnhancedStatusPassthrough(): void {
-  if (installed) return;
-  installed = true;
-  const prototype = SMTPConnection.prototype as unknown as SendingConnection;
-  const originalSend = prototype.send;
-  prototype.send = function send(this: SendingConnection, code: number, data: unknown, context?: unknown) {
-    if (context === undefined && typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data)) {
-      return originalSend.call(this, code, data, false);
-    }
-    return originalSend.call(this, code, data, context);
-  };
-}

@@ -15,8 +15,8 @@
  * While the server owes the client a reply (a handler is running, the message is being checked),
  * nothing times out: RFC 5321 4.5.3.2 has the client wait minutes for those.
  */
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServerSession } from 'smtp-server';
+import type { SessionLifecycle, SmtpConnectionInternals } from '../patches';
 import { SmtpReply } from './reply';
 
 /** Postfix's stress-mode smtpd_timeout. */
@@ -30,21 +30,6 @@ export interface WatchdogOptions {
   minDataRate: number;
 }
 
-interface WatchedConnection {
-  _socket: { _parent?: object };
-  _server: { options: { watchdog?: WatchdogOptions } };
-  _handlerPending?: boolean;
-  _dataStream?: unknown;
-  _parser?: { _dataMode?: boolean } | false;
-  _closing?: boolean;
-  _closed?: boolean;
-  session: SMTPServerSession;
-  send(code: number, data: string): void;
-  init(): void;
-  _onCommand(command: Buffer, callback: () => void): void;
-  _onClose(): void;
-}
-
 class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   private deadline = 0;
@@ -52,7 +37,7 @@ class Watchdog {
   private inData = false;
 
   constructor(
-    private readonly connection: WatchedConnection,
+    private readonly connection: SmtpConnectionInternals,
     private readonly options: WatchdogOptions,
   ) {}
 
@@ -108,8 +93,8 @@ const admissions = new WeakMap<object, () => void>();
 
 /**
  * Releases `release` (idempotent) when the accepted socket closes. smtp-server removes every
- * listener of the plain socket when it starts STARTTLS, so the session's own close (patched
- * below) releases too.
+ * listener of the plain socket when it starts STARTTLS, so the session's own close (the
+ * lifecycle below) releases too.
  */
 export function releaseOnClose(socket: { once(event: 'close', listener: () => void): void }, release: () => void): void {
   admissions.set(socket, release);
@@ -134,37 +119,28 @@ export function noteDataProgress(session: SMTPServerSession, bytes: number): voi
   watchdogs.get(session)?.progress(bytes);
 }
 
-let installed = false;
-
-/** Listeners that pass a `watchdog` option get these deadlines; others behave as shipped. */
-export function installSessionWatchdog(): void {
-  if (installed) return;
-  installed = true;
-  const prototype = SMTPConnection.prototype as unknown as WatchedConnection;
-  const originalInit = prototype.init;
-  prototype.init = function init(this: WatchedConnection) {
-    // The session starts: the TLS socket's parent is the accepted socket that had a handshake deadline.
-    const accepted = this._socket._parent ?? this._socket;
-    clearTimeout(handshakes.get(accepted));
-    handshakes.delete(accepted);
-    const options = this._server.options.watchdog;
-    if (options) {
-      const watchdog = new Watchdog(this, options);
-      watchdogs.set(this.session, watchdog);
+/**
+ * The deadlines of one listener's sessions, as the session lifecycle smtp-server reports to
+ * (patches/smtp-server.ts). Every listener sets one: it also ends an implicit-TLS handshake
+ * deadline when the session starts and releases the connection slot when the session closes.
+ */
+export function sessionLifecycle(options: WatchdogOptions): SessionLifecycle {
+  return {
+    opened(connection) {
+      // The session starts: the TLS socket's parent is the accepted socket that had a handshake deadline.
+      const accepted = connection._socket._parent ?? connection._socket;
+      clearTimeout(handshakes.get(accepted));
+      handshakes.delete(accepted);
+      const watchdog = new Watchdog(connection, options);
+      watchdogs.set(connection.session, watchdog);
       watchdog.arm(options.requestTimeoutMs());
-    }
-    return originalInit.call(this);
-  };
-  const originalOnCommand = prototype._onCommand;
-  prototype._onCommand = function onCommand(this: WatchedConnection, command: Buffer, callback: () => void) {
-    const refusal = watchdogs.get(this.session)?.command((command || '').toString());
-    if (refusal) return this.send(refusal.code, refusal.message);
-    return originalOnCommand.call(this, command, callback);
-  };
-  const originalOnClose = prototype._onClose;
-  prototype._onClose = function onClose(this: WatchedConnection) {
-    watchdogs.get(this.session)?.stop();
-    admissions.get(this._socket._parent ?? this._socket)?.();
-    return originalOnClose.call(this);
+    },
+    command(connection, line) {
+      return watchdogs.get(connection.session)?.command(line);
+    },
+    closed(connection) {
+      watchdogs.get(connection.session)?.stop();
+      admissions.get(connection._socket._parent ?? connection._socket)?.();
+    },
   };
 }

@@ -5,9 +5,9 @@
  * RFC 6152) and SMTPUTF8 (RFC 6531) everywhere, and AUTH (AUTH=, RFC 4954 5) where the session
  * offers AUTH; never DSN (RET, ENVID, NOTIFY, ORCPT: RFC 3461) or REQUIRETLS (RFC 8689), whose
  * promises we do not keep. smtp-server would accept those silently, so the MAIL check runs first
- * thing in its parameter validation (a patch), and RCPT's in our RCPT handler.
+ * thing in its parameter validation (patches/smtp-server.ts mailParameterCheck, given this rule by
+ * listeners.ts), and RCPT's in our RCPT handler.
  */
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SmtpReply } from './reply';
 
 const MAIL_PARAMETERS = new Set(['SIZE', 'BODY', 'SMTPUTF8']);
@@ -19,24 +19,4 @@ export function unsupportedParameter(command: 'MAIL' | 'RCPT', args: Record<stri
     if (!supported) return new SmtpReply(555, '5.5.4', `${command === 'MAIL' ? 'MAIL FROM' : 'RCPT TO'} parameter ${upper.replace(/[^\x21-\x7e]/g, '?').slice(0, 32)} not supported here`);
   }
   return undefined;
-}
-
-interface ValidatingConnection {
-  _validateMailParams(parsed: { args?: Record<string, unknown> | false }): { code: number; message: string; enhancedCode?: string | null } | null;
-  _isSupported(command: string): boolean;
-}
-
-let installed = false;
-
-export function installParameterCheck(): void {
-  if (installed) return;
-  installed = true;
-  const prototype = SMTPConnection.prototype as unknown as ValidatingConnection;
-  const original = prototype._validateMailParams;
-  prototype._validateMailParams = function validateMailParams(this: ValidatingConnection, parsed) {
-    const refusal = unsupportedParameter('MAIL', parsed.args, this._isSupported('AUTH'));
-    // The message starts with its enhanced code, which the passthrough in reply.ts keeps as is.
-    if (refusal) return { code: refusal.code, message: refusal.message };
-    return original.call(this, parsed);
-  };
 }

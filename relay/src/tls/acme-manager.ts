@@ -17,6 +17,7 @@ import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import type { TlsMaterial } from './material';
 import { parseDuration } from '../config/duration';
+import { installPatches } from '../patches';
 import type { Logger } from '../ops/logger';
 import { describeCertificate, missingNames, renewalTime } from './certificate';
 import type { ChallengeStore } from './http-servers';
@@ -51,11 +52,6 @@ export interface AcmeManagerDeps {
 /** ACME HTTP requests that hang must not hold an order (and shutdown) forever. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-// acme-client retries failed requests itself (up to 5 times, 5-25 s apart) before an order
-// fails. Our own jittered schedule owns retries, so a CA that is down fails the attempt at once.
-// This is acme-client's documented global axios instance (README "HTTP client defaults").
-(acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
-
 export class AcmeManager {
   private readonly client: acme.Client;
   private readonly now: () => number;
@@ -68,6 +64,8 @@ export class AcmeManager {
   private stopped = false;
 
   constructor(private readonly deps: AcmeManagerDeps) {
+    // acme-client's own request retries are turned off there: our schedule owns retries.
+    installPatches();
     this.now = deps.options.now ?? Date.now;
     this.random = deps.options.random ?? Math.random;
     this.client = new acme.Client({

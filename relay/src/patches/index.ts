@@ -1,0 +1,54 @@
+/**
+ * Every run-time patch of another module, in one place (docs/architecture.md "Patches"). Each one
+ * replaces a method we cannot otherwise change; each is checked before it is installed -- the
+ * method exists, with the number of parameters it was written against -- so an upgrade of the
+ * patched module that moves things makes start-up refuse with a message naming the module and its
+ * version, instead of the relay running with the patch silently gone. Each patch keeps upstream's
+ * behaviour wherever it does not deliberately change it, and test/relay/patches.test.ts pins each.
+ *
+ * - smtp-server (smtp-server.ts): the greeting delay, our enhanced status codes, the envelope
+ *   address as sent, MAIL FROM parameters, the session lifecycle (deadlines, connection slots);
+ * - node:crypto (crypto-keys.ts): the DKIM keys we sign with, parsed once;
+ * - acme-client (acme-client.ts): no request retries of its own.
+ */
+import { noAcmeClientRetries } from './acme-client';
+import { privateKeyCache } from './crypto-keys';
+import { PatchError, patchProblem, type AnyMethod, type MethodPatch } from './method-patch';
+import { enhancedStatusPassthrough, greetingDelay, mailParameterCheck, rawEnvelopeAddress, sessionClosed, sessionCommand, sessionOpened } from './smtp-server';
+
+export { PatchError, patchProblem } from './method-patch';
+export { rememberPrivateKey } from './crypto-keys';
+export type { PatchedServerOptions, SessionLifecycle, SmtpConnectionInternals, WireReply } from './smtp-server';
+
+/**
+ * In installation order: a later patch of the same method wraps the earlier one (the session
+ * lifecycle hears of a session before the greeting-delay init runs).
+ */
+export const METHOD_PATCHES: readonly MethodPatch[] = [
+  greetingDelay,
+  enhancedStatusPassthrough,
+  rawEnvelopeAddress,
+  mailParameterCheck,
+  sessionOpened,
+  sessionCommand,
+  sessionClosed,
+  privateKeyCache,
+];
+
+let installed = false;
+
+/**
+ * Checks every patch, then installs them all (once per process). Throws a PatchError naming the
+ * module and version when one does not fit: the relay does not start without its patches.
+ */
+export function installPatches(): void {
+  if (installed) return;
+  const problems = METHOD_PATCHES.map((patch) => patchProblem(patch)).filter((problem): problem is string => problem !== undefined);
+  if (problems.length > 0) throw new PatchError(`${problems.join('; ')} -- this version is not supported by the relay (relay/src/patches)`);
+  for (const patch of METHOD_PATCHES) {
+    const owner = patch.owner();
+    owner[patch.method] = patch.replace(owner[patch.method] as AnyMethod);
+  }
+  noAcmeClientRetries();
+  installed = true;
+}
