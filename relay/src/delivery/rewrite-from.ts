@@ -10,7 +10,7 @@
  * DMARC on our own DKIM signature instead of relying on the receiver honouring our ARC seal.
  */
 import addressparser from 'nodemailer/lib/addressparser';
-import { encodeWord } from 'nodemailer/lib/mime-funcs';
+import { decodeHeaderWords, encodeHeaderWords } from '../mail/header-words';
 import { headerEnd } from './message';
 
 /** Longest display name we write (the original's is cut, with an ellipsis). */
@@ -50,34 +50,17 @@ function valueOf(field: Field): string {
   return field.raw.slice(field.raw.indexOf(':') + 1);
 }
 
-/** RFC 2047 encoded-words to text (adjacent encoded-words join without the space between). */
-export function decodeEncodedWords(text: string): string {
-  return text
-    .replace(/(\?=)\s+(=\?)/g, '$1$2')
-    .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (word: string, charset: string, encoding: string, data: string) => {
-      try {
-        const bytes =
-          encoding.toUpperCase() === 'B'
-            ? Buffer.from(data, 'base64')
-            : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_match: string, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
-        return new TextDecoder(charset.replace(/\*.*$/, '')).decode(bytes);
-      } catch {
-        return word; // an unknown charset: keep the word as it was
-      }
-    });
-}
-
 /** A display name as an RFC 5322 quoted-string, or RFC 2047 encoded-words when it is not ASCII. */
 function phrase(text: string): string {
   if (/^[\x20-\x7e]*$/.test(text)) return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-  return encodeWord(text, 'B', 52);
+  return encodeHeaderWords(text, 52);
 }
 
 /** Who the original From names, for "<who> via <domain>": its display name, else its address. */
 export function originalSender(fromValue: string): string {
   const text = Buffer.from(fromValue, 'latin1').toString('utf8');
   const [first] = addressparser(text.replace(/\r\n[ \t]/g, ' '), { flatten: true });
-  const who = decodeEncodedWords(first?.name ?? '').trim() || first?.address?.trim() || 'unknown sender';
+  const who = decodeHeaderWords(first?.name ?? '').trim() || first?.address?.trim() || 'unknown sender';
   // Controls (a hostile name could carry CR/LF or escape sequences) never reach a header.
   // Angle brackets neither: a display name holding one is a From the signer will not read
   // (mail/from-field.ts), since naive readers take what is inside for the address.

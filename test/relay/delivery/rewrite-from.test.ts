@@ -1,10 +1,11 @@
 /** The From rewrite of forwarded mail (RFC 7960 4.1.3), on hostile and ordinary headers alike. */
 import addressparser from 'nodemailer/lib/addressparser';
-import { decodeEncodedWords, rewriteFrom } from '../../../relay/src/delivery/rewrite-from';
+import { rewriteFrom } from '../../../relay/src/delivery/rewrite-from';
+import { decodeHeaderWords } from '../../../relay/src/mail/header-words';
 
 const rewrite = (...headers: string[]) => rewriteFrom(Buffer.from([...headers, '', 'body line', ''].join('\r\n'), 'latin1'), 'info@example.test', 'example.test').toString('latin1');
 const field = (text: string, name: string): string[] => text.match(new RegExp(`^${name}:((?:[^\\r]*)(?:\\r\\n[ \\t][^\\r]*)*)`, 'gim')) ?? [];
-const displayOf = (text: string) => decodeEncodedWords(addressparser(field(text, 'From')[0].slice(5).replace(/\r\n[ \t]/g, ' '))[0]?.name ?? '');
+const displayOf = (text: string) => decodeHeaderWords(addressparser(field(text, 'From')[0].slice(5).replace(/\r\n[ \t]/g, ' '))[0]?.name ?? '');
 
 describe('rewriting the From of a forwarded message', () => {
   test('names the original sender "via" our domain, at the forwarder address, and keeps the original in Reply-To and X-Original-From', () => {
