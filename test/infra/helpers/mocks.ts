@@ -241,13 +241,13 @@ export async function resolve<T>(output: pulumi.Output<T>): Promise<{ value: T; 
   return { value, secret: await pulumi.isSecret(output) };
 }
 
-/** Waits until every outstanding registration has been answered. */
-export async function settle(run: MockRun): Promise<void> {
-  let previous = -1;
-  let stable = 0;
-  while (stable < 5) {
-    await new Promise((r) => setTimeout(r, 10));
-    stable = run.resources.length === previous ? stable + 1 : 0;
-    previous = run.resources.length;
-  }
+/**
+ * Waits until every outstanding registration has been answered: the SDK's own signal that no RPC
+ * (resource registration, invoke, output resolution) is pending -- what the Pulumi runtime waits
+ * for before a program exits (@pulumi/pulumi runtime/settings waitForRPCs, internal, so checked).
+ */
+export async function settle(_run: MockRun): Promise<void> {
+  const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (typeof waitForRPCs !== 'function') throw new Error('@pulumi/pulumi no longer has runtime.waitForRPCs: settle() needs another way to know registrations are done');
+  await waitForRPCs();
 }

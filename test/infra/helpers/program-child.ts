@@ -5,7 +5,7 @@
  * runner itself, so such runs happen here.
  * `node scripts/run-ts.mjs test/infra/helpers/program-child.ts STACK '{"mockOptions":…}'`
  */
-import type { MockOptions } from './mocks';
+import type { MockOptions, MockRun } from './mocks';
 import { runProgram, type ProgramModule } from './stack';
 
 interface ChildRequest {
@@ -27,14 +27,21 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', collect);
   process.on('uncaughtException', collect);
   const report: ChildReport = { failures, registered: [] };
+  let run: MockRun | undefined;
+  const finish = () => {
+    report.registered = (run?.resources ?? []).map((r) => ({ type: r.type, name: r.name }));
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  };
+  // A failing program never settles (registrations whose inputs failed stay unanswered): it is
+  // done when nothing is left to run, which is when Node would exit.
+  process.once('beforeExit', finish);
   try {
-    const run = await runProgram(stack, request.overrides, request.mockOptions, async () => (await import('../../../infra/index.js')) as unknown as ProgramModule);
-    report.registered = run.resources.map((r) => ({ type: r.type, name: r.name }));
+    await runProgram(stack, request.overrides, request.mockOptions, async () => (await import('../../../infra/index.js')) as unknown as ProgramModule, (mocks) => (run = mocks));
   } catch (error) {
     report.error = error instanceof Error ? error.message : String(error);
   }
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.exit(0);
+  finish();
 }
 
 void main();

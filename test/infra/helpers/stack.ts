@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { load } from 'js-yaml';
 import * as pulumi from '@pulumi/pulumi';
 import { sesSigningKey } from '../../../infra/builders/ses';
-import { installMocks, mockKeyPair, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, settle, resolve, type MockOptions, type Recorded } from './mocks';
+import { installMocks, mockKeyPair, MOCK_AWS_SECRET_KEY, MOCK_SES_SMTP_PASSWORD, settle, resolve, type MockOptions, type MockRun, type Recorded } from './mocks';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 export const TEST_HASH = '$scrypt$N=16384,r=8,p=1$c2FsdHNhbHRzYWx0$TESTHASHTESTHASHTESTHASHTESTHASHTESTHASHTEST';
@@ -75,12 +75,15 @@ export async function runProgram(
   overrides: Record<string, string> = {},
   mockOptions: MockOptions = {},
   loadProgram: () => Promise<ProgramModule> = importProgram,
+  /** Sees the recorded registrations as they come (program-child.ts: a failing program never settles). */
+  onMocks?: (run: MockRun) => void,
 ): Promise<ProgramRun> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mxkit-infra-'));
   const bundlePath = path.join(dir, 'mxkit.js');
   writeFileSync(bundlePath, TEST_BUNDLE);
   const config = { ...withTestSecrets(loadStackConfig(stack)), 'mxkit:bundlePath': bundlePath, ...overrides };
   const run = installMocks('mxkit', stack, mockOptions);
+  onMocks?.(run);
   pulumi.runtime.setAllConfig(config, ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword', 'mxkit:alertsWebhook']);
   const warnings: string[] = [];
   const log = pulumi.log as { warn: (message: string) => Promise<void> };
