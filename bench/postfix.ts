@@ -1,7 +1,9 @@
 /**
  * Postfix as the baseline relay, run from its own config directory (no system service, no
- * chroot, loopback only): smtpd on 127.0.0.1:<port>, mynetworks = loopback, relayhost = the sink.
- * Settings follow ../shared/peers.md, where each one was found necessary on these machines.
+ * chroot, loopback only): smtpd on 127.0.0.1:<port>, mynetworks = loopback, relayhost = the sink
+ * (docs/benchmarks.md "Method"). Each setting was found necessary on these machines (no syslog, no
+ * init system): maillog_file inside maillog_file_prefixes (without it `postfix start` exits 1
+ * silently), data_directory owned by postfix, chroot off in master.cf, loopback-only interfaces.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`): read the stack's config, stand up one MailServer, export
- * the outputs named in the design (a contract): publicIp, instanceId, hostname, records,
+ * the outputs docs/contracts.md names (a contract): publicIp, instanceId, hostname, records,
  * submission, dkimSelector, relayConfig (host 1's), hosts (every host), and ses (with mxkit:outbound
  * ses). Nothing else lives here.
  */

@@ -1,9 +1,13 @@
 /**
- * An in-process DNS server (dns2) on 127.0.0.1, UDP and TCP on the same port, answering from a
- * table the test controls. Names not in the table get NXDOMAIN; a known name without the asked
- * type gets an empty NOERROR answer (what real servers do), so "no MX, fall back to A" works.
+ * The DNS server tests use, on top of the local stack's (relay/src/local/dns-server.ts: ZoneAnswerer
+ * and its UDP + TCP server on one loopback port), answering from a table the test controls and may
+ * change while it runs. Names not in the table get NXDOMAIN (any name: the server stands for
+ * every zone a test asks about); a known name without the asked type gets an empty NOERROR answer
+ * (what real servers do), so "no MX, fall back to A" works. Long TXT is split into 255-byte strings.
  */
-import dns2 from 'dns2';
+import type DNS from 'dns2';
+import type { DnsRecord } from '../../infra/builders/records';
+import { startDnsServer as startServer, ZoneAnswerer, type ServedRecord } from '../../relay/src/local/dns-server';
 
 export interface MxRecord {
   exchange: string;
@@ -14,7 +18,7 @@ export interface Zone {
   A?: string[];
   AAAA?: string[];
   MX?: MxRecord[];
-  /** Each entry is one TXT record; long ones are split into 255-byte strings. */
+  /** Each entry is one TXT record. */
   TXT?: string[];
 }
 
@@ -29,64 +33,38 @@ export interface TestDnsServer {
   close(): Promise<void>;
 }
 
-const { Packet } = dns2;
+const normalise = (name: string) => name.toLowerCase().replace(/\.$/, '');
 
-function split255(text: string): string[] {
-  const parts: string[] = [];
-  for (let offset = 0; offset < text.length; offset += 255) parts.push(text.slice(offset, offset + 255));
-  return parts.length ? parts : [''];
+/** The table in the shape the local stack's answerer serves. */
+function servedRecords(zones: ReadonlyMap<string, Zone>): ServedRecord[] {
+  const records: ServedRecord[] = [];
+  const add = (name: string, type: DnsRecord['type'], value: string, priority?: number) =>
+    records.push({ key: `test-${records.length}`, name, type, value, content: value, ttl: 60, ...(priority === undefined ? {} : { priority }) });
+  for (const [name, zone] of zones) {
+    zone.A?.forEach((address) => add(name, 'A', address));
+    zone.AAAA?.forEach((address) => add(name, 'AAAA', address));
+    zone.MX?.forEach((mx) => add(name, 'MX', mx.exchange, mx.priority));
+    zone.TXT?.forEach((text) => add(name, 'TXT', text));
+  }
+  return records;
 }
 
 export async function startDnsServer(initial: Record<string, Zone> = {}): Promise<TestDnsServer> {
-  const zones = new Map<string, Zone>(Object.entries(initial).map(([name, zone]) => [name.toLowerCase(), zone]));
-  const handle: dns2.DnsHandler = (request, send) => {
-    const response = Packet.createResponseFromRequest(request);
-    const [question] = request.questions;
-    const name = question.name.toLowerCase().replace(/\.$/, '');
-    const zone = zones.get(name);
-    if (!zone) {
-      response.header.rcode = 3; // NXDOMAIN
-      void send(response);
-      return;
-    }
-    const base = { name: question.name, class: Packet.CLASS.IN, ttl: 60 };
-    if (question.type === Packet.TYPE.A) zone.A?.forEach((address) => response.answers.push({ ...base, type: Packet.TYPE.A, address } as dns2.Packet.Resource));
-    if (question.type === Packet.TYPE.AAAA) zone.AAAA?.forEach((address) => response.answers.push({ ...base, type: Packet.TYPE.AAAA, address } as dns2.Packet.Resource));
-    if (question.type === Packet.TYPE.MX) zone.MX?.forEach((mx) => response.answers.push({ ...base, type: Packet.TYPE.MX, exchange: mx.exchange, priority: mx.priority } as dns2.Packet.Resource));
-    if (question.type === Packet.TYPE.TXT) zone.TXT?.forEach((text) => response.answers.push({ ...base, type: Packet.TYPE.TXT, data: split255(text) } as dns2.Packet.Resource));
-    void send(response);
-  };
-  // TCP on the same port as UDP, for answers too big for UDP (long DKIM keys; RFC 7766). The port
-  // the kernel gave UDP may be taken for TCP (another process's connection): then try another.
-  const { udp, tcp, port } = await bindBoth(handle);
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    zones,
-    set: (name, zone) => zones.set(name.toLowerCase(), zone),
-    txt: (name) => zones.get(name.toLowerCase().replace(/\.$/, ''))?.TXT ?? [],
-    close: async () => {
-      udp.close();
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  const zones = new Map<string, Zone>(Object.entries(initial).map(([name, zone]) => [normalise(name), zone]));
+  const answerer = {
+    // Authoritative for the top-level domain of whatever is asked, so nothing is REFUSED.
+    answer(request: DNS.Packet): DNS.Packet {
+      const asked = normalise(request.questions[0]?.name ?? '');
+      return new ZoneAnswerer(servedRecords(zones), [asked.slice(asked.lastIndexOf('.') + 1)]).answer(request);
     },
   };
-}
-
-async function bindBoth(handle: dns2.DnsHandler, tries = 10): Promise<{ udp: ReturnType<typeof dns2.createUDPServer>; tcp: ReturnType<typeof dns2.createTCPServer>; port: number }> {
-  for (let attempt = 1; ; attempt++) {
-    const udp = dns2.createUDPServer(handle);
-    await udp.listen(0, '127.0.0.1');
-    const port = udp.address().port;
-    const tcp = dns2.createTCPServer(handle);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(port, '127.0.0.1', () => resolve());
-      });
-      return { udp, tcp, port };
-    } catch (error) {
-      udp.close();
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= tries) throw error;
-    }
-  }
+  const server = await startServer(answerer, '127.0.0.1', 0);
+  return {
+    port: server.port,
+    address: `127.0.0.1:${server.port}`,
+    zones,
+    set: (name, zone) => zones.set(normalise(name), zone),
+    txt: (name) => zones.get(normalise(name))?.TXT ?? [],
+    close: server.close,
+  };
 }

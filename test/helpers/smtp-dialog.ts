@@ -1,6 +1,7 @@
 /**
  * A raw SMTP client for tests that must control every byte (pipelining, smuggling, STARTTLS by
- * hand). Replies are read whole (multi-line aware).
+ * hand): the one SMTP reply reader of the tests. Replies are read whole (multi-line aware, a
+ * reply ends at CRLF after its last line, "NNN text": RFC 5321 4.2.1).
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -57,6 +58,11 @@ export class SmtpDialog {
     return this.ended;
   }
 
+  /** Resolves once the server has closed the connection. */
+  async whenClosed(): Promise<void> {
+    while (!this.ended) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
   get tlsSocket(): TLSSocket | undefined {
     return 'getPeerCertificate' in this.socket ? (this.socket as TLSSocket) : undefined;
   }
@@ -101,13 +107,14 @@ export class SmtpDialog {
     return this.command('EHLO client.test');
   }
 
-  async startTls(ca: string, servername: string, options: ConnectionOptions = {}): Promise<TLSSocket> {
+  /** STARTTLS, verifying the certificate for `servername` against `ca` (undefined: accept any, to look at it). */
+  async startTls(ca: string | undefined, servername: string, options: ConnectionOptions = {}): Promise<TLSSocket> {
     const reply = await this.command('STARTTLS');
     if (reply.code !== 220) throw new Error(`STARTTLS refused: ${reply.lines.join(' ')}`);
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
-    const secure = tlsConnect({ ...options, socket: plain, ca, servername });
+    const secure = tlsConnect({ ...options, socket: plain, servername, ...(ca ? { ca } : { rejectUnauthorized: false }) });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);

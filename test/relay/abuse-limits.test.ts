@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import { Spool } from '../../relay/src/spool/spool';
-import { HOSTNAME, PASSWORD, startTestRelay, tempDir, type TestRelay } from '../helpers/relay';
+import { PASSWORD, startTestRelay, tempDir, type TestRelay } from '../helpers/relay';
 import { SmtpDialog } from '../helpers/smtp-dialog';
+import { relayTransport } from '../helpers/submit';
 
 let t: TestRelay;
 beforeAll(async () => {
@@ -17,8 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const transport = (user: string, pass: string) =>
-  nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, auth: { user, pass }, tls: { ca: t.certificate.cert, servername: HOSTNAME } });
+const transport = (user: string, pass: string) => relayTransport(t, { auth: { user, pass } });
 
 describe('an authenticated user', () => {
   it("cannot put someone else's address in From: (550 5.7.1), so we never DKIM-sign as them", async () => {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import { Spool } from '../../relay/src/spool/spool';
 import { startChildRelay } from '../helpers/child-relay';
-import { HOSTNAME, PASSWORD, writeRelayFiles } from '../helpers/relay';
+import { writeRelayFiles } from '../helpers/relay';
+import { smtpTransport } from '../helpers/submit';
 
 const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
@@ -14,15 +14,7 @@ describe('a relay killed with SIGKILL', () => {
       config.listen = { submissions: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } };
     });
     const relay = await startChildRelay(files.configPath);
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: relay.ports.submissions,
-      secure: true,
-      pool: true,
-      maxConnections: 8,
-      auth: { user: 'app', pass: PASSWORD },
-      tls: { ca: files.certificate.cert, servername: HOSTNAME },
-    });
+    const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert }, { pool: true, maxConnections: 8 });
     const acknowledged = new Map<string, string>(); // queue id -> the exact message we sent
     let refusedQueueIds = 0;
     const sends = Array.from({ length: 60 }, (_, index) => {

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
-import nodemailer from 'nodemailer';
 import { startChildRelay } from '../helpers/child-relay';
-import { HOSTNAME, PASSWORD, startTestRelay, writeRelayFiles, type TestRelay } from '../helpers/relay';
+import { startTestRelay, writeRelayFiles, type TestRelay } from '../helpers/relay';
 import { SmtpDialog } from '../helpers/smtp-dialog';
+import { relayTransport } from '../helpers/submit';
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -30,21 +30,14 @@ describe('the ops endpoint', () => {
   });
 
   it('counts connections, accepted messages, bytes, refusals by reason and auth failures in /metrics', async () => {
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: t.port('submissions'),
-      secure: true,
-      auth: { user: 'app', pass: PASSWORD },
-      tls: { ca: t.certificate.cert, servername: HOSTNAME },
-    });
+    const transport = relayTransport(t);
     await transport.sendMail({ from: 'app@example.test', to: 'a@elsewhere.test', subject: 'm', text: 'metrics' });
     const dialog = await SmtpDialog.open(t.port('mx'));
     await dialog.greet();
     await dialog.command('MAIL FROM:<x@outside.test>');
     await dialog.command('RCPT TO:<victim@elsewhere.test>');
     dialog.close();
-    await nodemailer
-      .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, auth: { user: 'app', pass: 'wrong' }, tls: { ca: t.certificate.cert, servername: HOSTNAME } })
+    await relayTransport(t, { auth: { user: 'app', pass: 'wrong' } })
       .verify()
       .catch(() => undefined);
     const { body } = await get(t.port('http'), '/metrics');

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import { HOSTNAME, PASSWORD, startTestRelay, type TestRelay } from '../helpers/relay';
 import { run, SYSTEM_PYTHON } from '../helpers/run';
+import { relayTransport } from '../helpers/submit';
 
 let t: TestRelay;
 let caFile: string;
@@ -25,14 +25,7 @@ function queueIdOf(reply: string): string {
 
 describe('clients we did not write can submit mail', () => {
   it('nodemailer over STARTTLS on submission, with AUTH PLAIN', async () => {
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: t.port('submission'),
-      secure: false,
-      requireTLS: true,
-      auth: { user: 'app', pass: PASSWORD },
-      tls: { ca: t.certificate.cert, servername: HOSTNAME },
-    });
+    const transport = relayTransport(t, { listener: 'submission' });
     const info = await transport.sendMail({ from: 'app@example.test', to: 'someone@elsewhere.test', subject: 'hello from nodemailer', text: 'body text' });
     expect(info.response).toMatch(/^250 2\.6\.0 Ok: queued as /);
     const body = await spooledBody(queueIdOf(info.response));
@@ -43,13 +36,7 @@ describe('clients we did not write can submit mail', () => {
   });
 
   it('nodemailer over implicit TLS on submissions, with AUTH LOGIN', async () => {
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: t.port('submissions'),
-      secure: true,
-      auth: { user: 'app', pass: PASSWORD, method: 'LOGIN' },
-      tls: { ca: t.certificate.cert, servername: HOSTNAME },
-    });
+    const transport = relayTransport(t, { auth: { user: 'app', pass: PASSWORD, method: 'LOGIN' } });
     const info = await transport.sendMail({ from: 'news@app.example.test', to: 'a@elsewhere.test', subject: 'login', text: 'x' });
     expect(info.response).toMatch(/^250 /);
   });
@@ -95,14 +82,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.test") a
 });
 
 describe('what an authenticated user may send', () => {
-  const transport = () =>
-    nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: t.port('submissions'),
-      secure: true,
-      auth: { user: 'app', pass: PASSWORD },
-      tls: { ca: t.certificate.cert, servername: HOSTNAME },
-    });
+  const transport = () => relayTransport(t);
 
   it('refuses a MAIL FROM outside allowedFrom with 553 5.7.1', async () => {
     await expect(transport().sendMail({ from: 'ceo@example.test', to: 'a@elsewhere.test', text: 'x' })).rejects.toMatchObject({
@@ -126,8 +106,7 @@ describe('failed authentication', () => {
   it('is answered 535 5.7.8, then throttled with 421 once an address keeps failing, and the password never reaches the log', async () => {
     const wrong = 'not-the-password-6d1f';
     const attempt = () =>
-      nodemailer
-        .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, auth: { user: 'app', pass: wrong }, tls: { ca: t.certificate.cert, servername: HOSTNAME } })
+      relayTransport(t, { auth: { user: 'app', pass: wrong } })
         .verify()
         .then(
           () => 'ok',
@@ -139,8 +118,7 @@ describe('failed authentication', () => {
     expect(replies[2]).toMatch(/^421 4\.7\.0 /);
     expect(replies[3]).toMatch(/^421 4\.7\.0 /);
     // The right password does not help a throttled address either.
-    const good = await nodemailer
-      .createTransport({ host: '127.0.0.1', port: t.port('submissions'), secure: true, auth: { user: 'app', pass: PASSWORD }, tls: { ca: t.certificate.cert, servername: HOSTNAME } })
+    const good = await relayTransport(t)
       .verify()
       .catch((error: { response?: string }) => error.response);
     expect(good).toMatch(/^421 4\.7\.0 /);

@@ -1,6 +1,6 @@
 /**
- * The one command-line contract every `mxkit` command follows (docs/contracts.md "The command
- * line"): options parsed by node:util parseArgs in strict mode, so an unknown option (`check
+ * The one command-line contract every `mxkit` command follows (docs/contracts.md "The command line"):
+ * options parsed by node:util parseArgs in strict mode, so an unknown option (`check
  * --smtp-prot 2525`) is refused instead of ignored; `-h`/`--help` on every command prints its
  * usage to stdout and exits 0; a usage error prints one line naming the problem and the usage to
  * stderr and exits 64 (EX_USAGE, sysexits.h); any other failure prints one line to stderr and

@@ -1,5 +1,5 @@
 /**
- * The relay config (a contract, see ../shared/design.md "Relay config"). Parsed once into a typed
+ * The relay config (a contract: docs/contracts.md "Relay config"). Parsed once into a typed
  * RelayConfig; every error names the field. Unknown keys are refused so that a typo does not
  * silently fall back to a default.
  */

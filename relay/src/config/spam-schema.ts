@@ -1,5 +1,5 @@
 /**
- * The `spam` block of the relay config (docs: README "Spam filtering"): DNS block lists asked at
+ * The `spam` block of the relay config (docs/spam.md): DNS block lists asked at
  * connect, and content scanning by rspamd at DATA. Kept apart from schema.ts so the filter's
  * settings read as one piece.
  */

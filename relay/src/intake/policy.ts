@@ -1,5 +1,5 @@
 /**
- * Who may send what (../shared/design.md "Relay behaviour"): envelope address syntax, routes for
+ * Who may send what (docs/contracts.md "Relay behaviour"): envelope address syntax, routes for
  * our domains, users' allowed senders and trusted networks. Pure functions, no I/O.
  */
 import { BlockList, isIP } from 'node:net';

@@ -177,7 +177,7 @@ export class SessionHandlers {
     // An SRS address in our domains is a bounce to mail we forwarded: accepted, and delivery returns
     // it to the original sender, only when it comes from the null sender (real bounces do) and its
     // hash and age check out. Anything else gets the same refusal as an unknown user, whether the
-    // address is valid or not, so RCPT is no oracle and SRS no open relay (design.md).
+    // address is valid or not, so RCPT is no oracle and SRS no open relay (docs/contracts.md "Relay behaviour").
     if (this.kind === 'mx' && recipient.ok && isSrsAddress(recipient.address) && (reply === undefined || (reply.code === 550 && reply.enhanced === '5.1.1'))) {
       const fromNullSender = transaction?.mailFrom === '';
       reply = fromNullSender && this.context.inbound?.isReturnAddress(recipient.address) ? undefined : Replies.unknownUser(recipient.address);

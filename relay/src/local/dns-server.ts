@@ -88,6 +88,11 @@ export class ZoneAnswerer {
   }
 }
 
+/** What the server asks for each query (ZoneAnswerer, or a test's answerer built on it). */
+export interface Answerer {
+  answer(request: DNS.Packet): DNS.Packet;
+}
+
 type Bindable = { once(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown; off(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown };
 
 /** Resolves once bound; rejects with the bind error (EADDRINUSE, ...) instead of emitting it. */
@@ -105,7 +110,7 @@ function bound(server: Bindable, start: (ready: () => void) => void): Promise<vo
  * Binds UDP first, then TCP on the same port. With port 0 the kernel picks the UDP port, which may
  * be taken for TCP: then the UDP socket is released and another port is tried.
  */
-export async function startDnsServer(answerer: ZoneAnswerer, host: string, port: number): Promise<DnsServer> {
+export async function startDnsServer(answerer: Answerer, host: string, port: number): Promise<DnsServer> {
   const handle = (request: DNS.Packet, send: (response: DNS.Packet) => Promise<Buffer>) => {
     send(answerer.answer(request)).catch(() => undefined);
   };

@@ -1,5 +1,5 @@
 /**
- * `DIR/endpoints.json`, a contract (design.md, "Relay config", the `mxkit local` paragraph): written
+ * `DIR/endpoints.json`, a contract (docs/contracts.md "The command line", the `mxkit local` paragraph): written
  * once everything listens, removed when `mxkit local` stops, so whoever waits for the file knows
  * the system is up and never reads the ports of a run that is gone. After the contract's keys come
  * extras (the contract allows extra keys): `submissions` and `mtaSts`, the ports a full

@@ -35,7 +35,7 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly inbound = new Counter({ name: 'mxkit_inbound_auth_total', help: 'Inbound messages by DMARC result and action', labelNames: ['dmarc', 'action'], registers: [this.registry] });
-  // Spam filtering (relay/src/spam; README "Spam filtering").
+  // Spam filtering (relay/src/spam; docs/spam.md).
   readonly spamVerdicts = new Counter({ name: 'mxkit_spam_verdicts_total', help: 'Content-scan verdicts by listener and action (accept|flag|reject|soft_reject|unscanned|tempfail)', labelNames: ['listener', 'action'], registers: [this.registry] });
   readonly dnsblHits = new Counter({ name: 'mxkit_dnsbl_hits_total', help: 'Clients found on a DNS block list, by list and its action (reject|flag)', labelNames: ['zone', 'action'], registers: [this.registry] });
   readonly dnsblRefused = new Counter({ name: 'mxkit_dnsbl_refused_total', help: 'DNSBL answers in 127.255.255.0/24: the list refused our resolver (treated as not listed)', labelNames: ['zone'], registers: [this.registry] });

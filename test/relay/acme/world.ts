@@ -7,15 +7,15 @@ import { generateKeyPairSync } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import type { RelayConfigInput } from '../../../relay/src/config/schema';
 import type { TlsRuntimeOptions } from '../../../relay/src/tls';
 import { startAcmeDns, type AcmeDns } from '../../helpers/acme-dns';
 import { freePort, startPebble, writePebbleHttpsCertificate, type Pebble } from '../../helpers/pebble';
 import { HOSTNAME, startTestRelay, tempDir, type TestRelay } from '../../helpers/relay';
 import { run } from '../../helpers/run';
+import { SmtpDialog } from '../../helpers/smtp-dialog';
 
 export const MTA_STS_HOST = 'mta-sts.example.test';
 export const NAMES = [HOSTNAME, MTA_STS_HOST];
@@ -132,33 +132,14 @@ export async function opensslSerial(port: number, caFile: string, servername: st
  * The certificate a new STARTTLS session on `port` is given. With `ca` the chain is verified for
  * `servername`; without, any certificate is accepted (to look at the temporary one).
  */
-export function startTlsCertificate(port: number, servername: string, ca?: string): Promise<PeerCertificate> {
-  return new Promise((resolve, reject) => {
-    const plain = netConnect({ host: '127.0.0.1', port });
-    let buffer = '';
-    let step = 0;
-    plain.setEncoding('latin1');
-    plain.on('error', reject);
-    plain.on('data', (chunk: string) => {
-      buffer += chunk;
-      const lines = buffer.split('\r\n');
-      // A reply is complete at CRLF after its last line, "NNN text" (RFC 5321 §4.2.1).
-      if (lines.pop() !== '' || !/^\d{3} /.test(lines[lines.length - 1] ?? '')) return;
-      buffer = '';
-      step += 1;
-      if (step === 1) plain.write('EHLO client.test\r\n');
-      else if (step === 2) plain.write('STARTTLS\r\n');
-      else if (step === 3) {
-        plain.removeAllListeners('data');
-        const secure = tlsConnect({ socket: plain, servername, ...(ca ? { ca } : { rejectUnauthorized: false }) });
-        secure.once('secureConnect', () => {
-          resolve(secure.getPeerCertificate());
-          secure.end('QUIT\r\n');
-        });
-        secure.once('error', reject);
-      }
-    });
-  });
+export async function startTlsCertificate(port: number, servername: string, ca?: string): Promise<PeerCertificate> {
+  const dialog = await SmtpDialog.open(port);
+  try {
+    await dialog.greet();
+    return (await dialog.startTls(ca, servername)).getPeerCertificate();
+  } finally {
+    dialog.close();
+  }
 }
 
 export interface WebAnswer {

@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import { dkimValue } from '../../../infra/builders/records';
 import { startChildRelay } from '../../helpers/child-relay';
 import { startDnsServer } from '../../helpers/dns-server';
 import { startReceiver } from '../../helpers/receiver';
-import { HOSTNAME, PASSWORD, writeRelayFiles } from '../../helpers/relay';
+import { writeRelayFiles } from '../../helpers/relay';
+import { smtpTransport } from '../../helpers/submit';
 
 const messageId = (raw: Buffer) => /^Message-ID: <([^>]+)>/im.exec(raw.toString('latin1'))?.[1] ?? '';
 
@@ -26,15 +26,7 @@ describe('a relay killed with SIGKILL in the middle of delivering', () => {
       config.delivery = { dnsServers: [dns.address], port: remote.port, retrySchedule: ['200ms'], allowPrivateAddresses: true };
     });
     const relay = await startChildRelay(files.configPath);
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: relay.ports.submissions,
-      secure: true,
-      pool: true,
-      maxConnections: 4,
-      auth: { user: 'app', pass: PASSWORD },
-      tls: { ca: files.certificate.cert, servername: HOSTNAME },
-    });
+    const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert }, { pool: true, maxConnections: 4 });
     const acknowledged = new Set<string>();
     const total = 40;
     let killed = false;

@@ -6,13 +6,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import { dkimValue } from '../../../infra/builders/records';
 import type { RelayConfigInput } from '../../../relay/src/config/schema';
 import type { RelayOptions } from '../../../relay/src/relay';
 import { startDnsServer, type TestDnsServer } from '../../helpers/dns-server';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../helpers/receiver';
-import { HOSTNAME, PASSWORD, startTestRelay, type TestRelay } from '../../helpers/relay';
+import { HOSTNAME, startTestRelay, type TestRelay } from '../../helpers/relay';
+import { relayTransport } from '../../helpers/submit';
 
 export interface DeliveryEvent {
   name: string;
@@ -96,13 +96,7 @@ export async function startDeliveryEnv(options: EnvOptions = {}): Promise<Delive
       }
     });
   }
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: relay.port('submissions'),
-    secure: true,
-    auth: { user: 'app', pass: PASSWORD },
-    tls: { ca: relay.certificate.cert, servername: HOSTNAME },
-  });
+  const transport = relayTransport(relay);
   return {
     relay,
     dns,

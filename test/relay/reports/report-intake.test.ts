@@ -1,10 +1,10 @@
 import { request } from 'node:http';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { BUNDLE } from '../../helpers/child-relay';
-import { HOSTNAME } from '../../helpers/relay';
 import { dmarcXml, gzip, reportMessage, tlsRptJson, zip, type Attachment, type DmarcRowFixture } from '../../helpers/report-fixtures';
 import { run } from '../../helpers/run';
 import { SmtpDialog } from '../../helpers/smtp-dialog';
+import { relayTransport } from '../../helpers/submit';
 import { startDeliveryEnv, type DeliveryEnv } from '../delivery/env';
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -47,7 +47,7 @@ describe('DMARC and TLS-RPT reports received by the relay itself', () => {
         config.reports = { dmarc: ['dmarc-reports@example.test'], tlsRpt: ['tls-reports@example.test'], complaints: ['abuse@example.test'] };
       },
     });
-    mx = nodemailer.createTransport({ host: '127.0.0.1', port: env.relay.port('mx'), secure: false, tls: { ca: env.relay.certificate.cert, servername: HOSTNAME } });
+    mx = relayTransport(env.relay, { listener: 'mx' });
     // A week of daily reports from our own IP, all passing but 1 message of 71: gzip (as Google
     // and Microsoft send them), zip (as Yahoo does) and plain XML.
     const today = Math.floor(Date.now() / 1000 / DAY_SECONDS) * DAY_SECONDS;

@@ -4,10 +4,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
-import { HOSTNAME, PASSWORD } from '../../helpers/relay';
+import { PASSWORD } from '../../helpers/relay';
 import { GTUBE, GTUBE_ADD_HEADER, GTUBE_REWRITE_SUBJECT, startTestRspamd, type TestRspamd } from '../../helpers/rspamd';
 import { SmtpDialog, type Reply } from '../../helpers/smtp-dialog';
+import { relayTransport } from '../../helpers/submit';
 import { startDeliveryEnv, message, type DeliveryEnv } from '../delivery/env';
 
 /** One message to the relay's mx listener from `localAddress`; the reply to RCPT if refused, else to DATA. */
@@ -157,13 +157,7 @@ describe('spam filtering in the relay (rspamd + DNSBL)', () => {
   });
 
   it('answers the (N+1)th message of a user over its hourly limit with 450 4.7.1 and when to retry', async () => {
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: env.relay.port('submissions'),
-      secure: true,
-      auth: { user: 'limited', pass: PASSWORD },
-      tls: { ca: env.relay.certificate.cert, servername: HOSTNAME },
-    });
+    const transport = relayTransport(env.relay, { auth: { user: 'limited', pass: PASSWORD } });
     try {
       const send = (n: number) => transport.sendMail({ envelope: { from: 'limited@example.test', to: ['someone@elsewhere.test'] }, raw: message(`limited ${n}`, 'limited@example.test') });
       await send(1);

@@ -1,12 +1,13 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import pino from 'pino';
 import { SuppressionList } from '../../../relay/src/suppression/list';
 import { BUNDLE } from '../../helpers/child-relay';
-import { HOSTNAME, PASSWORD, tempDir } from '../../helpers/relay';
+import { tempDir } from '../../helpers/relay';
 import { arfMessage, reportMessage } from '../../helpers/report-fixtures';
 import { run } from '../../helpers/run';
+import { relayTransport } from '../../helpers/submit';
 import { message, startDeliveryEnv, type DeliveryEnv } from '../delivery/env';
 
 interface RefusedError {
@@ -43,8 +44,8 @@ describe('the suppression list', () => {
       },
       relayOptions: { delivery: { controlPollMs: 50 } },
     });
-    submission = nodemailer.createTransport({ host: '127.0.0.1', port: env.relay.port('submissions'), secure: true, auth: { user: 'app', pass: PASSWORD }, tls: { ca: env.relay.certificate.cert, servername: HOSTNAME } });
-    mx = nodemailer.createTransport({ host: '127.0.0.1', port: env.relay.port('mx'), secure: false, tls: { ca: env.relay.certificate.cert, servername: HOSTNAME } });
+    submission = relayTransport(env.relay);
+    mx = relayTransport(env.relay, { listener: 'mx' });
   });
   afterAll(async () => {
     submission.close();
