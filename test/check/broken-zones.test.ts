@@ -4,7 +4,7 @@ import { checkPtr } from '../../relay/src/check/dns-checks';
 import { createDnsClient } from '../../relay/src/check/dns-client';
 import { runChecks } from '../../relay/src/check/run-checks';
 import type { CheckReport } from '../../relay/src/check/types';
-import { ptrName } from '../helpers/check-dns';
+import { ptrName } from '../helpers/dns-server';
 import { HOSTNAME } from '../helpers/relay';
 import { BLOCKLIST, DOMAIN, IP, goodZone, startWorld, withRecord, type World } from './world';
 

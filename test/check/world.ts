@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { buildMailRecords, mtaStsPolicy, type MailRecordsInput } from '../../infra/builders/records';
 import type { CheckOptions } from '../../relay/src/check/types';
-import { ptrName, startCheckDns, type CheckDnsServer, type TestRecord } from '../helpers/check-dns';
+import { ptrName, startCheckDns, type CheckDnsServer, type TestRecord } from '../helpers/dns-server';
 import { HOSTNAME, startTestRelay, tempDir, type TestRelay } from '../helpers/relay';
 
 export const DOMAIN = 'example.test';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import type { RelayConfigInput } from '../../../relay/src/config/schema';
 import type { TlsRuntimeOptions } from '../../../relay/src/tls';
-import { startAcmeDns, type AcmeDns } from '../../helpers/acme-dns';
+import { startAcmeDns, type AcmeDns } from '../../helpers/dns-server';
 import { freePort, startPebble, writePebbleHttpsCertificate, type Pebble } from '../../helpers/pebble';
 import { HOSTNAME, startTestRelay, tempDir, type TestRelay } from '../../helpers/relay';
 import { run } from '../../helpers/run';
