@@ -14,7 +14,7 @@ import { DMARC_POLICIES, type DmarcPolicy, type MtaStsMode } from './builders/re
 import type { RelayRoute, RelayUser, TlsMode } from './builders/relay-config';
 import { SPAM_MODES, type DnsblEntry, type SpamMode } from './builders/spam';
 import { dnsblZoneSchema } from '../relay/src/config/spam-schema';
-import { readDeploymentShape, type DomainEntry } from './config-shape';
+import { readDeploymentShape, type ConfigReader, type DeploymentShape, type DomainEntry } from './config-shape';
 
 export const TLS_MODES = ['acme', 'acme-staging', 'self-signed'] as const;
 /** How mail leaves: `direct` to each domain's MX on port 25, or through Amazon SES (components/ses.ts). */
@@ -127,154 +127,214 @@ export function architectureOf(instanceType: string): 'arm64' | 'x86_64' {
 
 type Raw = Record<string, string | undefined>;
 
-export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname, '..')): ParsedStackConfig {
-  const errors: string[] = [];
+/** The readers every key goes through: each failure is collected, named by its key. */
+interface Reader extends ConfigReader {
+  required(key: string): string;
+  oneOf<T extends string>(key: string, choices: readonly T[], fallback: T): T;
+  /** A DNS name in A-label form, or undefined (with a failure) when it is not one. */
+  name(key: string, value: string | undefined): string | undefined;
+}
+
+function readerOf(raw: Raw, errors: string[]): Reader {
   const fail = (key: string, message: string) => void errors.push(`${key} ${message}`);
   const text = (key: string): string | undefined => {
     const value = raw[key]?.trim();
     return value === '' ? undefined : value;
   };
-  const required = (key: string): string => {
-    const value = text(key);
-    if (value === undefined) fail(key, 'is required');
-    return value ?? '';
-  };
-  const oneOf = <T extends string>(key: string, choices: readonly T[], fallback: T): T => {
-    const value = text(key) ?? fallback;
-    if (!(choices as readonly string[]).includes(value)) fail(key, `must be one of ${choices.join('|')}`);
-    return value as T;
-  };
-  const name = (key: string, value: string | undefined): string | undefined => {
-    if (value === undefined) return undefined;
-    try {
-      return toALabel(value, key);
-    } catch {
-      fail(key, `must be a DNS name like example.com (got "${value}")`);
-      return undefined;
-    }
-  };
-  const json = <T>(key: string, schema: z.ZodType<T>, fallback: T): T => {
-    const value = text(key);
-    if (value === undefined) return fallback;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      fail(key, 'must be JSON');
+  return {
+    fail,
+    text,
+    required: (key) => {
+      const value = text(key);
+      if (value === undefined) fail(key, 'is required');
+      return value ?? '';
+    },
+    oneOf: (key, choices, fallback) => {
+      const value = text(key) ?? fallback;
+      if (!(choices as readonly string[]).includes(value)) fail(key, `must be one of ${choices.join('|')}`);
+      return value as typeof fallback;
+    },
+    name: (key, value) => {
+      if (value === undefined) return undefined;
+      try {
+        return toALabel(value, key);
+      } catch {
+        fail(key, `must be a DNS name like example.com (got "${value}")`);
+        return undefined;
+      }
+    },
+    json: <T>(key: string, schema: z.ZodType<T>, fallback: T): T => {
+      const value = text(key);
+      if (value === undefined) return fallback;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        fail(key, 'must be JSON');
+        return fallback;
+      }
+      const result = schema.safeParse(parsed);
+      if (result.success) return result.data;
+      const issue = result.error.issues[0];
+      const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+      fail(`${key}${where}`, issue.message);
       return fallback;
-    }
-    const result = schema.safeParse(parsed);
-    if (result.success) return result.data;
-    const issue = result.error.issues[0];
-    const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    fail(`${key}${where}`, issue.message);
-    return fallback;
+    },
   };
+}
 
+function refuseUnknownKeys(raw: Raw, read: Reader): void {
   for (const key of Object.keys(raw)) {
-    if (key.startsWith('mxkit:') && !(KNOWN_KEYS as readonly string[]).includes(key)) fail(key, 'is not a known key (typo?)');
+    if (key.startsWith('mxkit:') && !(KNOWN_KEYS as readonly string[]).includes(key)) read.fail(key, 'is not a known key (typo?)');
   }
-  let reportsToSet: string | undefined;
-  const reportsText = text('mxkit:reportsTo');
-  if (reportsText !== undefined) {
-    try {
-      reportsToSet = toAsciiAddress(reportsText, 'mxkit:reportsTo');
-    } catch {
-      fail('mxkit:reportsTo', 'must be an address like dmarc@example.com');
-    }
+}
+
+function readReportsTo(read: Reader): string | undefined {
+  const value = read.text('mxkit:reportsTo');
+  if (value === undefined) return undefined;
+  try {
+    return toAsciiAddress(value, 'mxkit:reportsTo');
+  } catch {
+    read.fail('mxkit:reportsTo', 'must be an address like dmarc@example.com');
+    return undefined;
   }
-  const shape = readDeploymentShape({ text, fail, json }, reportsToSet);
-  const [{ domain, cloudflareZoneId }] = shape.domains;
-  const reportsTo = reportsToSet;
-  const [hostname] = shape.hostnames;
-  const cloudflareApiToken = required('cloudflare:apiToken');
-  const region = required('aws:region');
-  const instanceType = text('mxkit:instanceType') ?? 't4g.small';
-  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) fail('mxkit:instanceType', 'must be an EC2 instance type like t4g.small');
-  const dmarcPolicy = oneOf('mxkit:dmarcPolicy', DMARC_POLICIES, 'none');
-  const tls = oneOf('mxkit:tls', TLS_MODES, 'acme');
-  const acmeEmail = tls === 'self-signed' ? undefined : text('mxkit:acmeEmail') ?? reportsTo ?? `postmaster@${domain}`;
-  if (acmeEmail !== undefined && !z.string().email().safeParse(acmeEmail).success) fail('mxkit:acmeEmail', 'must be an address like ops@example.com');
+}
+
+/** DMARC, TLS and MTA-STS: what the records and the certificates say. */
+function readMailPolicy(read: Reader, domain: string, reportsTo: string | undefined) {
+  const dmarcPolicy = read.oneOf('mxkit:dmarcPolicy', DMARC_POLICIES, 'none');
+  const tls = read.oneOf('mxkit:tls', TLS_MODES, 'acme');
+  const acmeEmail = tls === 'self-signed' ? undefined : read.text('mxkit:acmeEmail') ?? reportsTo ?? `postmaster@${domain}`;
+  if (acmeEmail !== undefined && !z.string().email().safeParse(acmeEmail).success) read.fail('mxkit:acmeEmail', 'must be an address like ops@example.com');
   // MTA-STS needs a publicly trusted certificate for the policy host (RFC 8461 §3.3), so by
   // default it is published only when the relay gets certificates from ACME.
-  const mtaStsMode = oneOf('mxkit:mtaStsMode', MTA_STS_MODES, tls === 'self-signed' ? 'none' : 'testing');
-  const mtaStsMaxAge = text('mxkit:mtaStsMaxAge') ?? '7d';
-  if (!DURATION_PATTERN.test(mtaStsMaxAge)) fail('mxkit:mtaStsMaxAge', 'must be a duration like "7d"');
-  const routes = json('mxkit:routes', routesSchema, []);
-  const users = json('mxkit:users', usersSchema, []);
-  const smarthost = json<SmarthostConfig | undefined>('mxkit:smarthost', smarthostSchema, undefined);
-  const smarthostPassword = text('mxkit:smarthostPassword');
-  if (smarthostPassword !== undefined && smarthost === undefined) fail('mxkit:smarthostPassword', 'is set but mxkit:smarthost is not');
-  const outbound = oneOf('mxkit:outbound', OUTBOUND_MODES, 'direct');
-  const mailFromText = text('mxkit:sesMailFromDomain');
+  const mtaStsMode = read.oneOf('mxkit:mtaStsMode', MTA_STS_MODES, tls === 'self-signed' ? 'none' : 'testing');
+  const mtaStsMaxAge = read.text('mxkit:mtaStsMaxAge') ?? '7d';
+  if (!DURATION_PATTERN.test(mtaStsMaxAge)) read.fail('mxkit:mtaStsMaxAge', 'must be a duration like "7d"');
+  return { dmarcPolicy, tls, acmeEmail, mtaSts: mtaStsMode === 'none' ? undefined : { mode: mtaStsMode, maxAge: mtaStsMaxAge } };
+}
+
+/** How mail leaves: direct, a smarthost, or Amazon SES (which then is the smarthost). */
+function readOutbound(read: Reader, shape: DeploymentShape) {
+  const [{ domain }] = shape.domains;
+  const smarthost = read.json<SmarthostConfig | undefined>('mxkit:smarthost', smarthostSchema, undefined);
+  const smarthostPassword = read.text('mxkit:smarthostPassword');
+  if (smarthostPassword !== undefined && smarthost === undefined) read.fail('mxkit:smarthostPassword', 'is set but mxkit:smarthost is not');
+  const outbound = read.oneOf('mxkit:outbound', OUTBOUND_MODES, 'direct');
+  const mailFromText = read.text('mxkit:sesMailFromDomain');
   let sesMailFromDomain: string | undefined;
   // One SES identity is provisioned, the primary domain's; SES would refuse mail from the others.
-  if (outbound === 'ses' && shape.domains.length > 1) fail('mxkit:outbound', 'ses sends for one domain only; with several in mxkit:domains use direct');
+  if (outbound === 'ses' && shape.domains.length > 1) read.fail('mxkit:outbound', 'ses sends for one domain only; with several in mxkit:domains use direct');
   if (outbound === 'ses') {
     // SES becomes the smarthost: a hand-set one would be a second, conflicting way out.
-    if (smarthost !== undefined) fail('mxkit:smarthost', 'must not be set with mxkit:outbound ses (the program configures SES as the smarthost)');
-    if (smarthostPassword !== undefined) fail('mxkit:smarthostPassword', 'must not be set with mxkit:outbound ses (the SES SMTP password is derived and stored by the program)');
+    if (smarthost !== undefined) read.fail('mxkit:smarthost', 'must not be set with mxkit:outbound ses (the program configures SES as the smarthost)');
+    if (smarthostPassword !== undefined) read.fail('mxkit:smarthostPassword', 'must not be set with mxkit:outbound ses (the SES SMTP password is derived and stored by the program)');
     try {
       sesMailFromDomain = mailFromDomainFor(domain, mailFromText);
-      if (sesMailFromDomain === hostname || sesMailFromDomain === `mta-sts.${domain}`) fail('mxkit:sesMailFromDomain', `must not be ${sesMailFromDomain}, which has records of its own`);
+      if (sesMailFromDomain === shape.hostnames[0] || sesMailFromDomain === `mta-sts.${domain}`) read.fail('mxkit:sesMailFromDomain', `must not be ${sesMailFromDomain}, which has records of its own`);
     } catch {
-      fail('mxkit:sesMailFromDomain', `must be a subdomain of ${domain} like bounce.${domain}`);
+      read.fail('mxkit:sesMailFromDomain', `must be a subdomain of ${domain} like bounce.${domain}`);
     }
   } else if (mailFromText !== undefined) {
-    fail('mxkit:sesMailFromDomain', 'is set but mxkit:outbound is not ses');
+    read.fail('mxkit:sesMailFromDomain', 'is set but mxkit:outbound is not ses');
   }
   // The relay refuses to start with a username and no password (it could never authenticate).
-  if (smarthost?.username !== undefined && smarthostPassword === undefined) fail('mxkit:smarthostPassword', 'is required when mxkit:smarthost has a username (pulumi config set --secret mxkit:smarthostPassword …)');
-  if (smarthost !== undefined && smarthost.username === undefined && smarthostPassword !== undefined) fail('mxkit:smarthost.username', 'is required when mxkit:smarthostPassword is set');
-  const relayImage = text('mxkit:relayImage');
+  if (smarthost?.username !== undefined && smarthostPassword === undefined) read.fail('mxkit:smarthostPassword', 'is required when mxkit:smarthost has a username (pulumi config set --secret mxkit:smarthostPassword …)');
+  if (smarthost !== undefined && smarthost.username === undefined && smarthostPassword !== undefined) read.fail('mxkit:smarthost.username', 'is required when mxkit:smarthostPassword is set');
+  return { smarthost, smarthostPassword, outbound, sesMailFromDomain };
+}
+
+/** The machines: instance type and image, network placement, access, the spool volume. */
+function readHosts(read: Reader, shape: DeploymentShape, projectRoot: string) {
+  const instanceType = read.text('mxkit:instanceType') ?? 't4g.small';
+  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(instanceType)) read.fail('mxkit:instanceType', 'must be an EC2 instance type like t4g.small');
+  const relayImage = read.text('mxkit:relayImage');
   // A tag can be re-pushed without the user data changing, so the hosts would never run the new
   // image; a digest names exactly one image and a new one replaces the host.
-  if (relayImage !== undefined && !/^[^\s@]+@sha256:[a-f0-9]{64}$/.test(relayImage)) fail('mxkit:relayImage', 'must be pinned by digest, like registry.example/mxkit-relay@sha256:<64 hex> (docker buildx imagetools inspect shows it)');
-  const subnetId = text('mxkit:subnetId');
-  if (subnetId !== undefined && !/^subnet-[0-9a-f]{8,17}$/.test(subnetId)) fail('mxkit:subnetId', 'must be a subnet ID like subnet-0123456789abcdef0');
+  if (relayImage !== undefined && !/^[^\s@]+@sha256:[a-f0-9]{64}$/.test(relayImage)) read.fail('mxkit:relayImage', 'must be pinned by digest, like registry.example/mxkit-relay@sha256:<64 hex> (docker buildx imagetools inspect shows it)');
+  const subnetId = read.text('mxkit:subnetId');
+  if (subnetId !== undefined && !/^subnet-[0-9a-f]{8,17}$/.test(subnetId)) read.fail('mxkit:subnetId', 'must be a subnet ID like subnet-0123456789abcdef0');
   // A subnet is in one availability zone, and every host is in its own.
-  if (subnetId !== undefined && shape.hostnames.length > 1) fail('mxkit:subnetId', 'places one host; with mxkit:hosts above 1 the hosts run in the default VPC (a subnet per host is not supported yet)');
-  const amiId = text('mxkit:amiId');
-  if (amiId !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(amiId)) fail('mxkit:amiId', 'must be an AMI ID like ami-0123456789abcdef0');
-  // Alerts that do not need mail (docs/deliverability.md): often a URL holding a token, so a secret.
-  const alertsWebhook = text('mxkit:alertsWebhook');
-  if (alertsWebhook !== undefined && !/^https?:\/\/[^\s/]+/i.test(alertsWebhook)) fail('mxkit:alertsWebhook', 'must be an http(s) URL');
-  const sshCidr = text('mxkit:sshCidr');
-  if (sshCidr !== undefined && !/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(sshCidr)) fail('mxkit:sshCidr', 'must be an IPv4 CIDR like 198.51.100.7/32');
-  if (sshCidr?.endsWith('/0')) fail('mxkit:sshCidr', 'must not open SSH to the whole internet; use SSM Session Manager instead');
-  const ephemeralText = text('mxkit:ephemeral') ?? 'false';
-  if (ephemeralText !== 'true' && ephemeralText !== 'false') fail('mxkit:ephemeral', 'must be true or false');
-  const spoolText = text('mxkit:spoolVolumeSize') ?? '8';
+  if (subnetId !== undefined && shape.hostnames.length > 1) read.fail('mxkit:subnetId', 'places one host; with mxkit:hosts above 1 the hosts run in the default VPC (a subnet per host is not supported yet)');
+  const amiId = read.text('mxkit:amiId');
+  if (amiId !== undefined && !/^ami-[0-9a-f]{8,17}$/.test(amiId)) read.fail('mxkit:amiId', 'must be an AMI ID like ami-0123456789abcdef0');
+  const sshCidr = read.text('mxkit:sshCidr');
+  if (sshCidr !== undefined && !/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/.test(sshCidr)) read.fail('mxkit:sshCidr', 'must be an IPv4 CIDR like 198.51.100.7/32');
+  if (sshCidr?.endsWith('/0')) read.fail('mxkit:sshCidr', 'must not open SSH to the whole internet; use SSM Session Manager instead');
+  const ephemeralText = read.text('mxkit:ephemeral') ?? 'false';
+  if (ephemeralText !== 'true' && ephemeralText !== 'false') read.fail('mxkit:ephemeral', 'must be true or false');
+  const spoolText = read.text('mxkit:spoolVolumeSize') ?? '8';
   const spoolVolumeSize = Number(spoolText);
-  if (!Number.isInteger(spoolVolumeSize) || spoolVolumeSize < 1 || spoolVolumeSize > 16384) fail('mxkit:spoolVolumeSize', 'must be a size in GiB between 1 and 16384');
-  const spam = oneOf('mxkit:spam', SPAM_MODES, 'reject');
-  const dnsbl = json<DnsblEntry[]>('mxkit:dnsbl', dnsblSchema, []);
-  const rspamdImage = text('mxkit:rspamdImage');
-  if (rspamdImage !== undefined && !/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/.test(rspamdImage)) fail('mxkit:rspamdImage', 'must be an image reference like rspamd/rspamd:4.1.2@sha256:<64 hex digits>');
-  // Routes may name any of the mail domains (the relay receives for all of them).
-  const domainNames = shape.domains.map((entry) => entry.domain);
-  for (const [index, route] of routes.entries()) {
-    const routeDomain = route.match.split('@').pop() ?? '';
-    if (!domainNames.includes(name(`mxkit:routes[${index}].match`, routeDomain) ?? '')) fail(`mxkit:routes[${index}].match`, `must be an address at ${domainNames.join(' or ')}`);
-  }
-
-  if (errors.length > 0) throw new StackConfigError(errors.join('; '));
+  if (!Number.isInteger(spoolVolumeSize) || spoolVolumeSize < 1 || spoolVolumeSize > 16384) read.fail('mxkit:spoolVolumeSize', 'must be a size in GiB between 1 and 16384');
   return {
-    domain, hostname, cloudflareZoneId, domains: shape.domains, hostnames: shape.hostnames, hostnamePattern: shape.hostnamePattern,
-    region, instanceType, architecture: architectureOf(instanceType),
-    dkimSelector: shape.dkimSelectors[0], dkimSelectors: shape.dkimSelectors,
-    dmarcPolicy, reportsTo, tls, acmeEmail, routes, smarthost, outbound, sesMailFromDomain, sshCidr,
-    mtaSts: mtaStsMode === 'none' ? undefined : { mode: mtaStsMode, maxAge: mtaStsMaxAge },
-    ephemeral: ephemeralText === 'true',
+    instanceType,
+    architecture: architectureOf(instanceType),
     relayImage,
     subnetId,
     amiId,
+    sshCidr,
+    ephemeral: ephemeralText === 'true',
     spoolVolumeSize,
-    availabilityZone: text('mxkit:availabilityZone'),
-    bundlePath: path.resolve(projectRoot, text('mxkit:bundlePath') ?? 'dist/mxkit.js'),
-    spam,
-    dnsbl,
-    rspamdImage,
+    availabilityZone: read.text('mxkit:availabilityZone'),
+    bundlePath: path.resolve(projectRoot, read.text('mxkit:bundlePath') ?? 'dist/mxkit.js'),
+  };
+}
+
+function readSpam(read: Reader) {
+  const spam = read.oneOf('mxkit:spam', SPAM_MODES, 'reject');
+  const dnsbl = read.json<DnsblEntry[]>('mxkit:dnsbl', dnsblSchema, []);
+  const rspamdImage = read.text('mxkit:rspamdImage');
+  if (rspamdImage !== undefined && !/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/.test(rspamdImage)) read.fail('mxkit:rspamdImage', 'must be an image reference like rspamd/rspamd:4.1.2@sha256:<64 hex digits>');
+  return { spam, dnsbl, rspamdImage };
+}
+
+/** Routes may name any of the mail domains (the relay receives for all of them). */
+function checkRouteDomains(read: Reader, routes: readonly RelayRoute[], shape: DeploymentShape): void {
+  const domainNames = shape.domains.map((entry) => entry.domain);
+  for (const [index, route] of routes.entries()) {
+    const routeDomain = route.match.split('@').pop() ?? '';
+    if (!domainNames.includes(read.name(`mxkit:routes[${index}].match`, routeDomain) ?? '')) read.fail(`mxkit:routes[${index}].match`, `must be an address at ${domainNames.join(' or ')}`);
+  }
+}
+
+/** Reads every key in named steps; all problems are collected and thrown together. */
+export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname, '..')): ParsedStackConfig {
+  const errors: string[] = [];
+  const read = readerOf(raw, errors);
+  refuseUnknownKeys(raw, read);
+  const reportsTo = readReportsTo(read);
+  const shape = readDeploymentShape(read, reportsTo);
+  const [{ domain, cloudflareZoneId }] = shape.domains;
+  const cloudflareApiToken = read.required('cloudflare:apiToken');
+  const region = read.required('aws:region');
+  const policy = readMailPolicy(read, domain, reportsTo);
+  const routes = read.json('mxkit:routes', routesSchema, []);
+  const users = read.json('mxkit:users', usersSchema, []);
+  const { smarthostPassword, ...outbound } = readOutbound(read, shape);
+  const hosts = readHosts(read, shape, projectRoot);
+  // Alerts that do not need mail (docs/deliverability.md): often a URL holding a token, so a secret.
+  const alertsWebhook = read.text('mxkit:alertsWebhook');
+  if (alertsWebhook !== undefined && !/^https?:\/\/[^\s/]+/i.test(alertsWebhook)) read.fail('mxkit:alertsWebhook', 'must be an http(s) URL');
+  const spam = readSpam(read);
+  checkRouteDomains(read, routes, shape);
+
+  if (errors.length > 0) throw new StackConfigError(errors.join('; '));
+  return {
+    domain,
+    hostname: shape.hostnames[0],
+    cloudflareZoneId,
+    domains: shape.domains,
+    hostnames: shape.hostnames,
+    hostnamePattern: shape.hostnamePattern,
+    region,
+    dkimSelector: shape.dkimSelectors[0],
+    dkimSelectors: shape.dkimSelectors,
+    reportsTo,
+    ...policy,
+    routes,
+    ...outbound,
+    ...hosts,
+    ...spam,
     secrets: { cloudflareApiToken, users, smarthostPassword, ...(alertsWebhook !== undefined ? { alertsWebhook } : {}) },
   };
 }

@@ -6,51 +6,14 @@
  */
 import * as cloudflare from '@pulumi/cloudflare';
 import { readStackConfig } from './config';
-import { MailServer } from './mail-server';
+import { MailServer, mailServerArgsOf } from './mail-server';
 
 const config = readStackConfig();
 
 // An explicit provider so the token comes from the secret config value and nowhere else.
 const cloudflareProvider = new cloudflare.Provider('cloudflare', { apiToken: config.secrets.cloudflareApiToken });
 
-const server = new MailServer(
-  'mxkit',
-  {
-    domain: config.domain,
-    hostname: config.hostnamePattern,
-    cloudflareZoneId: config.cloudflareZoneId,
-    moreDomains: config.domains.slice(1),
-    hosts: config.hostnames.length,
-    instanceType: config.instanceType,
-    architecture: config.architecture,
-    ami: config.amiId,
-    availabilityZone: config.availabilityZone,
-    subnetId: config.subnetId,
-    dkimSelectors: config.dkimSelectors,
-    dmarcPolicy: config.dmarcPolicy,
-    reportsTo: config.reportsTo,
-    tls: config.tls,
-    acmeEmail: config.acmeEmail,
-    mtaSts: config.mtaSts,
-    routes: config.routes,
-    users: config.secrets.users,
-    smarthost: config.smarthost,
-    smarthostPassword: config.secrets.smarthostPassword,
-    outbound: config.outbound,
-    region: config.region,
-    sesMailFromDomain: config.sesMailFromDomain,
-    alertsWebhook: config.secrets.alertsWebhook,
-    sshCidr: config.sshCidr,
-    ephemeral: config.ephemeral,
-    relayImage: config.relayImage,
-    spoolVolumeSize: config.spoolVolumeSize,
-    bundlePath: config.bundlePath,
-    spam: config.spam,
-    dnsbl: config.dnsbl,
-    rspamdImage: config.rspamdImage,
-  },
-  { providers: { cloudflare: cloudflareProvider } },
-);
+const server = new MailServer('mxkit', mailServerArgsOf(config), { providers: { cloudflare: cloudflareProvider } });
 
 export const publicIp = server.publicIp;
 export const instanceId = server.instanceId;
