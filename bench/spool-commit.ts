@@ -33,7 +33,7 @@ async function run(groupCommit: boolean): Promise<number> {
         next += 1;
         const id = newQueueId();
         const draft = await spool.begin(id);
-        await draft.writeEnvelope({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@x.test', rcptTo: ['b@y.test'], listener: 'submission', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
+        await draft.writeEnvelope({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@x.test', rcptTo: ['b@y.test'], origin: 'submission', listener: 'submission', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
         await draft.write(body);
         await draft.commit();
       }

@@ -83,7 +83,7 @@ describe('a message with a very long envelope', () => {
     const id = '0MX0000000000000009';
     const rcptTo = Array.from({ length: 2000 }, (_, index) => `recipient-number-${index}-with-a-long-local-part@elsewhere.test`);
     const draft = await spool.begin(id);
-    await draft.writeEnvelope({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@x.test', rcptTo, listener: 'submission', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
+    await draft.writeEnvelope({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@x.test', rcptTo, origin: 'submission', listener: 'submission', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
     await draft.write(Buffer.from('Subject: many\r\n\r\nx\r\n'));
     await draft.commit();
     const [message] = await spool.list();

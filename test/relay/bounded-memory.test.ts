@@ -12,7 +12,7 @@ import type { SpoolEnvelope } from '../../relay/src/spool/envelope';
 import { startTestRelay, tempDir, type TestRelay } from '../helpers/relay';
 import { SmtpDialog } from '../helpers/smtp-dialog';
 
-const envelope = (id: string): SpoolEnvelope => ({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@x.test', rcptTo: ['b@example.test'], listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
+const envelope = (id: string): SpoolEnvelope => ({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@x.test', rcptTo: ['b@example.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
 
 describe('a spool draft begun with head room', () => {
   it.each([

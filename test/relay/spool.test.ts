@@ -36,7 +36,7 @@ describe('the spool at start-up', () => {
     const spool = new Spool(dir);
     await spool.open();
     const draft = await spool.begin('0MX0000000000000001');
-    await draft.writeEnvelope({ id: '0MX0000000000000001', receivedAt: new Date().toISOString(), mailFrom: '', rcptTo: ['a@b.test'], listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
+    await draft.writeEnvelope({ id: '0MX0000000000000001', receivedAt: new Date().toISOString(), mailFrom: '', rcptTo: ['a@b.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
     await draft.write(Buffer.from('Subject: kept\r\n\r\nx\r\n'));
     await draft.commit();
     writeFileSync(join(dir, 'tmp', '0MX0000000000000002.tmp'), '{"id":"half'); // a write cut by a crash
@@ -44,6 +44,22 @@ describe('the spool at start-up', () => {
     expect(reopened.removedTemp).toBe(1);
     expect(reopened.messages.map((message) => message.envelope.id)).toEqual(['0MX0000000000000001']);
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('spool files written before envelopes recorded an origin', () => {
+  it('are read with the origin of the listener they name, so delivery decides them as before', async () => {
+    const dir = tempDir();
+    await new Spool(dir).open();
+    const ids = { mx: '0MX0000000000000011', submission: '0MX0000000000000012', submissions: '0MX0000000000000013', dsn: '0MX0000000000000014' };
+    for (const [listener, id] of Object.entries(ids)) {
+      const envelope = { id, receivedAt: new Date().toISOString(), mailFrom: 'a@b.test', rcptTo: ['c@d.test'], listener, clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' };
+      writeFileSync(join(dir, 'queue', `${id}.msg`), `${JSON.stringify(envelope)}\nSubject: old\r\n\r\nx\r\n`);
+    }
+    const spool = new Spool(dir);
+    const { messages } = await spool.open();
+    expect(Object.fromEntries(messages.map((message) => [message.envelope.listener, message.envelope.origin]))).toEqual({ mx: 'inbound', submission: 'submission', submissions: 'submission', dsn: 'dsn' });
+    expect((await spool.load(ids.mx)).message.envelope.origin).toBe('inbound');
   });
 });
 
@@ -92,7 +108,7 @@ describe('the failed list', () => {
   it('takes a message out of the queue with its record, lists it, and deletes it once its retention is over', async () => {
     const spool = new Spool(join(tempDir(), 'spool'));
     await spool.open();
-    const queued = await spool.enqueue({ mailFrom: '', rcptTo: ['x@elsewhere.test'], listener: 'mx', clientAddress: '127.0.0.9', smtpUtf8: false, bodyType: '7bit' }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
+    const queued = await spool.enqueue({ mailFrom: '', rcptTo: ['x@elsewhere.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.9', smtpUtf8: false, bodyType: '7bit' }, Buffer.from('Subject: x\r\n\r\nx\r\n'));
     await spool.moveToFailed(record(queued.id, '2030-01-08T00:00:00.000Z'));
     expect(await spool.has(queued.id)).toBe(false);
     expect((await spool.failed.list()).map((entry) => entry.id)).toEqual([queued.id]);

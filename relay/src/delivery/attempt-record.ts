@@ -53,7 +53,7 @@ export class AttemptRecord {
   /** Who and where, on every event (events.ts): the trace, suppression and per-user metrics use it. */
   private about(recipient: RecipientState) {
     const { envelope } = this;
-    return { id: this.id, to: recipient.to, ...(recipient.original !== recipient.to ? { original: recipient.original } : {}), ...(envelope.authUser ? { user: envelope.authUser } : {}), listener: envelope.listener };
+    return { id: this.id, to: recipient.to, ...(recipient.original !== recipient.to ? { original: recipient.original } : {}), ...(envelope.authUser ? { user: envelope.authUser } : {}), listener: envelope.listener, origin: envelope.origin };
   }
 
   /** Bounces decided by planning a new message (no route any more): counted and announced once. */

@@ -132,8 +132,8 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   // What an attempt will hold: the message's size times the copies it makes of it.
   const memoryCost = async (id: string) => {
     const size = await spool.sizeOf(id);
-    const listener = size > 0 ? (await spool.read(id).catch(() => undefined))?.envelope.listener : undefined;
-    return size * copiesHeld(listener ?? '', rewritesFrom(config));
+    const origin = size > 0 ? (await spool.read(id).catch(() => undefined))?.envelope.origin : undefined;
+    return size * copiesHeld(origin, rewritesFrom(config));
   };
   const attempt = async (id: string) => loadBudget.run(await memoryCost(id), () => attemptMessage(context, id));
   const active = new Scheduler(attempt, LIMITS.messagesInFlight, (id, error) => {

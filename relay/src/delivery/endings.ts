@@ -45,7 +45,7 @@ export async function reportFailures(ctx: AttemptContext, envelope: SpoolEnvelop
  * its sender did not send to us, and the final outcome reaches it (or the failed list) anyway.
  */
 export async function warnDelayed(ctx: AttemptContext, envelope: SpoolEnvelope, body: Buffer, recipients: readonly RecipientState[], log: Logger): Promise<void> {
-  const reason = envelope.listener === 'mx' ? 'inbound' : noDsnReason(ctx, envelope);
+  const reason = envelope.origin === 'inbound' ? 'inbound' : noDsnReason(ctx, envelope);
   if (reason !== undefined) {
     log.info({ action: 'delayed', recipients: recipients.length, reason }, 'no delay warning');
     ctx.metrics.dsnsSuppressed.inc({ action: 'delayed', reason });
@@ -66,7 +66,7 @@ async function queueDsn(ctx: AttemptContext, envelope: SpoolEnvelope, body: Buff
     recipients: recipients.map((r): DsnRecipient => ({ recipient: r.to, original: r.original, status: r.statusCode ?? (action === 'failed' ? '5.0.0' : '4.0.0'), ...(r.lastError ? { diagnostic: r.lastError } : {}), ...(r.remoteMta ? { remoteMta: r.remoteMta } : {}) })),
     originalMessage: body,
   });
-  const spooled = await ctx.spool.enqueue({ mailFrom: '', rcptTo: [to], listener: 'dsn', clientAddress: '127.0.0.1', smtpUtf8: envelope.smtpUtf8, bodyType: '7bit' }, dsn);
+  const spooled = await ctx.spool.enqueue({ mailFrom: '', rcptTo: [to], origin: 'dsn', listener: 'dsn', clientAddress: '127.0.0.1', smtpUtf8: envelope.smtpUtf8, bodyType: '7bit' }, dsn);
   ctx.metrics.spoolMessages.inc();
   ctx.metrics.dsns.inc({ action });
   log.info({ dsnId: spooled.id, to, action }, 'DSN queued');

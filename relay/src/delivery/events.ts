@@ -4,6 +4,7 @@
  * attempt.ts. Emitted as each outcome becomes durable.
  */
 import type { CoolOffEvent } from './throttle';
+import type { Origin } from '../spool/envelope';
 
 /** Mailboxes the relay keeps itself (reports/sink.ts): not forwarded, stored. */
 export type LocalMailbox = 'dmarc' | 'tlsRpt' | 'complaints';
@@ -16,8 +17,10 @@ export interface RecipientEvent {
   original?: string;
   /** The authenticated user who submitted the message. */
   user?: string;
-  /** The listener the message came in on (mx, submission, submissions, dsn). */
+  /** The listener the message came in on (mx, submission, submissions, dsn): for labels and logs. */
   listener: string;
+  /** Where the message came from: what consumers decide by. */
+  origin: Origin;
   reason: string;
   /** RFC 3463 enhanced status. */
   status: string;

@@ -35,7 +35,7 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
     if (!planned.has(key)) planned.set(key, { to, original, mailFrom, status, attempts: 0, ...(lastError ? { lastError, statusCode: '5.1.1', reason: 'no_route' } : {}) });
   };
   for (const rcpt of envelope.rcptTo) {
-    if (envelope.listener !== 'mx') {
+    if (envelope.origin !== 'inbound') {
       add(rcpt, rcpt, envelope.mailFrom);
       continue;
     }
@@ -75,6 +75,6 @@ export function planRecipients(envelope: SpoolEnvelope, config: Pick<RelayConfig
  */
 export function dsnRecipient(envelope: SpoolEnvelope, srs: Srs): string | undefined {
   if (envelope.mailFrom === '') return undefined;
-  if (envelope.listener === 'mx' && envelope.inbound?.senderAuthenticated !== true) return undefined;
+  if (envelope.origin === 'inbound' && envelope.inbound?.senderAuthenticated !== true) return undefined;
   return srs.reverse(envelope.mailFrom) ?? envelope.mailFrom;
 }

@@ -1,10 +1,13 @@
+import type { Origin } from '../spool/envelope';
+
 /**
  * Copies of a message an attempt holds at its peak: the loaded message; when it is signed or its
  * From rewritten (outgoing.ts) also the signed copy and, for a rewritten forward, the rewritten and
- * re-sealed copies. A plain forward of mail received on `mx` is sent as loaded.
+ * re-sealed copies. A plain forward of inbound mail is sent as loaded; an unknown origin counts
+ * as the most copies.
  */
-export function copiesHeld(listener: string, rewritesFrom: boolean): number {
-  return listener === 'mx' && !rewritesFrom ? 1 : 3;
+export function copiesHeld(origin: Origin | undefined, rewritesFrom: boolean): number {
+  return origin === 'inbound' && !rewritesFrom ? 1 : 3;
 }
 
 /**

@@ -21,11 +21,11 @@ export function rewritesFrom(config: Pick<RelayConfig, 'forwarding' | 'delivery'
 
 /** The From address of a rewritten forward: the address at our domain the message came to. */
 export function forwarderFor(envelope: SpoolEnvelope, original: string, rewrite: boolean): string | undefined {
-  return rewrite && envelope.listener === 'mx' ? original : undefined;
+  return rewrite && envelope.origin === 'inbound' ? original : undefined;
 }
 
 export async function outgoingMessage(envelope: SpoolEnvelope, body: Buffer, forwarder: string | undefined, signers: readonly DkimSigner[]): Promise<Buffer> {
-  if (envelope.listener !== 'mx') return signMessage(body, signers, { utf8: envelope.smtpUtf8 });
+  if (envelope.origin !== 'inbound') return signMessage(body, signers, { utf8: envelope.smtpUtf8 });
   if (forwarder === undefined) return body;
   const domain = forwarder.slice(forwarder.lastIndexOf('@') + 1).toLowerCase();
   const signed = await signMessage(rewriteFrom(body, forwarder, domain), signers, { utf8: envelope.smtpUtf8 });

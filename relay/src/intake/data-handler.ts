@@ -57,6 +57,7 @@ export class DataHandler {
       receivedAt: new Date().toISOString(),
       mailFrom: transaction.mailFrom,
       rcptTo: [...transaction.rcptTo],
+      origin: this.kind === 'mx' ? 'inbound' : 'submission',
       listener: this.kind,
       clientAddress: session.remoteAddress,
       ...(typeof session.user === 'string' ? { authUser: session.user } : {}),

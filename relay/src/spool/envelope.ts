@@ -1,10 +1,24 @@
 /** What the spool keeps about a message besides its bytes. One JSON line heads each spool file. */
+
+/**
+ * Where a message came from, which is what delivery decides by: `inbound` (received on mx for our
+ * domains: forwarded per route, never signed as ours, no DSN to an unauthenticated sender),
+ * `submission` (from our users or trusted networks: signed, DSNs to the sender) or `dsn` (made by
+ * the relay itself).
+ */
+export type Origin = 'inbound' | 'submission' | 'dsn';
+
 export interface SpoolEnvelope {
   id: string;
   receivedAt: string;
   /** Envelope sender; '' is the null sender `<>`. */
   mailFrom: string;
   rcptTo: string[];
+  origin: Origin;
+  /**
+   * The listener it arrived on (mx, submission, submissions) or `dsn`: for people (trace, logs,
+   * the failed list) and metric labels. No decision reads it; decisions read `origin`.
+   */
   listener: string;
   clientAddress: string;
   authUser?: string;
@@ -17,6 +31,16 @@ export interface SpoolEnvelope {
    * results.
    */
   inbound?: InboundRecord;
+}
+
+/** The origin of a listener's mail; spool files written before `origin` existed name only the listener. */
+export function originOfListener(listener: string): Origin {
+  return listener === 'mx' ? 'inbound' : listener === 'dsn' ? 'dsn' : 'submission';
+}
+
+/** An envelope line as read from disk, with `origin` filled in for files that predate it. */
+export function envelopeFromDisk(parsed: Omit<SpoolEnvelope, 'origin'> & { origin?: Origin }): SpoolEnvelope {
+  return parsed.origin === undefined ? { ...parsed, origin: originOfListener(parsed.listener) } : (parsed as SpoolEnvelope);
 }
 
 export interface InboundRecord {

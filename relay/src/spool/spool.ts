@@ -16,7 +16,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { join, resolve } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import { SpoolDraft } from './draft';
-import type { SpoolEnvelope, SpooledMessage } from './envelope';
+import { envelopeFromDisk, type SpoolEnvelope, type SpooledMessage } from './envelope';
 import { FailedStore, type FailedRecord } from './failed';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
 import { StateStore } from './state';
@@ -27,7 +27,7 @@ export { SpoolDraft };
 function envelopeLine(data: Buffer, path: string, searchFrom = 0): SpooledMessage | undefined {
   const newline = data.indexOf(0x0a, searchFrom);
   if (newline < 0) return undefined;
-  const envelope = JSON.parse(data.subarray(0, newline).toString('utf8')) as SpoolEnvelope;
+  const envelope = envelopeFromDisk(JSON.parse(data.subarray(0, newline).toString('utf8')) as SpoolEnvelope);
   return { envelope, path, bodyOffset: newline + 1 };
 }
 

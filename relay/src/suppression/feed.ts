@@ -41,14 +41,14 @@ export class SuppressionFeed {
   }
 
   follow(events: EventEmitter): void {
-    const submitted = (event: RecipientEvent) => event.listener !== 'mx' && event.listener !== 'dsn';
+    const submitted = (event: RecipientEvent) => event.origin === 'submission';
     onDeliveryEvent(events, 'delivered', (event) => {
       if (submitted(event)) this.deps.metrics.userRecipients.inc({ user: this.userLabel(event.user), outcome: 'delivered' });
     });
     onDeliveryEvent(events, 'bounced', (event) => {
       const hard = isHardBounce(event.status) && event.reason !== 'no_route';
       if (submitted(event)) this.deps.metrics.userRecipients.inc({ user: this.userLabel(event.user), outcome: hard ? 'hard_bounce' : 'bounced' });
-      if (!hard || event.listener === 'mx') return;
+      if (!hard || event.origin === 'inbound') return;
       void this.add({ address: event.to, reason: 'hard-bounce', detail: event.detail, at: new Date().toISOString(), ...(event.user ? { user: event.user } : {}), queueId: event.id });
     });
   }

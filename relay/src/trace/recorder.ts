@@ -32,7 +32,7 @@ export class TraceRecorder {
       from: clipAddress(envelope.mailFrom),
       to: clipRecipients(envelope.rcptTo),
       listener: envelope.listener,
-      ...(envelope.listener !== 'dsn' ? { client: clip(envelope.clientAddress, 64) } : {}),
+      ...(envelope.origin !== 'dsn' ? { client: clip(envelope.clientAddress, 64) } : {}),
       ...(envelope.authUser ? { user: clip(envelope.authUser, 100) } : {}),
     });
   }

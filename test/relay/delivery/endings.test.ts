@@ -54,6 +54,7 @@ async function spooledForGoneRoute(senderAuthenticated: boolean): Promise<string
   const envelope: Omit<SpoolEnvelope, 'id' | 'receivedAt'> = {
     mailFrom: 'alice@sender.test',
     rcptTo: ['gone@example.test'],
+    origin: 'inbound',
     listener: 'mx',
     clientAddress: '127.0.0.9',
     smtpUtf8: false,

@@ -18,7 +18,7 @@ async function removedHostSpool(): Promise<{ dir: string; id: string }> {
   const spool = new Spool(dir);
   await spool.open();
   const envelope = await spool.enqueue(
-    { mailFrom: 'app@example.test', rcptTo: ['done@elsewhere.test', 'someone@elsewhere.test'], listener: 'submission', clientAddress: '192.0.2.7', authUser: 'app', smtpUtf8: false, bodyType: '7bit' },
+    { mailFrom: 'app@example.test', rcptTo: ['done@elsewhere.test', 'someone@elsewhere.test'], origin: 'submission', listener: 'submission', clientAddress: '192.0.2.7', authUser: 'app', smtpUtf8: false, bodyType: '7bit' },
     Buffer.from(message('queued on the removed host', 'app@example.test', 'someone@elsewhere.test')),
   );
   const recipient = (to: string, status: 'delivered' | 'pending') => ({ to, original: to, mailFrom: 'app@example.test', status, attempts: 1, lastAttemptAt: new Date().toISOString() });

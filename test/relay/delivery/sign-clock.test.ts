@@ -42,6 +42,7 @@ describe('signing while the clock moves', () => {
       receivedAt: new Date(0).toISOString(),
       mailFrom: 'ann@sender.test',
       rcptTo: ['bob@elsewhere.test'],
+      origin: 'inbound',
       listener: 'mx',
       clientAddress: '192.0.2.1',
       smtpUtf8: false,

@@ -5,7 +5,7 @@
  */
 import { dsnRecipient, planRecipients } from '../../../relay/src/delivery/forwarding';
 import { HASH_LENGTH, Srs } from '../../../relay/src/delivery/srs';
-import type { SpoolEnvelope } from '../../../relay/src/spool/envelope';
+import { originOfListener, type SpoolEnvelope } from '../../../relay/src/spool/envelope';
 import { SmtpDialog } from '../../helpers/smtp-dialog';
 import { startDeliveryEnv, type DeliveryEnv } from './env';
 
@@ -13,7 +13,7 @@ const DAY_MS = 86_400_000;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 function envelope(mailFrom: string, rcptTo: string[], listener = 'mx'): SpoolEnvelope {
-  return { id: 'TEST', receivedAt: new Date().toISOString(), mailFrom, rcptTo, listener, clientAddress: '192.0.2.1', smtpUtf8: false, bodyType: '7bit' };
+  return { id: 'TEST', receivedAt: new Date().toISOString(), mailFrom, rcptTo, origin: originOfListener(listener), listener, clientAddress: '192.0.2.1', smtpUtf8: false, bodyType: '7bit' };
 }
 
 /** `text` with the character at `index` replaced by another base32 character. */

@@ -58,7 +58,7 @@ describe('the trace store', () => {
     await writer.open();
     const recorder = new TraceRecorder(writer);
     const id = '0MX000000ABCDEF0123';
-    recorder.received({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@b.example', rcptTo: ['c@d.example'], listener: 'submission', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
+    recorder.received({ id, receivedAt: new Date().toISOString(), mailFrom: 'a@b.example', rcptTo: ['c@d.example'], origin: 'submission', listener: 'submission', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '7bit' });
     recorder.record(id, { kind: 'deferred', to: 'c@d.example', status: '4.0.0', reason: 'remote_4xx', reply: `451 ${'y'.repeat(10_000)}\r\nInjected: header` });
     await writer.flush();
     const [segment] = segments(dir);
@@ -80,7 +80,7 @@ describe('the trace recorder', () => {
     const events = new EventEmitter();
     new TraceRecorder(writer).follow(events);
     const id = '0MX000000ABCDEF0124';
-    events.emit('bounced', { id, to: 'a@b.example', listener: 'mx', reason: 'remote_5xx', status: '5.1.1', detail: '550 5.1.1 no such user' });
+    events.emit('bounced', { id, to: 'a@b.example', listener: 'mx', origin: 'inbound', reason: 'remote_5xx', status: '5.1.1', detail: '550 5.1.1 no such user' });
     events.emit('dsn-suppressed', { id, action: 'failed', reason: 'unauthenticated_sender' });
     events.emit('failed', { id, recipients: ['a@b.example'] });
     await writer.flush();
