@@ -36,6 +36,9 @@ describe('the ops endpoint', () => {
     await dialog.greet();
     await dialog.command('MAIL FROM:<x@outside.test>');
     await dialog.command('RCPT TO:<victim@elsewhere.test>');
+    await dialog.command('RCPT TO:<nobody@example.test>');
+    // An SRS address answered like an unknown user, but counted under its own reason.
+    expect((await dialog.command('RCPT TO:<SRS0=abcd=AB=outside.test=x@example.test>')).code).toBe(550);
     dialog.close();
     await relayTransport(t, { auth: { user: 'app', pass: 'wrong' } })
       .verify()
@@ -43,6 +46,8 @@ describe('the ops endpoint', () => {
     const { body } = await get(t.port('http'), '/metrics');
     expect(body).toMatch(/^mxkit_messages_accepted_total\{listener="submissions"\} 1$/m);
     expect(body).toMatch(/^mxkit_messages_rejected_total\{listener="mx",reason="relay_denied"\} 1$/m);
+    expect(body).toMatch(/^mxkit_messages_rejected_total\{listener="mx",reason="unknown_user"\} 1$/m);
+    expect(body).toMatch(/^mxkit_messages_rejected_total\{listener="mx",reason="srs_not_null_sender"\} 1$/m);
     expect(body).toMatch(/^mxkit_auth_failures_total\{listener="submissions"\} 1$/m);
     expect(body).toMatch(/^mxkit_received_bytes_total\{listener="submissions"\} [1-9]\d*$/m);
     expect(body).toMatch(/^mxkit_smtp_connections_total\{listener="mx"\} [1-9]/m);

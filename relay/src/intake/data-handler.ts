@@ -25,7 +25,7 @@ export interface DataTransaction {
   rcptTo: readonly string[];
 }
 
-export type DataOutcome = { ok: true; queueId: string } | { ok: false; reason: string; reply: SmtpReply } | { ok: false; disconnected: true };
+export type DataOutcome = { ok: true; queueId: string } | { ok: false; reply: SmtpReply } | { ok: false; disconnected: true };
 
 export class DataHandler {
   private readonly checks: readonly MessageCheck[];
@@ -45,8 +45,8 @@ export class DataHandler {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ECONNECTION' || code === 'ERR_STREAM_PREMATURE_CLOSE') return { ok: false, disconnected: true };
       const reply = error instanceof SmtpReply ? error : Replies.spoolFailed();
-      if (reasonOf(reply) === 'spool_error') transaction.log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
-      return { ok: false, reply, reason: reasonOf(reply) };
+      if (reply.reason === 'spool_error') transaction.log.error({ err: (error as { cause?: unknown }).cause ?? error }, 'could not spool the message');
+      return { ok: false, reply };
     }
   }
 
@@ -92,13 +92,4 @@ export class DataHandler {
     const cleaned = removeForgedAuthResults(header, this.context.config.hostname);
     return this.context.spam?.marksMessages ? removeSpamHeaders(cleaned) : cleaned;
   }
-}
-
-function reasonOf(reply: SmtpReply): string {
-  if (reply.reason) return reply.reason;
-  if (reply.code === 552) return 'message_too_big';
-  if (reply.code === 554) return 'bare_line_ending';
-  if (reply.code === 550) return 'dmarc_reject';
-  if (reply.enhanced === '4.7.0') return 'auth_check_failed';
-  return 'spool_error';
 }

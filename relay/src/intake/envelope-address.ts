@@ -11,7 +11,7 @@
 import { normalizeAddress, type AddressProblem, type Mailbox } from '../mail/address';
 import { SmtpReply } from './reply';
 
-export type EnvelopeAddress = { ok: true; address: string; mailbox?: Mailbox } | { ok: false; reply: SmtpReply; reason: string };
+export type EnvelopeAddress = { ok: true; address: string; mailbox?: Mailbox } | { ok: false; reply: SmtpReply };
 
 const REPLY_TEXT: Record<Exclude<AddressProblem, 'needs_smtputf8'>, string> = {
   syntax: 'address form not accepted',
@@ -23,10 +23,11 @@ function refusal(raw: string, problem: AddressProblem, role: 'recipient' | 'send
   const shown = raw.replace(/[^\x21-\x7e]/g, '?');
   if (problem === 'needs_smtputf8') {
     // RFC 6531 3.5: a non-ASCII address without SMTPUTF8 on MAIL FROM.
-    return { ok: false, reason: 'needs_smtputf8', reply: new SmtpReply(553, '5.6.7', `<${shown}>: non-ASCII address without SMTPUTF8`) };
+    return { ok: false, reply: new SmtpReply(553, '5.6.7', `<${shown}>: non-ASCII address without SMTPUTF8`, 'needs_smtputf8') };
   }
   const enhanced = role === 'recipient' ? '5.1.3' : '5.1.7';
-  return { ok: false, reason: role === 'recipient' ? `bad_recipient_${problem}` : `bad_sender_${problem}`, reply: new SmtpReply(553, enhanced, `<${shown}>: ${REPLY_TEXT[problem]}`) };
+  const reason = role === 'recipient' ? `bad_recipient_${problem}` : `bad_sender_${problem}`;
+  return { ok: false, reply: new SmtpReply(553, enhanced, `<${shown}>: ${REPLY_TEXT[problem]}`, reason) };
 }
 
 /**

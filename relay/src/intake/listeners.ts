@@ -138,8 +138,7 @@ function admitConnections(server: SMTPServer, kind: ListenerKind, context: Intak
     const admission = context.isDraining() ? ({ ok: false, refusal: 'shutting_down' } as const) : context.connections.tryAdmit(kind, ip);
     if (!admission.ok) {
       const reply: SmtpReply = admission.refusal === 'per_ip' ? Replies.tooManyConnections() : admission.refusal === 'full' ? Replies.serverBusy() : Replies.shuttingDown();
-      const reason = admission.refusal === 'shutting_down' ? 'shutting_down' : 'too_many_connections';
-      context.metrics.rejected.inc({ listener: kind, reason });
+      context.metrics.rejected.inc({ listener: kind, reason: reply.reason });
       context.logger.info({ listener: kind, client: ip, reason: admission.refusal, reply: reply.toString() }, 'connection refused');
       if (kind === 'submissions') socket.destroy();
       else socket.end(`${reply.toString()}\r\n`);

@@ -54,8 +54,8 @@ export function isTrusted(list: BlockList, remoteAddress: string): boolean {
 /** Replies of the inbound authentication check at DATA (kept as data, like Replies). */
 export const InboundReplies = {
   // RFC 7489 7.2 / RFC 7372 3.2: a DMARC p=reject failure is refused during the SMTP transaction.
-  dmarcReject: (domain: string) => new SmtpReply(550, '5.7.1', `Rejected by the DMARC policy of ${domain}`),
-  authCheckFailed: () => new SmtpReply(451, '4.7.0', 'Temporary failure checking the message authentication, try again later'),
+  dmarcReject: (domain: string) => new SmtpReply(550, '5.7.1', `Rejected by the DMARC policy of ${domain}`, 'dmarc_reject'),
+  authCheckFailed: () => new SmtpReply(451, '4.7.0', 'Temporary failure checking the message authentication, try again later', 'auth_check_failed'),
 } as const;
 
 /** What the `mx` listener needs from inbound authentication (implemented in delivery/, wired by relay.ts). */

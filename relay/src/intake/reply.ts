@@ -13,8 +13,8 @@ export class SmtpReply extends Error {
     readonly code: number,
     readonly enhanced: string,
     readonly text: string,
-    /** Metric/log label for why the reply was given, where the code alone does not say. */
-    readonly reason?: string,
+    /** Why the reply was given: the `reason` label of mxkit_rejected_total and of the log line. */
+    readonly reason: string,
   ) {
     super(`${enhanced} ${text}`);
     this.responseCode = code;
@@ -27,6 +27,11 @@ export class SmtpReply extends Error {
     return this.code >= 400 && this.code < 500;
   }
 
+  /** The same reply, counted under another reason (e.g. an SRS refusal that reads as an unknown user). */
+  because(reason: string): SmtpReply {
+    return new SmtpReply(this.code, this.enhanced, this.text, reason);
+  }
+
   /** What a client sees on the wire, e.g. `554 5.7.1 Relaying denied`. */
   override toString(): string {
     return `${this.code} ${this.message}`;
@@ -35,30 +40,30 @@ export class SmtpReply extends Error {
 
 /** The replies the intake gives, kept as data so tests and docs can name them. */
 export const Replies = {
-  relayDenied: () => new SmtpReply(554, '5.7.1', 'Relaying denied'),
-  unknownUser: (address: string) => new SmtpReply(550, '5.1.1', `<${address}>: no such user here`),
-  badRecipientSyntax: (address: string) => new SmtpReply(553, '5.1.3', `<${address}>: address form not accepted`),
-  badSenderSyntax: (address: string) => new SmtpReply(553, '5.1.7', `<${address}>: sender address form not accepted`),
-  authRequired: () => new SmtpReply(530, '5.7.0', 'Authentication required'),
-  senderNotAllowed: (address: string) => new SmtpReply(553, '5.7.1', `<${address}>: sender not owned by the authenticated user`),
+  relayDenied: () => new SmtpReply(554, '5.7.1', 'Relaying denied', 'relay_denied'),
+  unknownUser: (address: string) => new SmtpReply(550, '5.1.1', `<${address}>: no such user here`, 'unknown_user'),
+  badRecipientSyntax: (address: string) => new SmtpReply(553, '5.1.3', `<${address}>: address form not accepted`, 'bad_recipient'),
+  badSenderSyntax: (address: string) => new SmtpReply(553, '5.1.7', `<${address}>: sender address form not accepted`, 'bad_sender'),
+  authRequired: () => new SmtpReply(530, '5.7.0', 'Authentication required', 'auth_required'),
+  senderNotAllowed: (address: string) => new SmtpReply(553, '5.7.1', `<${address}>: sender not owned by the authenticated user`, 'sender_not_allowed'),
   headerFromNotAllowed: (address: string) => new SmtpReply(550, '5.7.1', `From: <${address}> is not an address the authenticated user may send as`, 'header_from_not_allowed'),
   headerFromUnreadable: (problem: string) => new SmtpReply(550, '5.6.0', `From: cannot be read one way only (${problem.replace(/[^\x20-\x7e]/g, '?')})`, 'header_from_unreadable'),
   headerTooBig: (limit: number) => new SmtpReply(552, '5.3.4', `Header section exceeds the ${limit} byte limit`, 'header_too_big'),
-  authFailed: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid'),
+  authFailed: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid', 'auth_failed'),
   // RFC 4954 6: 454 4.7.0 Temporary authentication failure.
-  authTemporarilyRefused: () => new SmtpReply(454, '4.7.0', 'Temporary authentication failure, try again later'),
-  authThrottled: () => new SmtpReply(421, '4.7.0', 'Too many failed authentications from your address, try again later'),
-  tooManyRecipients: () => new SmtpReply(452, '4.5.3', 'Too many recipients'),
-  tooManyConnections: () => new SmtpReply(421, '4.7.0', 'Too many connections from your address'),
-  tooManyRefusedRecipients: () => new SmtpReply(421, '4.7.0', 'Too many refused recipients, closing connection'),
-  serverBusy: () => new SmtpReply(421, '4.3.2', 'Too many connections, try again later'),
-  messageTooBig: (limit: number) => new SmtpReply(552, '5.3.4', `Message exceeds the ${limit} byte size limit`),
-  bareLineEnding: () => new SmtpReply(554, '5.6.0', 'Message has a bare CR or LF; lines must end in CRLF (RFC 5321 2.3.8)'),
+  authTemporarilyRefused: () => new SmtpReply(454, '4.7.0', 'Temporary authentication failure, try again later', 'auth_unavailable'),
+  authThrottled: () => new SmtpReply(421, '4.7.0', 'Too many failed authentications from your address, try again later', 'auth_throttled'),
+  tooManyRecipients: () => new SmtpReply(452, '4.5.3', 'Too many recipients', 'too_many_recipients'),
+  tooManyConnections: () => new SmtpReply(421, '4.7.0', 'Too many connections from your address', 'too_many_connections'),
+  tooManyRefusedRecipients: () => new SmtpReply(421, '4.7.0', 'Too many refused recipients, closing connection', 'too_many_refused_recipients'),
+  serverBusy: () => new SmtpReply(421, '4.3.2', 'Too many connections, try again later', 'too_many_connections'),
+  messageTooBig: (limit: number) => new SmtpReply(552, '5.3.4', `Message exceeds the ${limit} byte size limit`, 'message_too_big'),
+  bareLineEnding: () => new SmtpReply(554, '5.6.0', 'Message has a bare CR or LF; lines must end in CRLF (RFC 5321 2.3.8)', 'bare_line_ending'),
   // RFC 3463 4.3.1 "mail system full"; RFC 1870 6.1: 452 for a SIZE= that cannot fit now.
   inFlightBudgetExceeded: () => new SmtpReply(452, '4.3.1', 'Insufficient system storage for this message now, try again later', 'in_flight_budget'),
-  spoolFailed: () => new SmtpReply(451, '4.3.0', 'Could not store the message, try again later'),
-  shuttingDown: () => new SmtpReply(421, '4.3.2', 'Service shutting down, try again later'),
-  tlsRequired: () => new SmtpReply(530, '5.7.0', 'Must issue a STARTTLS command first'),
+  spoolFailed: () => new SmtpReply(451, '4.3.0', 'Could not store the message, try again later', 'spool_error'),
+  shuttingDown: () => new SmtpReply(421, '4.3.2', 'Service shutting down, try again later', 'shutting_down'),
+  tlsRequired: () => new SmtpReply(530, '5.7.0', 'Must issue a STARTTLS command first', 'tls_required'),
   // Spam filtering (relay/src/spam). Postfix's wording for a DNSBL refusal, which senders' admins recognise.
   dnsblListed: (list: string, client: string) => new SmtpReply(554, '5.7.1', `Service unavailable; client [${client}] blocked using ${list}`, 'dnsbl_listed'),
   spamRejected: (reason: string) => new SmtpReply(550, '5.7.1', `Message rejected as spam: ${reason}`, 'spam'),

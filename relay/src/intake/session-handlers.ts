@@ -58,9 +58,10 @@ export class SessionHandlers {
     return this.transactions.get(session)?.log ?? this.context.logger.child({ listener: this.kind, session: session.id });
   }
 
-  private refuse(session: SMTPServerSession, reason: string, reply: SmtpReply, done: Done): void {
-    this.context.metrics.rejected.inc({ listener: this.kind, reason });
-    this.sessionLog(session).info({ reason, reply: reply.toString(), client: session.remoteAddress }, 'refused');
+  /** Every refusal: counted and logged under the reason the reply carries (intake/reply.ts). */
+  private refuse(session: SMTPServerSession, reply: SmtpReply, done: Done): void {
+    this.context.metrics.rejected.inc({ listener: this.kind, reason: reply.reason });
+    this.sessionLog(session).info({ reason: reply.reason, reply: reply.toString(), client: session.remoteAddress }, 'refused');
     done(reply);
   }
 
@@ -105,38 +106,38 @@ export class SessionHandlers {
   };
 
   onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, done: Done): void => {
-    if (this.context.isDraining()) return this.refuse(session, 'shutting_down', Replies.shuttingDown(), done);
+    if (this.context.isDraining()) return this.refuse(session, Replies.shuttingDown(), done);
     const queueId = newQueueId();
     const log = this.context.logger.child({ listener: this.kind, session: session.id, queueId });
     const sender = senderAddress(address.address, session.envelope.smtpUtf8 === true);
     this.transactions.set(session, { queueId, log, mailFrom: sender.ok ? sender.address : '', rcptTo: [] });
-    if (!sender.ok) return this.refuse(session, sender.reason, sender.reply, done);
+    if (!sender.ok) return this.refuse(session, sender.reply, done);
     // RFC 1870 6.1: a declared size that cannot fit now is refused before any byte is sent.
     const declared = Number((address.args || {}).SIZE ?? 0);
-    if (declared > 0 && !this.context.budget.fits(declared)) return this.refuse(session, 'in_flight_budget', Replies.inFlightBudgetExceeded(), done);
+    if (declared > 0 && !this.context.budget.fits(declared)) return this.refuse(session, Replies.inFlightBudgetExceeded(), done);
     const refusal = this.senderRefusal(sender.address, sender.mailbox, session) ?? this.sendingLimitRefusal(session);
-    if (refusal) return this.refuse(session, refusal.reason, refusal.reply, done);
+    if (refusal) return this.refuse(session, refusal, done);
     log.info({ from: sender.address, client: session.remoteAddress, user: session.user }, 'MAIL FROM accepted');
     done();
   };
 
-  private senderRefusal(sender: string, mailbox: Mailbox | undefined, session: SMTPServerSession): { reason: string; reply: SmtpReply } | undefined {
+  private senderRefusal(sender: string, mailbox: Mailbox | undefined, session: SMTPServerSession): SmtpReply | undefined {
     if (this.kind === 'mx') return undefined;
     const username = typeof session.user === 'string' ? session.user : undefined;
     if (username === undefined) {
       if (isTrusted(this.context.trusted, session.remoteAddress)) return undefined;
-      return { reason: 'auth_required', reply: Replies.authRequired() };
+      return Replies.authRequired();
     }
     const user = this.context.config.users.find((candidate) => candidate.username === username);
-    if (!user || !senderAllowed(user.allowedFrom, mailbox)) return { reason: 'sender_not_allowed', reply: Replies.senderNotAllowed(sender) };
+    if (!user || !senderAllowed(user.allowedFrom, mailbox)) return Replies.senderNotAllowed(sender);
     return undefined;
   }
 
   /** Authenticated users' messages-per-hour limit: each accepted MAIL FROM takes a turn. */
-  private sendingLimitRefusal(session: SMTPServerSession): { reason: string; reply: SmtpReply } | undefined {
+  private sendingLimitRefusal(session: SMTPServerSession): SmtpReply | undefined {
     if (this.kind === 'mx' || typeof session.user !== 'string' || !this.context.spam) return undefined;
     const decision = this.context.spam.takeSendingTurn(session.user);
-    return decision.allowed ? undefined : { reason: 'user_rate_limit', reply: Replies.sendingLimit(decision.limit, decision.retryAt) };
+    return decision.allowed ? undefined : Replies.sendingLimit(decision.limit, decision.retryAt);
   }
 
   onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, done: Done): void => {
@@ -151,16 +152,16 @@ export class SessionHandlers {
   private checkRecipient(address: SMTPServerAddress, session: SMTPServerSession, listings: readonly DnsblListing[], done: Done): void {
     const { config } = this.context;
     const parameter = unsupportedParameter('RCPT', address.args, false);
-    if (parameter) return this.refuse(session, 'unsupported_parameter', parameter, done);
+    if (parameter) return this.refuse(session, parameter, done);
     if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
-      return this.refuse(session, 'too_many_recipients', Replies.tooManyRecipients(), done);
+      return this.refuse(session, Replies.tooManyRecipients(), done);
     }
     // A client that keeps guessing recipients on mx (directory harvesting, or brute-forcing an SRS
     // hash through the 250-vs-550 answer) is cut off: after MAX_REFUSED_RECIPIENTS refusals in one
     // session, the next RCPT, whatever its address, gets 421 and the connection closes.
     const refused = this.refusedRecipients.get(session) ?? 0;
     if (this.kind === 'mx' && refused >= MAX_REFUSED_RECIPIENTS) {
-      return this.refuse(session, 'too_many_refused_recipients', Replies.tooManyRefusedRecipients(), done);
+      return this.refuse(session, Replies.tooManyRefusedRecipients(), done);
     }
     const listed = listings.find((listing) => listing.action === 'reject');
     if (listed) {
@@ -168,24 +169,23 @@ export class SessionHandlers {
       this.refusedRecipients.set(session, refused + 1);
       const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       this.sessionLog(session).info({ list: listed.name, answers: listed.answers, from, to: address.address }, 'client is on a DNS block list');
-      return this.refuse(session, 'dnsbl_listed', Replies.dnsblListed(listed.name, client), done);
+      return this.refuse(session, Replies.dnsblListed(listed.name, client), done);
     }
     const transaction = this.transactions.get(session);
     const recipient = recipientAddress(address.address, session.envelope.smtpUtf8 === true, this.kind === 'mx' ? config.domains[0] : undefined);
     let reply = !recipient.ok ? recipient.reply : this.kind === 'mx' && recipient.mailbox ? checkInboundRecipient(config, recipient.mailbox) : this.context.suppressedRecipient?.(recipient.address);
-    let reason = !recipient.ok ? recipient.reason : (reply?.reason ?? (reply?.code === 550 ? 'unknown_user' : 'relay_denied'));
     // An SRS address in our domains is a bounce to mail we forwarded: accepted, and delivery returns
     // it to the original sender, only when it comes from the null sender (real bounces do) and its
     // hash and age check out. Anything else gets the same refusal as an unknown user, whether the
     // address is valid or not, so RCPT is no oracle and SRS no open relay (docs/contracts.md "Relay behaviour").
     if (this.kind === 'mx' && recipient.ok && isSrsAddress(recipient.address) && (reply === undefined || (reply.code === 550 && reply.enhanced === '5.1.1'))) {
       const fromNullSender = transaction?.mailFrom === '';
-      reply = fromNullSender && this.context.inbound?.isReturnAddress(recipient.address) ? undefined : Replies.unknownUser(recipient.address);
-      reason = fromNullSender ? 'srs_invalid' : 'srs_not_null_sender';
+      const refusal = Replies.unknownUser(recipient.address).because(fromNullSender ? 'srs_invalid' : 'srs_not_null_sender');
+      reply = fromNullSender && this.context.inbound?.isReturnAddress(recipient.address) ? undefined : refusal;
     }
     if (reply || !recipient.ok || !transaction) {
       if (this.kind === 'mx') this.refusedRecipients.set(session, refused + 1);
-      return this.refuse(session, reason, reply ?? Replies.spoolFailed(), done);
+      return this.refuse(session, reply ?? Replies.spoolFailed(), done);
     }
     if (!transaction.rcptTo.some((known) => known.toLowerCase() === recipient.address.toLowerCase())) transaction.rcptTo.push(recipient.address);
     this.sessionLog(session).info({ to: recipient.address }, 'RCPT TO accepted');
@@ -196,7 +196,7 @@ export class SessionHandlers {
     const transaction = this.transactions.get(session);
     if (!transaction) {
       stream.resume();
-      return this.refuse(session, 'spool_error', Replies.spoolFailed(), done);
+      return this.refuse(session, Replies.spoolFailed(), done);
     }
     const listings = () => this.screenings.get(session) ?? Promise.resolve([]);
     void this.data.handle(stream, session, transaction, listings).then((outcome) => {
@@ -205,7 +205,7 @@ export class SessionHandlers {
         // The client left mid-message: nothing was acknowledged and the draft is gone.
         this.sessionLog(session).info({ client: session.remoteAddress }, 'client disconnected during DATA; nothing stored');
         return done(Object.assign(new Error('client disconnected'), { code: 'ECONNECTION' }));
-      } else this.refuse(session, outcome.reason, outcome.reply, done);
+      } else this.refuse(session, outcome.reply, done);
       this.afterTransaction(session);
     });
   };

@@ -46,7 +46,7 @@ class Watchdog {
     this.inData = /^DATA\b/i.test(line);
     const transactionOpen = this.connection.session.envelope?.mailFrom !== false && this.connection.session.envelope?.mailFrom !== undefined;
     if (Date.now() - this.startedAt > this.options.sessionTimeoutMs && !(transactionOpen && /^(RCPT|DATA|BDAT)\b/i.test(line))) {
-      return new SmtpReply(421, '4.4.2', 'Session time limit reached, closing connection');
+      return new SmtpReply(421, '4.4.2', 'Session time limit reached, closing connection', 'session_time_limit');
     }
     this.arm(/^STARTTLS\b/i.test(line) ? this.options.tlsHandshakeTimeoutMs : this.options.requestTimeoutMs());
     return undefined;
@@ -76,7 +76,7 @@ class Watchdog {
     const parser = connection._parser;
     const owed = connection._handlerPending || (connection._dataStream && parser && !parser._dataMode);
     if (owed) return this.arm(this.options.requestTimeoutMs());
-    const reply = new SmtpReply(421, '4.4.2', this.inData ? 'Message arriving too slowly, closing connection' : 'Timeout, closing connection');
+    const reply = this.inData ? new SmtpReply(421, '4.4.2', 'Message arriving too slowly, closing connection', 'data_too_slow') : new SmtpReply(421, '4.4.2', 'Timeout, closing connection', 'timeout');
     connection.send(reply.code, reply.message);
   }
 

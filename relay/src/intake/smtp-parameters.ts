@@ -16,7 +16,7 @@ export function unsupportedParameter(command: 'MAIL' | 'RCPT', args: Record<stri
   for (const name of Object.keys(args || {})) {
     const upper = name.toUpperCase();
     const supported = command === 'MAIL' && (MAIL_PARAMETERS.has(upper) || (upper === 'AUTH' && authOffered));
-    if (!supported) return new SmtpReply(555, '5.5.4', `${command === 'MAIL' ? 'MAIL FROM' : 'RCPT TO'} parameter ${upper.replace(/[^\x21-\x7e]/g, '?').slice(0, 32)} not supported here`);
+    if (!supported) return new SmtpReply(555, '5.5.4', `${command === 'MAIL' ? 'MAIL FROM' : 'RCPT TO'} parameter ${upper.replace(/[^\x21-\x7e]/g, '?').slice(0, 32)} not supported here`, 'unsupported_parameter');
   }
   return undefined;
 }
