@@ -15,7 +15,7 @@
  * - an address the address model refuses (fullwidth, invisible characters, ...).
  */
 import { normalizeAddress, type AddressProblem, type Mailbox } from './address';
-import { decodeEncodedWords, UnreadableEncodedWord } from './encoded-words';
+import { readableHeaderWords, UnreadableEncodedWord } from './header-words';
 import { parseHeaderSection } from './header-section';
 import { lexStructured, LexError, type Token } from './structured-lexer';
 
@@ -60,7 +60,7 @@ function parseFromValue(raw: string, options: FromOptions): Mailbox[] {
   const unfolded = text.replace(/\r\n(?=[ \t])/g, '');
   // A reader that decodes encoded words anywhere (leniently, even across "." in a phrase) must
   // not find an angle bracket that the raw text does not have.
-  if (angleBrackets(decodeEncodedWords(unfolded)) !== angleBrackets(unfolded)) throw new Ambiguous('an encoded word holds an angle bracket');
+  if (angleBrackets(readableHeaderWords(unfolded)) !== angleBrackets(unfolded)) throw new Ambiguous('an encoded word holds an angle bracket');
   const { tokens, comments } = lexStructured(unfolded);
   for (const comment of comments) checkDisplayText(comment, 'a comment');
   const mailboxes = new AddressListParser(tokens, options).parse();
@@ -75,7 +75,7 @@ function angleBrackets(text: string): number {
 
 /** Text a reader shows (display names, comments) must not look like an angle-bracketed address. */
 function checkDisplayText(text: string, where: string): void {
-  if (/[<>]/.test(text) || /[<>]/.test(decodeEncodedWords(text))) throw new Ambiguous(`${where} holds an angle bracket`);
+  if (/[<>]/.test(text) || /[<>]/.test(readableHeaderWords(text))) throw new Ambiguous(`${where} holds an angle bracket`);
 }
 
 const PROBLEM_TEXT: Record<AddressProblem, string> = {

@@ -14,3 +14,28 @@ export function decodeHeaderWords(text: string): string {
 export function encodeHeaderWords(text: string, maxLength = 52): string {
   return libmime.encodeWord(text, 'B', maxLength);
 }
+
+// The From check (from-field.ts) reads encoded words the widest way a mail reader might: any
+// `=?charset?B|Q?text?=` is a word, whatever its charset is called.
+const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
+// Charsets that are not ASCII-compatible (UTF-7, UTF-16, UTF-32) could spell `<` in other bytes.
+const NOT_ASCII_COMPATIBLE = /^(utf-?7|utf-?16|utf-?32|ucs-?2|ucs-?4|unicode)/i;
+// Charset names libmime reads as one (its own word pattern); any other name is read as latin1 (enough to see ASCII).
+const LIBMIME_CHARSET = /^[\w-]+$/;
+
+export class UnreadableEncodedWord extends Error {
+  override name = 'UnreadableEncodedWord';
+}
+
+/**
+ * The text as a reader that decodes encoded words would show it, word by word (the text between
+ * words kept), so an angle-bracketed address cannot hide in one. Throws UnreadableEncodedWord for
+ * a word in a charset that is not ASCII-compatible.
+ */
+export function readableHeaderWords(text: string): string {
+  return text.replace(ENCODED_WORD, (_word, charset: string, encoding: string, payload: string) => {
+    const name = charset.split('*')[0];
+    if (NOT_ASCII_COMPATIBLE.test(name)) throw new UnreadableEncodedWord(`an encoded word in ${name}`);
+    return libmime.decodeWords(`=?${LIBMIME_CHARSET.test(name) ? name : 'iso-8859-1'}?${encoding}?${payload}?=`);
+  });
+}

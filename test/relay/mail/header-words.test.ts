@@ -1,5 +1,5 @@
 import { headerValue } from '../../../relay/src/local/message-headers';
-import { decodeHeaderWords, encodeHeaderWords } from '../../../relay/src/mail/header-words';
+import { decodeHeaderWords, encodeHeaderWords, readableHeaderWords, UnreadableEncodedWord } from '../../../relay/src/mail/header-words';
 
 describe('RFC 2047 encoded words (one decoder: libmime)', () => {
   test.each([
@@ -22,5 +22,18 @@ describe('RFC 2047 encoded words (one decoder: libmime)', () => {
   test("the local inbox page shows a message's Subject decoded", () => {
     const message = Buffer.from('From: a@example.test\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n =?UTF-8?B?IGF1cyBLw7Zsbg==?=\r\n\r\nbody\r\n', 'latin1');
     expect(headerValue(message, 'subject')).toBe('Grüße aus Köln');
+  });
+});
+
+describe('reading encoded words for the From check', () => {
+  it('shows an angle-bracketed address hidden in an encoded word, in any ASCII-compatible charset', () => {
+    expect(readableHeaderWords('=?utf-8?b?PGFAYi5jPg==?= <me@example.test>')).toBe('<a@b.c> <me@example.test>');
+    expect(readableHeaderWords('=?iso-8859-1?q?=3Cx@y.test=3E?=')).toBe('<x@y.test>');
+    expect(readableHeaderWords('=?x.odd.name?q?=3C?=')).toBe('<');
+  });
+
+  it('refuses a word in a charset that could spell < in other bytes', () => {
+    expect(() => readableHeaderWords('=?utf-7?q?+ADw-?=')).toThrow(UnreadableEncodedWord);
+    expect(() => readableHeaderWords('=?UTF-16BE?b?ADw=?=')).toThrow(UnreadableEncodedWord);
   });
 });
