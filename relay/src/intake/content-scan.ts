@@ -5,16 +5,17 @@
  * it but never stamped (relay/src/spam/spam-filter.ts).
  */
 import type { SpamFilter } from '../spam/spam-filter';
+import type { ListenerProfile } from './listener-profile';
 import type { MessageCheck } from './message-check';
 import { Replies } from './reply';
 
-export function contentScanCheck(spam: SpamFilter, listener: string): MessageCheck {
+export function contentScanCheck(spam: SpamFilter, profile: ListenerProfile): MessageCheck {
   return {
     name: 'content_scan',
     async run(message) {
       const { envelope } = message;
       const verdict = await spam.scan({
-        listener: listener as 'mx' | 'submission' | 'submissions',
+        listener: profile.kind,
         queueId: envelope.id,
         clientAddress: envelope.clientAddress,
         helo: message.helo,
@@ -29,7 +30,7 @@ export function contentScanCheck(spam: SpamFilter, listener: string): MessageChe
         if (verdict.action === 'reject') throw Replies.spamRejected(verdict.reason);
         throw verdict.action === 'soft_reject' ? Replies.spamSoftReject(verdict.reason) : Replies.spamScanUnavailable();
       }
-      if (listener !== 'mx') return { headers: '' };
+      if (!profile.inboundChecks) return { headers: '' };
       return { headers: verdict.headers, ...(verdict.subject ? { subject: verdict.subject } : {}) };
     },
   };

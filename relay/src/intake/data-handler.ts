@@ -15,6 +15,7 @@ import { headerFromRefusal } from './policy';
 import { receiveMessage } from './receive-data';
 import { Replies, SmtpReply } from './reply';
 import type { IntakeContext, ListenerKind } from './context';
+import type { ListenerProfile } from './listener-profile';
 import { noteDataProgress } from './session-watchdog';
 import { receivedHeader } from './trace-header';
 
@@ -29,12 +30,14 @@ export type DataOutcome = { ok: true; queueId: string } | { ok: false; reply: Sm
 
 export class DataHandler {
   private readonly checks: readonly MessageCheck[];
+  private readonly kind: ListenerKind;
 
   constructor(
-    private readonly kind: ListenerKind,
+    private readonly profile: ListenerProfile,
     private readonly context: IntakeContext,
   ) {
-    this.checks = messageChecksFor(kind, { ...(context.inbound ? { inbound: context.inbound } : {}), ...(context.spam ? { spam: context.spam } : {}) }, context.metrics);
+    this.kind = profile.kind;
+    this.checks = messageChecksFor(profile, { ...(context.inbound ? { inbound: context.inbound } : {}), ...(context.spam ? { spam: context.spam } : {}) }, context.metrics);
   }
 
   /** `listings`: the DNS block lists that have the client (asked at connect, mx). */
@@ -57,7 +60,7 @@ export class DataHandler {
       receivedAt: new Date().toISOString(),
       mailFrom: transaction.mailFrom,
       rcptTo: [...transaction.rcptTo],
-      origin: this.kind === 'mx' ? 'inbound' : 'submission',
+      origin: this.profile.origin,
       listener: this.kind,
       clientAddress: session.remoteAddress,
       ...(typeof session.user === 'string' ? { authUser: session.user } : {}),
@@ -72,10 +75,10 @@ export class DataHandler {
       openDraft: (headRoom) => spool.begin(envelope.id, { headRoom }),
       received: Buffer.from(receivedHeader(session, config.hostname, envelope.id, envelope.rcptTo), 'latin1'),
       // Mail for signing (every listener but mx) must have a From: the signer reads as we do.
-      ...(this.kind !== 'mx' ? { checkHeader: (header: string) => headerFromRefusal(author?.allowedFrom, header, envelope.smtpUtf8) } : {}),
+      ...(this.profile.recipients === 'authenticated' ? { checkHeader: (header: string) => headerFromRefusal(author?.allowedFrom, header, envelope.smtpUtf8) } : {}),
       // On mx: forged Authentication-Results of ours go, and the sender's own X-Spam* fields when
       // our verdict may stand in their place.
-      ...(this.kind === 'mx' ? { rewriteHeader: (header: Buffer) => this.cleanInboundHeader(header) } : {}),
+      ...(this.profile.inboundChecks ? { rewriteHeader: (header: Buffer) => this.cleanInboundHeader(header) } : {}),
       checks: this.checks,
       checkContext: { helo: session.hostNameAppearsAs || session.remoteAddress, log: transaction.log, listings },
       progress: (chunkBytes) => noteDataProgress(session, chunkBytes),

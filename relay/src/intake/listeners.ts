@@ -12,6 +12,7 @@ import { parseDuration } from '../config/duration';
 import { installPatches, type PatchedServerOptions } from '../patches';
 import { Replies, type SmtpReply } from './reply';
 import type { IntakeContext, ListenerKind } from './context';
+import { LISTENER_PROFILES } from './listener-profile';
 import { SessionHandlers } from './session-handlers';
 import { armHandshakeDeadline, releaseOnClose, sessionLifecycle, STRESS_TIMEOUT_MS, type WatchdogOptions } from './session-watchdog';
 import { unsupportedParameter } from './smtp-parameters';
@@ -60,8 +61,8 @@ function patchedOptions(kind: ListenerKind, config: RelayConfig, context: Intake
     // Deadlines trickling cannot reset, and the connection slot released on close.
     sessionLifecycle: sessionLifecycle(watchdogOptions(kind, config, context)),
     mailParameters: (args, authOffered) => unsupportedParameter('MAIL', args, authOffered),
-    // Only port 25 keeps smtp-server's 100 ms early-talker pause.
-    ...(kind === 'mx' ? {} : { greetingDelayMs: 0 }),
+    // Only port 25 keeps smtp-server's 100 ms early-talker pause (listener-profile.ts).
+    ...(LISTENER_PROFILES[kind].greetingDelayMs !== undefined ? { greetingDelayMs: LISTENER_PROFILES[kind].greetingDelayMs } : {}),
   };
 }
 
@@ -74,8 +75,8 @@ function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial
     authMethods: ['PLAIN', 'LOGIN'],
     // Authentication rules are ours (trusted networks, per-listener policy): see SessionHandlers.
     authOptional: true,
-    disabledCommands: kind === 'mx' ? ['AUTH'] : [],
-    secure: kind === 'submissions',
+    disabledCommands: LISTENER_PROFILES[kind].auth === 'none' ? ['AUTH'] : [],
+    secure: LISTENER_PROFILES[kind].implicitTls,
     hideSTARTTLS: tls === undefined,
     // We do not implement DSN NOTIFY/RET or REQUIRETLS semantics, so we do not advertise them.
     hideDSN: true,
@@ -106,8 +107,8 @@ export async function startSmtpListeners(context: IntakeContext, tls: TlsMateria
     for (const kind of SMTP_LISTENERS) {
       const endpoint = context.config.listen[kind];
       if (!endpoint) continue;
-      if (kind !== 'mx' && !tls) throw new ConfigError(`listen.${kind}: needs tls.certFile and tls.keyFile`);
-      const server = new SMTPServer(optionsFor(kind, context, tls, new SessionHandlers(kind, context, (session) => dismissAfterTransaction(server, session, context))));
+      if (LISTENER_PROFILES[kind].auth !== 'none' && !tls) throw new ConfigError(`listen.${kind}: needs tls.certFile and tls.keyFile`);
+      const server = new SMTPServer(optionsFor(kind, context, tls, new SessionHandlers(LISTENER_PROFILES[kind], context, (session) => dismissAfterTransaction(server, session, context))));
       server.on('error', (error: Error) => logListenerError(context.logger, kind, error));
       admitConnections(server, kind, context);
       const address = await listen(server, kind, endpoint.host, endpoint.port);
@@ -140,7 +141,7 @@ function admitConnections(server: SMTPServer, kind: ListenerKind, context: Intak
       const reply: SmtpReply = admission.refusal === 'per_ip' ? Replies.tooManyConnections() : admission.refusal === 'full' ? Replies.serverBusy() : Replies.shuttingDown();
       context.metrics.rejected.inc({ listener: kind, reason: reply.reason });
       context.logger.info({ listener: kind, client: ip, reason: admission.refusal, reply: reply.toString() }, 'connection refused');
-      if (kind === 'submissions') socket.destroy();
+      if (LISTENER_PROFILES[kind].implicitTls) socket.destroy();
       else socket.end(`${reply.toString()}\r\n`);
       socket.setTimeout(5_000, () => socket.destroy());
       return;
@@ -156,7 +157,7 @@ function admitConnections(server: SMTPServer, kind: ListenerKind, context: Intak
     });
     // smtp-server keeps the TLS socket it wraps an accepted socket in under _pendingSockets until the session starts.
     const pending = (server as unknown as { _pendingSockets: Map<Socket, { destroy(): void }> })._pendingSockets;
-    if (kind === 'submissions') armHandshakeDeadline(socket, handshakeMs, () => pending.get(socket) ?? socket);
+    if (LISTENER_PROFILES[kind].implicitTls) armHandshakeDeadline(socket, handshakeMs, () => pending.get(socket) ?? socket);
     for (const handler of handlers) handler.call(net, socket);
   });
 }

@@ -16,6 +16,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { RelayMetrics } from '../ops/metrics';
 import { replaceSubject } from '../spam/header-edit';
 import { contentScanCheck } from './content-scan';
+import type { ListenerProfile } from './listener-profile';
 import type { CheckedMessage, MessageCheck } from './message-check';
 import { InboundReplies, type InboundHooks } from './policy';
 import type { SpamFilter } from '../spam/spam-filter';
@@ -97,9 +98,9 @@ export function inboundAuthenticationCheck(inbound: InboundHooks, metrics: Relay
 }
 
 /** The checks a listener runs at DATA, in order. */
-export function messageChecksFor(listener: string, hooks: { inbound?: InboundHooks; spam?: SpamFilter }, metrics: RelayMetrics): MessageCheck[] {
+export function messageChecksFor(profile: ListenerProfile, hooks: { inbound?: InboundHooks; spam?: SpamFilter }, metrics: RelayMetrics): MessageCheck[] {
   const checks: MessageCheck[] = [];
-  if (listener === 'mx' && hooks.inbound) checks.push(inboundAuthenticationCheck(hooks.inbound, metrics));
-  if (hooks.spam?.marksMessages) checks.push(contentScanCheck(hooks.spam, listener));
+  if (profile.inboundChecks && hooks.inbound) checks.push(inboundAuthenticationCheck(hooks.inbound, metrics));
+  if (hooks.spam?.marksMessages) checks.push(contentScanCheck(hooks.spam, profile));
   return checks;
 }

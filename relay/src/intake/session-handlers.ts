@@ -21,6 +21,7 @@ import { checkInboundRecipient, isSrsAddress, isTrusted, senderAllowed } from '.
 import { Replies, SmtpReply } from './reply';
 import { unsupportedParameter } from './smtp-parameters';
 import type { IntakeContext, ListenerKind } from './context';
+import type { ListenerProfile } from './listener-profile';
 
 
 interface Transaction {
@@ -33,9 +34,6 @@ interface Transaction {
 
 type Done = (error?: Error | null) => void;
 
-/** Refused RCPTs on `mx` one session may collect before it is cut off (Postfix smtpd_hard_error_limit-like). */
-export const MAX_REFUSED_RECIPIENTS = 10;
-
 export class SessionHandlers {
   private readonly transactions = new WeakMap<SMTPServerSession, Transaction>();
   /** Refused RCPTs per session (smtp-server keeps one session object per connection, RSET included). */
@@ -44,14 +42,16 @@ export class SessionHandlers {
   private readonly screenings = new WeakMap<SMTPServerSession, Promise<DnsblListing[]>>();
 
   private readonly data: DataHandler;
+  private readonly kind: ListenerKind;
 
   constructor(
-    private readonly kind: ListenerKind,
+    private readonly profile: ListenerProfile,
     private readonly context: IntakeContext,
     /** Called once a transaction's final reply is out (a draining relay then closes the session). */
     private readonly afterTransaction: (session: SMTPServerSession) => void = () => undefined,
   ) {
-    this.data = new DataHandler(kind, context);
+    this.kind = profile.kind;
+    this.data = new DataHandler(profile, context);
   }
 
   private sessionLog(session: SMTPServerSession): Logger {
@@ -68,7 +68,7 @@ export class SessionHandlers {
   onConnect = (session: SMTPServerSession, done: Done): void => {
     // Connection limits were applied when the TCP connection was accepted (listeners.ts).
     // RFC 8314 / RFC 4954: AUTH is offered on submission only once the session is encrypted.
-    if (this.kind === 'submission') session.disabledCommands = ['AUTH'];
+    if (this.profile.auth === 'after-starttls') session.disabledCommands = ['AUTH'];
     this.screenClient(session);
     done();
   };
@@ -82,12 +82,12 @@ export class SessionHandlers {
    */
   private screenClient(session: SMTPServerSession): void {
     const spam = this.context.spam;
-    if (this.kind !== 'mx' || !spam?.screensClients || isTrusted(this.context.trusted, session.remoteAddress)) return;
+    if (!this.profile.inboundChecks || !spam?.screensClients || isTrusted(this.context.trusted, session.remoteAddress)) return;
     this.screenings.set(session, spam.screen(session.remoteAddress));
   }
 
   onSecure = (_socket: unknown, session: SMTPServerSession, done: Done): void => {
-    if (this.kind === 'submission') session.disabledCommands = [];
+    if (this.profile.auth === 'after-starttls') session.disabledCommands = [];
     done();
   };
 
@@ -122,7 +122,7 @@ export class SessionHandlers {
   };
 
   private senderRefusal(sender: string, mailbox: Mailbox | undefined, session: SMTPServerSession): SmtpReply | undefined {
-    if (this.kind === 'mx') return undefined;
+    if (this.profile.recipients === 'our-domains') return undefined;
     const username = typeof session.user === 'string' ? session.user : undefined;
     if (username === undefined) {
       if (isTrusted(this.context.trusted, session.remoteAddress)) return undefined;
@@ -135,7 +135,7 @@ export class SessionHandlers {
 
   /** Authenticated users' messages-per-hour limit: each accepted MAIL FROM takes a turn. */
   private sendingLimitRefusal(session: SMTPServerSession): SmtpReply | undefined {
-    if (this.kind === 'mx' || typeof session.user !== 'string' || !this.context.spam) return undefined;
+    if (this.profile.recipients === 'our-domains' || typeof session.user !== 'string' || !this.context.spam) return undefined;
     const decision = this.context.spam.takeSendingTurn(session.user);
     return decision.allowed ? undefined : Replies.sendingLimit(decision.limit, decision.retryAt);
   }
@@ -157,10 +157,11 @@ export class SessionHandlers {
       return this.refuse(session, Replies.tooManyRecipients(), done);
     }
     // A client that keeps guessing recipients on mx (directory harvesting, or brute-forcing an SRS
-    // hash through the 250-vs-550 answer) is cut off: after MAX_REFUSED_RECIPIENTS refusals in one
+    // hash through the 250-vs-550 answer) is cut off: after refusedRecipientLimit refusals in one
     // session, the next RCPT, whatever its address, gets 421 and the connection closes.
     const refused = this.refusedRecipients.get(session) ?? 0;
-    if (this.kind === 'mx' && refused >= MAX_REFUSED_RECIPIENTS) {
+    const limit = this.profile.refusedRecipientLimit;
+    if (limit !== undefined && refused >= limit) {
       return this.refuse(session, Replies.tooManyRefusedRecipients(), done);
     }
     const listed = listings.find((listing) => listing.action === 'reject');
@@ -172,19 +173,20 @@ export class SessionHandlers {
       return this.refuse(session, Replies.dnsblListed(listed.name, client), done);
     }
     const transaction = this.transactions.get(session);
-    const recipient = recipientAddress(address.address, session.envelope.smtpUtf8 === true, this.kind === 'mx' ? config.domains[0] : undefined);
-    let reply = !recipient.ok ? recipient.reply : this.kind === 'mx' && recipient.mailbox ? checkInboundRecipient(config, recipient.mailbox) : this.context.suppressedRecipient?.(recipient.address);
+    const ourDomains = this.profile.recipients === 'our-domains';
+    const recipient = recipientAddress(address.address, session.envelope.smtpUtf8 === true, ourDomains ? config.domains[0] : undefined);
+    let reply = !recipient.ok ? recipient.reply : ourDomains && recipient.mailbox ? checkInboundRecipient(config, recipient.mailbox) : this.context.suppressedRecipient?.(recipient.address);
     // An SRS address in our domains is a bounce to mail we forwarded: accepted, and delivery returns
     // it to the original sender, only when it comes from the null sender (real bounces do) and its
     // hash and age check out. Anything else gets the same refusal as an unknown user, whether the
     // address is valid or not, so RCPT is no oracle and SRS no open relay (docs/contracts.md "Relay behaviour").
-    if (this.kind === 'mx' && recipient.ok && isSrsAddress(recipient.address) && (reply === undefined || (reply.code === 550 && reply.enhanced === '5.1.1'))) {
+    if (ourDomains && recipient.ok && isSrsAddress(recipient.address) && (reply === undefined || (reply.code === 550 && reply.enhanced === '5.1.1'))) {
       const fromNullSender = transaction?.mailFrom === '';
       const refusal = Replies.unknownUser(recipient.address).because(fromNullSender ? 'srs_invalid' : 'srs_not_null_sender');
       reply = fromNullSender && this.context.inbound?.isReturnAddress(recipient.address) ? undefined : refusal;
     }
     if (reply || !recipient.ok || !transaction) {
-      if (this.kind === 'mx') this.refusedRecipients.set(session, refused + 1);
+      if (limit !== undefined) this.refusedRecipients.set(session, refused + 1);
       return this.refuse(session, reply ?? Replies.spoolFailed(), done);
     }
     if (!transaction.rcptTo.some((known) => known.toLowerCase() === recipient.address.toLowerCase())) transaction.rcptTo.push(recipient.address);
