@@ -9,8 +9,8 @@
  * rejected: Email address is not verified` to any other From), and it makes forwarded mail pass
  * DMARC on our own DKIM signature instead of relying on the receiver honouring our ARC seal.
  */
-import addressparser from 'nodemailer/lib/addressparser';
-import { decodeHeaderWords, encodeHeaderWords } from '../mail/header-words';
+import { readFromValue } from '../mail/from-field';
+import { encodeHeaderWords } from '../mail/header-words';
 import { headerEnd } from './message';
 
 /** Longest display name we write (the original's is cut, with an ellipsis). */
@@ -56,11 +56,14 @@ function phrase(text: string): string {
   return encodeHeaderWords(text, 52);
 }
 
-/** Who the original From names, for "<who> via <domain>": its display name, else its address. */
+/**
+ * Who the original From names, for "<who> via <domain>": its display name, else its address, read
+ * by the one From reader (mail/from-field.ts); a From it finds ambiguous is an "unknown sender".
+ */
 export function originalSender(fromValue: string): string {
-  const text = Buffer.from(fromValue, 'latin1').toString('utf8');
-  const [first] = addressparser(text.replace(/\r\n[ \t]/g, ' '), { flatten: true });
-  const who = decodeHeaderWords(first?.name ?? '').trim() || first?.address?.trim() || 'unknown sender';
+  const from = readFromValue(fromValue, { utf8: true });
+  const first = from.kind === 'mailboxes' ? from.mailboxes[0] : undefined;
+  const who = first?.displayName || (first ? `${first.local}@${first.domain}` : 'unknown sender');
   // Controls (a hostile name could carry CR/LF or escape sequences) never reach a header.
   // Angle brackets neither: a display name holding one is a From the signer will not read
   // (mail/from-field.ts), since naive readers take what is inside for the address.

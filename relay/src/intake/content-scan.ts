@@ -16,6 +16,7 @@ export function contentScanCheck(spam: SpamFilter, profile: ListenerProfile): Me
       const { envelope } = message;
       const verdict = await spam.scan({
         listener: profile.kind,
+        origin: profile.origin,
         queueId: envelope.id,
         clientAddress: envelope.clientAddress,
         helo: message.helo,

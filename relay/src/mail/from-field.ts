@@ -15,11 +15,16 @@
  * - an address the address model refuses (fullwidth, invisible characters, ...).
  */
 import { normalizeAddress, type AddressProblem, type Mailbox } from './address';
-import { readableHeaderWords, UnreadableEncodedWord } from './header-words';
+import { decodeHeaderWords, readableHeaderWords, UnreadableEncodedWord } from './header-words';
 import { parseHeaderSection } from './header-section';
 import { lexStructured, LexError, type Token } from './structured-lexer';
 
-export type FromField = { kind: 'absent' } | { kind: 'mailboxes'; mailboxes: Mailbox[] } | { kind: 'ambiguous'; problem: string };
+/** A mailbox of From with the display name a reader shows for it (RFC 2047 words decoded), if any. */
+export interface FromMailbox extends Mailbox {
+  displayName?: string;
+}
+
+export type FromField = { kind: 'absent' } | { kind: 'mailboxes'; mailboxes: FromMailbox[] } | { kind: 'ambiguous'; problem: string };
 
 export interface FromOptions {
   /** The transaction used SMTPUTF8: non-ASCII local parts allowed. */
@@ -40,8 +45,13 @@ export function readFrom(headerSection: string, options: FromOptions): FromField
   const fields = section.fields.filter((field) => field.name === 'from');
   if (fields.length === 0) return { kind: 'absent' };
   if (fields.length > 1) return { kind: 'ambiguous', problem: `${fields.length} From fields` };
+  return readFromValue(fields[0].value, options);
+}
+
+/** Reads one From field's value (latin1 text, folding kept), as readFrom does for the field. */
+export function readFromValue(value: string, options: FromOptions): FromField {
   try {
-    return { kind: 'mailboxes', mailboxes: parseFromValue(fields[0].value, options) };
+    return { kind: 'mailboxes', mailboxes: parseFromValue(value, options) };
   } catch (error) {
     if (error instanceof Ambiguous || error instanceof LexError || error instanceof UnreadableEncodedWord) {
       return { kind: 'ambiguous', problem: error.message };
@@ -50,7 +60,7 @@ export function readFrom(headerSection: string, options: FromOptions): FromField
   }
 }
 
-function parseFromValue(raw: string, options: FromOptions): Mailbox[] {
+function parseFromValue(raw: string, options: FromOptions): FromMailbox[] {
   let text: string;
   try {
     text = utf8Decoder.decode(Buffer.from(raw, 'latin1'));
@@ -87,14 +97,14 @@ const PROBLEM_TEXT: Record<AddressProblem, string> = {
 
 class AddressListParser {
   private position = 0;
-  private readonly mailboxes: Mailbox[] = [];
+  private readonly mailboxes: FromMailbox[] = [];
 
   constructor(
     private readonly tokens: readonly Token[],
     private readonly options: FromOptions,
   ) {}
 
-  parse(): Mailbox[] {
+  parse(): FromMailbox[] {
     if (this.tokens.length === 0) return [];
     for (;;) {
       this.address();
@@ -118,7 +128,7 @@ class AddressListParser {
     const start = this.position;
     const phrase = this.phrase();
     const next = this.peek();
-    if (this.isSpecial(next, '<')) return this.angleAddress();
+    if (this.isSpecial(next, '<')) return this.angleAddress(phrase);
     if (this.isSpecial(next, ':') && phrase.length > 0) return this.group();
     if (this.isSpecial(next, '@')) {
       this.position = start;
@@ -149,9 +159,9 @@ class AddressListParser {
     for (;;) {
       const before = this.mailboxes.length;
       const start = this.position;
-      this.phrase();
+      const phrase = this.phrase();
       if (this.isSpecial(this.peek(), ':')) throw new Ambiguous('a group inside a group');
-      if (this.isSpecial(this.peek(), '<')) this.angleAddress();
+      if (this.isSpecial(this.peek(), '<')) this.angleAddress(phrase);
       else {
         this.position = start;
         this.addSpec();
@@ -164,12 +174,14 @@ class AddressListParser {
     }
   }
 
-  private angleAddress(): void {
+  private angleAddress(phrase: readonly Token[]): void {
     this.position++; // '<'
     if (this.isSpecial(this.peek(), '@')) throw new Ambiguous('a source route in angle brackets (obsolete syntax)');
     this.addSpec();
     if (!this.isSpecial(this.peek(), '>')) throw new Ambiguous('an angle-bracketed address without its ">"');
     this.position++;
+    const name = displayName(phrase);
+    if (name) this.mailboxes[this.mailboxes.length - 1].displayName = name;
   }
 
   /** addr-spec without CFWS inside it: `local@domain`, local a dot-atom or one quoted string. */
@@ -212,6 +224,12 @@ class AddressListParser {
       this.position++;
     }
   }
+}
+
+/** The phrase as a reader shows it: words as written (quotes removed), encoded words decoded. */
+function displayName(phrase: readonly Token[]): string {
+  const text = phrase.map((token, index) => `${index > 0 && token.spaceBefore ? ' ' : ''}${token.text}`).join('');
+  return decodeHeaderWords(text).trim();
 }
 
 function describe(token: Token): string {

@@ -22,7 +22,10 @@ export type { MessageBody } from './rspamd-client';
 export type { RateDecision } from './rate-limit';
 
 export interface ContentScanInput {
+  /** For metric labels only. */
   listener: 'mx' | 'submission' | 'submissions';
+  /** What the message is (the listener profile's origin): inbound mail is stamped, our users' is not. */
+  origin: 'inbound' | 'submission';
   queueId: string;
   clientAddress: string;
   helo: string;
@@ -101,7 +104,7 @@ export class SpamFilter {
   }
 
   async scan(input: ContentScanInput): Promise<ContentVerdict> {
-    const inbound = input.listener === 'mx';
+    const inbound = input.origin === 'inbound';
     const flags = input.listings.filter((listing) => listing.action === 'flag').map((listing) => dnsblHeader(listing.name, listing.answers));
     const verdict = await this.verdict(input, inbound, flags);
     this.metrics.spamVerdicts.inc({ listener: input.listener, action: verdict.action });

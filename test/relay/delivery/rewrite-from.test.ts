@@ -21,6 +21,12 @@ describe('rewriting the From of a forwarded message', () => {
     expect(field(rewrite('From: bob@sender.test'), 'From')).toEqual(['From: "bob@sender.test via example.test" <info@example.test>']);
   });
 
+  test('reads the name with the one From reader: a From it finds ambiguous is an unknown sender, never a name holding an address', () => {
+    expect(field(rewrite('From: "Alice (Work)" (team) <alice@sender.test>'), 'From')).toEqual(['From: "Alice (Work) via example.test" <info@example.test>']);
+    const text = rewrite('From: "a <ceo@bank.test>" <x@sender.test>');
+    expect(field(text, 'From')).toEqual(['From: "unknown sender via example.test" <info@example.test>']);
+  });
+
   test('keeps an existing Reply-To', () => {
     const text = rewrite('From: Alice <alice@sender.test>', 'Reply-To: list@sender.test');
     expect(field(text, 'Reply-To')).toEqual(['Reply-To: list@sender.test']);
