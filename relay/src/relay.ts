@@ -7,15 +7,18 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { LoadedRelay } from './load-relay';
 import { readTlsMaterial } from './tls/material';
-import { ConfigError } from './config/schema';
+import { ConfigError, type RelayConfig } from './config/schema';
+import { configReloader, type ReloadResult } from './config-reloader';
 import { startDeliverability, type DeliverabilityOptions } from './deliverability';
 import { startDelivery, type Delivery, type DeliveryHooks } from './delivery/delivery';
 import { AuthGuard } from './intake/auth-guard';
 import { ByteBudget } from './intake/byte-budget';
 import { ConnectionTracker } from './intake/connection-tracker';
 import { closeServer, dismissIdleSessions, SMTP_LISTENERS, startSmtpListeners, type SmtpListener } from './intake/listeners';
+import { OAuthVerifier, type OAuthVerifierOptions } from './intake/oauth/token-verifier';
 import { PasswordVerifier } from './intake/password-worker';
 import { trustedNetworkList } from './intake/policy';
+import type { IntakeContext } from './intake/context';
 import { createOpsServer } from './ops/http';
 import { installPatches } from './patches';
 import type { Logger } from './ops/logger';
@@ -36,6 +39,8 @@ export interface RelayOptions {
   tls?: TlsRuntimeOptions;
   /** Trace, reports, suppression and alert knobs for tests: deliverability.ts. */
   deliverability?: DeliverabilityOptions;
+  /** OAuth knobs for tests: key-set cache timing, the clock tokens are judged at. */
+  oauth?: Pick<OAuthVerifierOptions, 'cache' | 'now'>;
 }
 
 export interface RunningRelay {
@@ -44,7 +49,26 @@ export interface RunningRelay {
   metrics: RelayMetrics;
   delivery: Delivery;
   reloadTls(): Promise<boolean>;
+  /**
+   * Reads the config file again (SIGHUP). A config that does not validate is refused as a whole
+   * (one log line naming the field, a metric) and the running one is kept (config-reloader.ts).
+   */
+  reloadConfig(): Promise<ReloadResult>;
   shutdown(): Promise<void>;
+}
+
+export type { ReloadResult } from './config-reloader';
+
+/** The parts of the intake that a config decides, built (and checked) before they replace the running ones. */
+interface IntakeGeneration {
+  config: RelayConfig;
+  spam: SpamFilter;
+  oauth: OAuthVerifier;
+}
+
+async function intakeGeneration(config: RelayConfig, logger: Logger, metrics: RelayMetrics, options: RelayOptions, previous?: IntakeGeneration): Promise<IntakeGeneration> {
+  const oauth = await OAuthVerifier.create(config.auth.oauth, { logger, ...options.oauth, ...(previous ? { previous: previous.oauth } : {}) });
+  return { config, oauth, spam: new SpamFilter(config, logger, metrics, Date.now, previous?.spam) };
 }
 
 export async function startRelay(loaded: LoadedRelay, logger: Logger, options: RelayOptions = {}): Promise<RunningRelay> {
@@ -65,45 +89,54 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
   });
   loop.follow(delivery.events, delivery.port25);
 
-  const spam = new SpamFilter(config, logger, metrics);
-  void spam.announce(logger);
+  let generation: IntakeGeneration;
+  try {
+    generation = await intakeGeneration(config, logger, metrics, options);
+  } catch (error) {
+    await delivery.stop(0);
+    await loop.stop();
+    throw error;
+  }
+  void generation.spam.announce(logger);
+  void generation.oauth.warmUp(logger);
 
   let draining = false;
   let listeners: SmtpListener[] = [];
   const connections = new ConnectionTracker(config.limits, SMTP_LISTENERS.filter((kind) => config.listen[kind]));
   const passwords = new PasswordVerifier();
-  const context = {
-    config,
+  // Shared by every config generation: their state must outlive a reload (the throttles' memory of
+  // failures, the budget's bytes in flight); their limits are restart-only (config/reload.ts).
+  const budget = new ByteBudget(config.limits.maxInFlightBytes, (inFlight) => metrics.inFlightBytes.set(inFlight));
+  const guard = new AuthGuard({
+    perIp: config.limits.authFailuresPerIp,
+    perAccount: config.limits.authFailuresPerAccount,
+    total: config.limits.authFailuresTotal,
+    windowMs: 15 * 60_000,
+    failureDelayMs: options.authFailureDelayMs ?? 1000,
+  });
+  const contextFor = (current: IntakeGeneration): IntakeContext => ({
+    config: current.config,
     spool,
     logger,
     metrics,
     connections,
-    budget: new ByteBudget(config.limits.maxInFlightBytes, (inFlight) => metrics.inFlightBytes.set(inFlight)),
-    trusted: trustedNetworkList(config.trustedNetworks),
-    auth: {
-      config,
-      metrics,
-      passwords,
-      guard: new AuthGuard({
-        perIp: config.limits.authFailuresPerIp,
-        perAccount: config.limits.authFailuresPerAccount,
-        total: config.limits.authFailuresTotal,
-        windowMs: 15 * 60_000,
-        failureDelayMs: options.authFailureDelayMs ?? 1000,
-      }),
-    },
+    budget,
+    trusted: trustedNetworkList(current.config.trustedNetworks),
+    auth: { config: current.config, metrics, passwords, guard },
     isDraining: () => draining,
     onSpooled: (envelope: Parameters<Delivery['onSpooled']>[0]) => {
       loop.received(envelope);
       delivery.onSpooled(envelope);
     },
     suppressedRecipient: loop.suppressedRecipient,
-    spam,
+    spam: current.spam,
+    oauth: current.oauth,
     inbound: {
       check: (input: Parameters<Delivery['inbound']['check']>[0]) => delivery.inbound.check(input),
       isReturnAddress: (address: string) => delivery.srs.reverse(address) !== undefined,
     },
-  };
+  });
+  const context = contextFor(generation);
 
   let ops: Server | undefined;
   let tls: TlsServices | undefined;
@@ -158,7 +191,27 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     logger.info('relay stopped');
   };
 
-  return { addresses, spool, metrics, delivery, reloadTls: () => reloader?.reload() ?? Promise.resolve(false), shutdown };
+  const reloadConfig = configReloader<IntakeGeneration>({
+    configPath: loaded.configPath,
+    revision: loaded.revision ?? 'none',
+    logger,
+    metrics,
+    current: () => generation,
+    build: async (next, previous) => {
+      const built = await intakeGeneration(next, logger, metrics, options, previous);
+      void built.spam.announce(logger);
+      void built.oauth.warmUp(logger);
+      return built;
+    },
+    prepareDelivery: (next, dkimKeys) => delivery.prepare(next, dkimKeys),
+    apply: (next) => {
+      generation = next;
+      const nextContext = contextFor(next);
+      listeners.forEach((listener) => listener.reconfigure(nextContext));
+    },
+  });
+
+  return { addresses, spool, metrics, delivery, reloadTls: () => reloader?.reload() ?? Promise.resolve(false), reloadConfig, shutdown };
 }
 
 function listenHttp(server: Server, host: string, port: number): Promise<AddressInfo> {

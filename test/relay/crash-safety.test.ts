@@ -18,7 +18,8 @@ describe('a relay killed with SIGKILL', () => {
     const acknowledged = new Map<string, string>(); // queue id -> the exact message we sent
     let refusedQueueIds = 0;
     const sends = Array.from({ length: 60 }, (_, index) => {
-      const raw = `Subject: n${index}\r\nMessage-ID: <m${index}@example.test>\r\n\r\n${`line of message ${index}\r\n`.repeat(index * 20 + 1)}`;
+      // Date and Message-ID present, so the submission agent adds nothing and the bytes stay as sent.
+      const raw = `Subject: n${index}\r\nMessage-ID: <m${index}@example.test>\r\nDate: Tue, 1 Jan 2030 10:00:00 +0000\r\n\r\n${`line of message ${index}\r\n`.repeat(index * 20 + 1)}`;
       // Message 7 comes from a sender the user does not own: refused, never spooled.
       const from = index === 7 ? 'intruder@example.test' : 'app@example.test';
       return transport.sendMail({ envelope: { from, to: [`r${index}@elsewhere.test`] }, raw }).then(

@@ -6,7 +6,8 @@
  * brought are pinned with the behaviour they serve: the envelope address as sent
  * (test/relay/delivery/address-model.test.ts), MAIL FROM parameters
  * (test/relay/tls-and-parameters.test.ts), the session lifecycle's deadlines and slots
- * (test/relay/lock-out.test.ts, test/relay/admission-and-auth-guard.test.ts).
+ * (test/relay/lock-out.test.ts, test/relay/admission-and-auth-guard.test.ts); the SASL table's
+ * XOAUTH2 and OAUTHBEARER by test/relay/oauth/oauth-submission.test.ts.
  */
 import crypto, { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +45,14 @@ describe('the patches of other modules', () => {
     const [init] = METHOD_PATCHES;
     expect(patchProblem(init, {})).toMatch(/^smtp-server \d+\.\d+\.\d+: SMTPConnection\.prototype\.init is not there$/);
     expect(patchProblem(init, { init: (_options: unknown) => undefined })).toMatch(/^smtp-server \d+\.\d+\.\d+: SMTPConnection\.prototype\.init takes 1 parameters, the patch was written for 0$/);
+  });
+
+  test('an added method that upstream now has is refused, naming it', () => {
+    const added = METHOD_PATCHES.find((patch) => patch.adds);
+    expect(added?.name).toBe('SASL.SASL_OAUTHBEARER');
+    expect(patchProblem(added as (typeof METHOD_PATCHES)[number], { SASL_OAUTHBEARER: (_args: unknown, _callback: unknown) => undefined })).toMatch(
+      /^smtp-server \d+\.\d+\.\d+: SASL\.SASL_OAUTHBEARER is already there, the patch was written to add it$/,
+    );
   });
 
   test('installing again wraps nothing twice', () => {

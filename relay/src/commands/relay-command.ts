@@ -1,4 +1,7 @@
-/** `mxkit relay --config FILE`: run the relay until SIGTERM/SIGINT; SIGHUP reloads TLS files. */
+/**
+ * `mxkit relay --config FILE`: run the relay until SIGTERM/SIGINT. SIGHUP reads the config file
+ * again (users, routes, limits, ...: relay/src/config/reload.ts) and the TLS files.
+ */
 import { loadRelay } from '../load-relay';
 import { createLogger } from '../ops/logger';
 import { startRelay } from '../relay';
@@ -9,7 +12,8 @@ export const relayCommand: Command = {
   synopsis: 'relay --config FILE',
   summary: 'run the relay',
   usage: `usage: mxkit relay --config FILE
-  runs the relay until SIGTERM or SIGINT (a graceful drain); SIGHUP re-reads the TLS files.
+  runs the relay until SIGTERM or SIGINT (a graceful drain); SIGHUP re-reads the config file
+  (a refused one changes nothing) and the TLS files.
   A bad config stops it with one line naming the field (exit 1).`,
   options: { config: { type: 'string' } },
   run: runRelayCommand,
@@ -32,7 +36,10 @@ async function runRelayCommand(args: ParsedCommandLine): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  process.on('SIGHUP', () => void relay.reloadTls());
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the config and TLS files');
+    void relay.reloadConfig().then(() => relay.reloadTls());
+  });
   logger.info({ addresses: relay.addresses }, 'relay ready');
   await stopped;
   return 0;

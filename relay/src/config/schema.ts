@@ -9,6 +9,7 @@ import { alertsSchema, reportsSchema, suppressionSchema, throttleSchema, THROTTL
 import { DURATION_PATTERN } from './duration';
 import { spamDefaults, spamSchema } from './spam-schema';
 import { normalizeAddress, normalizeDomain } from '../mail/address';
+import { authDefaults, authSchema } from './oauth-schema';
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
 
@@ -117,6 +118,8 @@ export const relayConfigSchema = z
           .strict(),
       )
       .default([]),
+    // OAuth 2.0 bearer tokens for submission (SASL XOAUTH2 / OAUTHBEARER, RFC 7628): oauth-schema.ts.
+    auth: authSchema.default(authDefaults),
     trustedNetworks: z.array(cidr).default([]),
     routes: z.array(z.object({ match: addressPattern, forward: z.array(addressPattern).min(1) }).strict()).default([]),
     spoolDir: z.string().min(1),

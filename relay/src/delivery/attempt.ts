@@ -192,7 +192,7 @@ async function finish(attempt: AttemptRecord): Promise<undefined> {
 
 /** The next attempt's time (delivery.retrySchedule, the throttle), written with the state. */
 async function reschedule(attempt: AttemptRecord): Promise<number | undefined> {
-  const { ctx, envelope, state, id } = attempt;
+  const { ctx, envelope, state, log, id } = attempt;
   const delay = ctx.retryScheduleMs[Math.min(Math.max(state.attempts, 1) - 1, ctx.retryScheduleMs.length - 1)];
   const expiresAt = Date.parse(envelope.receivedAt) + ctx.maxQueueTimeMs;
   const next = nextAttemptTime({ now: Date.now(), delay, expiresAt, throttledUntil: attempt.throttledUntil, onlyThrottled: !attempt.attempted });
@@ -204,6 +204,7 @@ async function reschedule(attempt: AttemptRecord): Promise<number | undefined> {
     return undefined;
   }
   await ctx.spool.state.write(state);
+  log.info({ nextAttemptAt: state.nextAttemptAt, pending: attempt.pending().map((recipient) => recipient.to), attempts: state.attempts }, 'next attempt scheduled');
   return next;
 }
 

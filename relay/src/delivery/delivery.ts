@@ -54,12 +54,20 @@ export const LIMITS = { messagesInFlight: 32, sessionsTotal: 64, bytesLoaded: 64
 export interface Delivery {
   /** Typed in events.ts. */
   events: EventEmitter;
-  inbound: InboundAuthenticator;
+  /** The current config's authenticator (a reload replaces it). */
+  readonly inbound: InboundAuthenticator;
   srs: Srs;
   /** Called by the intake once a message is durably spooled. */
   onSpooled(envelope: SpoolEnvelope): void;
   /** Attempts queued messages now (all, or one id). */
   retryNow(id?: string): void;
+  /**
+   * Checks a reloaded config's delivery settings (DKIM keys, smarthost password file) and returns
+   * the step that switches to them; nothing changes until it is called. Attempts already running
+   * finish with the settings they started with. The throttle, the resolver and the port-25 probe
+   * stay as started (their settings are restart-only: config/reload.ts).
+   */
+  prepare(config: RelayConfig, dkimKeys: ReadonlyMap<string, KeyObject>): Promise<() => void>;
   /** The outbound port-25 probe (direct delivery with delivery.port25Probe set). */
   port25?: Port25Probe;
   /** Deletes failed-list entries past their retention; returns how many. */
@@ -76,6 +84,12 @@ export interface DeliveryDeps {
   hooks?: DeliveryHooks;
   /** Stores mail for the relay's own report and complaint mailboxes (reports/sink.ts). */
   storeLocally?: AttemptContext['storeLocally'];
+}
+
+/** What a config decides about delivery, built before it is used so a bad reload changes nothing. */
+interface Settings {
+  context: AttemptContext;
+  inbound: InboundAuthenticator;
 }
 
 export async function startDelivery(deps: DeliveryDeps, queued: readonly SpooledMessage[]): Promise<Delivery> {
@@ -101,44 +115,52 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   await throttle.load();
 
   const late: { scheduler?: Scheduler } = {};
-  const context: AttemptContext = {
-    config,
-    spool,
-    logger,
-    metrics,
-    events,
-    signers,
-    srs,
-    throttle,
-    ...(deps.storeLocally ? { storeLocally: deps.storeLocally } : {}),
-    transport: {
-      heloName: config.hostname,
-      port: config.delivery.port,
-      ...(smarthost ? { smarthost } : {}),
-      resolver,
-      mtaSts: new MtaStsPolicies(resolver, logger, deps.hooks?.mtaSts, config.delivery.allowPrivateAddresses),
-      allowPrivateAddresses: config.delivery.allowPrivateAddresses,
+  const mtaSts = new MtaStsPolicies(resolver, logger, deps.hooks?.mtaSts, config.delivery.allowPrivateAddresses);
+  const build = (next: RelayConfig, nextSigners: ReturnType<typeof dkimSigners>, nextSmarthost: Smarthost | undefined): Settings => {
+    const context: AttemptContext = {
+      config: next,
+      spool,
       logger,
-      ...(deps.hooks?.tlsCa ? { ca: deps.hooks.tlsCa } : {}),
-    },
-    retryScheduleMs: config.delivery.retrySchedule.map(parseDuration),
-    maxQueueTimeMs: parseDuration(config.delivery.maxQueueTime),
-    failedRetentionMs: parseDuration(config.delivery.failedRetention),
-    delayWarningMs: deps.hooks?.delayWarningMs ?? DELAY_WARNING_MS,
-    scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
+      metrics,
+      events,
+      signers: nextSigners,
+      srs,
+      throttle,
+      ...(deps.storeLocally ? { storeLocally: deps.storeLocally } : {}),
+      transport: {
+        heloName: next.hostname,
+        port: next.delivery.port,
+        ...(nextSmarthost ? { smarthost: nextSmarthost } : {}),
+        resolver,
+        mtaSts,
+        allowPrivateAddresses: next.delivery.allowPrivateAddresses,
+        logger,
+        ...(deps.hooks?.tlsCa ? { ca: deps.hooks.tlsCa } : {}),
+      },
+      retryScheduleMs: next.delivery.retrySchedule.map(parseDuration),
+      maxQueueTimeMs: parseDuration(next.delivery.maxQueueTime),
+      failedRetentionMs: parseDuration(next.delivery.failedRetention),
+      delayWarningMs: deps.hooks?.delayWarningMs ?? DELAY_WARNING_MS,
+      scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
+    };
+    return { context, inbound: new InboundAuthenticator(next.hostname, resolver, nextSigners) };
   };
-  const failureDelay = context.retryScheduleMs[0];
+  let settings = build(config, signers, smarthost);
   const loadBudget = new LoadBudget(LIMITS.bytesLoaded);
   // What an attempt will hold: the message's size times the copies it makes of it.
-  const memoryCost = async (id: string) => {
+  const memoryCost = async (id: string, current: RelayConfig) => {
     const size = await spool.sizeOf(id);
     const origin = size > 0 ? (await spool.read(id).catch(() => undefined))?.envelope.origin : undefined;
-    return size * copiesHeld(origin, rewritesFrom(config));
+    return size * copiesHeld(origin, rewritesFrom(current));
   };
-  const attempt = async (id: string) => loadBudget.run(await memoryCost(id), () => attemptMessage(context, id));
+  // Each attempt takes the settings current when it starts, and keeps them to its end.
+  const attempt = async (id: string) => {
+    const current = settings.context;
+    return loadBudget.run(await memoryCost(id, current.config), () => attemptMessage(current, id));
+  };
   const active = new Scheduler(attempt, LIMITS.messagesInFlight, (id, error) => {
     logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
-    return failureDelay;
+    return settings.context.retryScheduleMs[0];
   });
   late.scheduler = active;
 
@@ -192,11 +214,20 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   return {
     events,
     srs,
-    inbound: new InboundAuthenticator(config.hostname, resolver, signers),
+    get inbound() {
+      return settings.inbound;
+    },
     onSpooled: (envelope) => active.schedule(envelope.id, Date.now()),
     retryNow,
     ...(port25 ? { port25 } : {}),
     pruneFailed,
+    prepare: async (next, dkimKeys) => {
+      // Both may throw a ConfigError (a key that does not load, an unreadable password file).
+      const prepared = build(next, dkimSigners(next, dkimKeys), await readSmarthost(next));
+      return () => {
+        settings = prepared;
+      };
+    },
     stop: async (timeoutMs) => {
       clearInterval(poll);
       clearInterval(pruner);

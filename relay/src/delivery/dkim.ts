@@ -1,9 +1,10 @@
 /**
- * DKIM signing of outbound mail (RFC 6376) with mailauth: rsa-sha256 (or ed25519-sha256 for an
- * Ed25519 key), relaxed/relaxed, mailauth's default header list (From, To, Subject, Date,
- * Message-ID, MIME headers, ...). A message whose From domain -- or a parent of it, which DMARC's
- * relaxed alignment accepts -- has a `dkim` entry is signed or not sent at all: a signing failure
- * throws, and the caller defers.
+ * DKIM signing of outbound mail (RFC 6376): rsa-sha256 (or ed25519-sha256 for an Ed25519 key),
+ * relaxed/relaxed, From, To, Subject, Date, Message-ID, MIME headers and the rest of RFC 6376's
+ * recommended list, with From, Reply-To, Cc, In-Reply-To, References and the like over-signed
+ * (dkim-signature.ts). A message whose From domain -- or a parent of it, which DMARC's relaxed
+ * alignment accepts -- has a `dkim` entry is signed or not sent at all: a signing failure throws,
+ * and the caller defers.
  *
  * A domain may list several keys (key rotation, docs/deploy.md): the first entry of the domain
  * signs; the others are only published, so mail still in flight that was signed with them keeps
@@ -11,8 +12,8 @@
  * signs): RFC 8463 §4 expects Ed25519 to be paired with RSA while verifiers catch up.
  */
 import type { KeyObject } from 'node:crypto';
-import { dkimSign } from 'mailauth/lib/dkim/sign';
 import type { RelayConfig } from '../config/schema';
+import { dkimSignature } from './dkim-signature';
 import { readFrom } from '../mail/from-field';
 import { headerSectionOf } from '../mail/header-section';
 import { installPatches, rememberPrivateKey } from '../patches';
@@ -20,7 +21,9 @@ import { installPatches, rememberPrivateKey } from '../patches';
 export interface DkimSigner {
   domain: string;
   selector: string;
+  /** PEM, for mailauth (ARC sealing). */
   privateKey: string;
+  key: KeyObject;
   algorithm: 'rsa-sha256' | 'ed25519-sha256';
 }
 
@@ -38,6 +41,7 @@ export function dkimSigners(config: Pick<RelayConfig, 'dkim'>, keys: ReadonlyMap
       domain: entry.domain,
       selector: entry.selector,
       privateKey: rememberPrivateKey(key),
+      key,
       algorithm: key.asymmetricKeyType === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
     };
   });
@@ -71,28 +75,16 @@ export function signingDomain(message: Buffer, options: { utf8: boolean }): stri
 }
 
 /** Returns the message with DKIM-Signature header(s) prepended, or unchanged when no key applies. */
-export async function signMessage(message: Buffer, signers: readonly DkimSigner[], options: { utf8: boolean }): Promise<Buffer> {
+export async function signMessage(message: Buffer, signers: readonly DkimSigner[], options: { utf8: boolean }, now = new Date()): Promise<Buffer> {
   const applicable = signersFor(signers, signingDomain(message, options));
   if (applicable.length === 0) return message;
-  const result = await dkimSign(message, {
-    // mailauth reads the clock again when it writes t= after signing unless it is given the time:
-    // a signature that straddles a half second then carries a t= other than the one it signed
-    // (~0.2% of signatures idle, far more under load).
-    signTime: new Date(),
-    signingDomain: applicable[0].domain,
-    selector: applicable[0].selector,
-    privateKey: applicable[0].privateKey,
-    canonicalization: 'relaxed/relaxed',
-    signatureData: applicable.map((signer) => ({
-      signingDomain: signer.domain,
-      selector: signer.selector,
-      privateKey: signer.privateKey,
-      algorithm: signer.algorithm,
-      canonicalization: 'relaxed/relaxed',
-    })),
-  });
-  if (result.errors.length > 0 || !result.signatures.trim()) {
-    throw new DkimSigningError(`DKIM signing for ${applicable[0].domain} failed: ${result.errors.map((error) => error.message).join('; ') || 'no signature'}`);
+  const signatures: string[] = [];
+  for (const signer of applicable) {
+    try {
+      signatures.push(dkimSignature(message, { domain: signer.domain, selector: signer.selector, privateKey: signer.key, algorithm: signer.algorithm }, now));
+    } catch (error) {
+      throw new DkimSigningError(`DKIM signing for ${signer.domain} failed: ${(error as Error).message}`);
+    }
   }
-  return Buffer.concat([Buffer.from(result.signatures, 'latin1'), message]);
+  return Buffer.concat([Buffer.from(signatures.join(''), 'latin1'), message]);
 }

@@ -13,6 +13,7 @@ import type { Spool } from '../spool/spool';
 import type { AuthDeps } from './auth-handler';
 import type { ByteBudget } from './byte-budget';
 import type { ConnectionTracker } from './connection-tracker';
+import type { OAuthVerifier } from './oauth/token-verifier';
 import type { InboundHooks } from './policy';
 import type { SmtpReply } from './reply';
 
@@ -38,4 +39,6 @@ export interface IntakeContext {
   spam?: SpamFilter;
   /** Submission only: a refusal for a suppressed recipient (suppression/feed.ts), if any. */
   suppressedRecipient?(address: string): SmtpReply | undefined;
+  /** OAuth bearer tokens on submission (auth.oauth); absent or empty: password logins only. */
+  oauth?: OAuthVerifier;
 }

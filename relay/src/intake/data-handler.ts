@@ -16,8 +16,11 @@ import { receiveMessage } from './receive-data';
 import { Replies, SmtpReply } from './reply';
 import type { IntakeContext, ListenerKind } from './context';
 import type { ListenerProfile } from './listener-profile';
+import type { Principal } from './principal';
 import { noteDataProgress } from './session-watchdog';
 import { receivedHeader } from './trace-header';
+import { completeSubmissionHeader } from './msa/submission-header';
+import { sendingDomain } from './msa/sending-domain';
 
 export interface DataTransaction {
   queueId: string;
@@ -41,9 +44,10 @@ export class DataHandler {
   }
 
   /** `listings`: the DNS block lists that have the client (asked at connect, mx). */
-  async handle(stream: SMTPServerDataStream, session: SMTPServerSession, transaction: DataTransaction, listings: () => Promise<readonly DnsblListing[]>): Promise<DataOutcome> {
+  /** `author`: who the authenticated session speaks for; its allowedFrom judges From:. */
+  async handle(stream: SMTPServerDataStream, session: SMTPServerSession, transaction: DataTransaction, listings: () => Promise<readonly DnsblListing[]>, author?: Principal): Promise<DataOutcome> {
     try {
-      return { ok: true, queueId: await this.receive(stream, session, transaction, listings) };
+      return { ok: true, queueId: await this.receive(stream, session, transaction, listings, author) };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ECONNECTION' || code === 'ERR_STREAM_PREMATURE_CLOSE') return { ok: false, disconnected: true };
@@ -53,7 +57,7 @@ export class DataHandler {
     }
   }
 
-  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession, transaction: DataTransaction, listings: () => Promise<readonly DnsblListing[]>): Promise<string> {
+  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession, transaction: DataTransaction, listings: () => Promise<readonly DnsblListing[]>, author: Principal | undefined): Promise<string> {
     const { spool, config, metrics } = this.context;
     const envelope: SpoolEnvelope = {
       id: transaction.queueId,
@@ -67,18 +71,25 @@ export class DataHandler {
       smtpUtf8: session.envelope.smtpUtf8 === true,
       bodyType: session.envelope.bodyType === '8bitmime' ? '8bitmime' : '7bit',
     };
-    const author = envelope.authUser === undefined ? undefined : config.users.find((user) => user.username === envelope.authUser);
     const { bytes } = await receiveMessage(stream, {
       envelope,
       maxMessageBytes: config.limits.maxMessageBytes,
       budget: this.context.budget,
       openDraft: (headRoom) => spool.begin(envelope.id, { headRoom }),
-      received: Buffer.from(receivedHeader(session, config.hostname, envelope.id, envelope.rcptTo), 'latin1'),
+      received: Buffer.from(receivedHeader(session, config.hostname, envelope.id, envelope.rcptTo), 'utf8'),
       // Mail for signing (every listener but mx) must have a From: the signer reads as we do.
       ...(this.profile.recipients === 'authenticated' ? { checkHeader: (header: string) => headerFromRefusal(author?.allowedFrom, header, envelope.smtpUtf8) } : {}),
       // On mx: forged Authentication-Results of ours go, and the sender's own X-Spam* fields when
-      // our verdict may stand in their place.
+      // our verdict may stand in their place. On the submission ports the MSA completes what
+      // clients leave out (RFC 6409 section 8, msa/): line endings, Date, Message-ID, no Bcc.
       ...(this.profile.inboundChecks ? { rewriteHeader: (header: Buffer) => this.cleanInboundHeader(header) } : {}),
+      ...(this.profile.submissionAgent
+        ? {
+            normaliseLineEndings: true,
+            onNormalised: (count: number) => transaction.log.info({ bareLineEndings: count }, 'bare CR/LF normalised to CRLF'),
+            rewriteHeader: (header: Buffer) => this.completeHeader(header, envelope, transaction.log),
+          }
+        : {}),
       checks: this.checks,
       checkContext: { helo: session.hostNameAppearsAs || session.remoteAddress, log: transaction.log, listings },
       progress: (chunkBytes) => noteDataProgress(session, chunkBytes),
@@ -89,6 +100,14 @@ export class DataHandler {
     transaction.log.info({ from: envelope.mailFrom, rcpt: envelope.rcptTo.length, bytes }, 'message spooled');
     this.context.onSpooled?.(envelope);
     return envelope.id;
+  }
+
+  private completeHeader(header: Buffer, envelope: SpoolEnvelope, log: Logger): Buffer {
+    const { config } = this.context;
+    const domain = sendingDomain(header.toString('latin1'), envelope.mailFrom, config.domains, config.hostname, envelope.smtpUtf8);
+    const result = completeSubmissionHeader(header, { now: new Date(), messageIdDomain: domain, queueId: envelope.id });
+    if (result.added.length > 0 || result.removedBcc > 0) log.info({ added: result.added, removedBcc: result.removedBcc }, 'submission header completed');
+    return result.header;
   }
 
   private cleanInboundHeader(header: Buffer): Buffer {

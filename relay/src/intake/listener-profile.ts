@@ -26,6 +26,13 @@ export interface ListenerProfile {
    * Authentication-Results and spam headers removed, rspamd's verdict written into the message.
    */
   inboundChecks: boolean;
+  /**
+   * A message submission agent (RFC 6409 section 8, intake/msa/): bare CR and LF normalised to CRLF
+   * instead of refused (DATA still ends only at <CRLF>.<CRLF>), Date and Message-ID added when
+   * missing, Bcc removed. Off on mx, where bare line endings are refused (SMTP smuggling) and a
+   * relay must not change what another MTA sent.
+   */
+  submissionAgent: boolean;
   /** Milliseconds before the greeting; undefined keeps smtp-server's 100 ms early-talker pause. */
   greetingDelayMs?: number;
   /** Refused RCPTs one session may collect before it is cut off with 421 (undefined: never). */
@@ -38,8 +45,8 @@ export interface ListenerProfile {
 export const MAX_REFUSED_RECIPIENTS = 10;
 
 export const LISTENER_PROFILES: Readonly<Record<ListenerKind, ListenerProfile>> = {
-  mx: { kind: 'mx', origin: 'inbound', auth: 'none', recipients: 'our-domains', inboundChecks: true, refusedRecipientLimit: MAX_REFUSED_RECIPIENTS, implicitTls: false },
+  mx: { kind: 'mx', origin: 'inbound', auth: 'none', recipients: 'our-domains', inboundChecks: true, submissionAgent: false, refusedRecipientLimit: MAX_REFUSED_RECIPIENTS, implicitTls: false },
   // Our own users: the early-talker pause would only cap each session at ten messages a second.
-  submission: { kind: 'submission', origin: 'submission', auth: 'after-starttls', recipients: 'authenticated', inboundChecks: false, greetingDelayMs: 0, implicitTls: false },
-  submissions: { kind: 'submissions', origin: 'submission', auth: 'at-once', recipients: 'authenticated', inboundChecks: false, greetingDelayMs: 0, implicitTls: true },
+  submission: { kind: 'submission', origin: 'submission', auth: 'after-starttls', recipients: 'authenticated', inboundChecks: false, submissionAgent: true, greetingDelayMs: 0, implicitTls: false },
+  submissions: { kind: 'submissions', origin: 'submission', auth: 'at-once', recipients: 'authenticated', inboundChecks: false, submissionAgent: true, greetingDelayMs: 0, implicitTls: true },
 };

@@ -13,7 +13,9 @@ import { installPatches, type PatchedServerOptions } from '../patches';
 import { Replies, type SmtpReply } from './reply';
 import type { IntakeContext, ListenerKind } from './context';
 import { LISTENER_PROFILES } from './listener-profile';
+import { OAUTH_MECHANISMS, OAUTH_SASL_MECHANISMS } from './oauth/sasl';
 import { SessionHandlers } from './session-handlers';
+import { SessionRouter } from './session-router';
 import { armHandshakeDeadline, releaseOnClose, sessionLifecycle, STRESS_TIMEOUT_MS, type WatchdogOptions } from './session-watchdog';
 import { unsupportedParameter } from './smtp-parameters';
 import { logListenerError } from './listener-errors';
@@ -24,6 +26,19 @@ export interface SmtpListener {
   kind: ListenerKind;
   server: SMTPServer;
   address: AddressInfo;
+  /** A reloaded config: new sessions get it, open sessions keep the one they started with. */
+  reconfigure(context: IntakeContext): void;
+}
+
+/** PLAIN and LOGIN always; XOAUTH2 and OAUTHBEARER (RFC 7628) when auth.oauth names a provider. */
+export function authMethodsFor(oauthEnabled: boolean): string[] {
+  return ['PLAIN', 'LOGIN', ...(oauthEnabled ? OAUTH_MECHANISMS : [])];
+}
+
+/** The server-wide options that follow the config (a reload updates them in place, see reconfigure). */
+function configuredOptions(context: IntakeContext): Pick<SMTPServerOptions, 'name' | 'size' | 'authMethods'> {
+  const { config } = context;
+  return { name: config.hostname, size: config.limits.maxMessageBytes, authMethods: authMethodsFor(context.oauth?.enabled === true) };
 }
 
 /**
@@ -63,16 +78,16 @@ function patchedOptions(kind: ListenerKind, config: RelayConfig, context: Intake
     mailParameters: (args, authOffered) => unsupportedParameter('MAIL', args, authOffered),
     // Only port 25 keeps smtp-server's 100 ms early-talker pause (listener-profile.ts).
     ...(LISTENER_PROFILES[kind].greetingDelayMs !== undefined ? { greetingDelayMs: LISTENER_PROFILES[kind].greetingDelayMs } : {}),
+    // OAuth 2.0 bearer tokens (oauth/sasl.ts); offered only where authMethods lists them.
+    ...(LISTENER_PROFILES[kind].auth !== 'none' ? { saslMechanisms: OAUTH_SASL_MECHANISMS } : {}),
   };
 }
 
-function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial | undefined, handlers: SessionHandlers): SMTPServerOptions {
+function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial | undefined, handlers: SessionRouter): SMTPServerOptions {
   const { config } = context;
   return {
-    name: config.hostname,
+    ...configuredOptions(context),
     banner: 'mxkit',
-    size: config.limits.maxMessageBytes,
-    authMethods: ['PLAIN', 'LOGIN'],
     // Authentication rules are ours (trusted networks, per-listener policy): see SessionHandlers.
     authOptional: true,
     disabledCommands: LISTENER_PROFILES[kind].auth === 'none' ? ['AUTH'] : [],
@@ -93,6 +108,8 @@ function optionsFor(kind: ListenerKind, context: IntakeContext, tls: TlsMaterial
     onConnect: handlers.onConnect,
     onSecure: handlers.onSecure,
     onAuth: handlers.onAuth,
+    // Read by oauth/sasl.ts (smtp-server keeps unknown options as given).
+    oauthLogin: handlers.oauthLogin,
     onMailFrom: handlers.onMailFrom,
     onRcptTo: handlers.onRcptTo,
     onData: handlers.onData,
@@ -108,11 +125,18 @@ export async function startSmtpListeners(context: IntakeContext, tls: TlsMateria
       const endpoint = context.config.listen[kind];
       if (!endpoint) continue;
       if (LISTENER_PROFILES[kind].auth !== 'none' && !tls) throw new ConfigError(`listen.${kind}: needs tls.certFile and tls.keyFile`);
-      const server = new SMTPServer(optionsFor(kind, context, tls, new SessionHandlers(LISTENER_PROFILES[kind], context, (session) => dismissAfterTransaction(server, session, context))));
+      const handlersFor = (current: IntakeContext) => new SessionHandlers(LISTENER_PROFILES[kind], current, (session) => dismissAfterTransaction(server, session, current));
+      const router = new SessionRouter(handlersFor(context));
+      const server: SMTPServer = new SMTPServer(optionsFor(kind, context, tls, router));
       server.on('error', (error: Error) => logListenerError(context.logger, kind, error));
       admitConnections(server, kind, context);
       const address = await listen(server, kind, endpoint.host, endpoint.port);
-      started.push({ kind, server, address });
+      const reconfigure = (next: IntakeContext) => {
+        // smtp-server reads these from its options object as sessions use them (EHLO, MAIL SIZE=, DATA).
+        Object.assign(server.options, configuredOptions(next));
+        router.replace(handlersFor(next));
+      };
+      started.push({ kind, server, address, reconfigure });
       context.logger.info({ listener: kind, host: address.address, port: address.port }, 'listening');
     }
   } catch (error) {

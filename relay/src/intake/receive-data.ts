@@ -15,6 +15,7 @@ import { HeaderSplitter } from './header-splitter';
 import { LineEndingScanner } from './line-endings';
 import type { MessageCheck } from './message-check';
 import { runMessageChecks, type CheckInput } from './message-checks';
+import { LineEndingNormaliser } from './msa/line-normaliser';
 import { Replies, SmtpReply } from './reply';
 
 /**
@@ -42,6 +43,13 @@ export interface ReceiveOptions {
   checkContext: Pick<CheckInput, 'helo' | 'log' | 'listings'>;
   /** Told the size of every chunk as it arrives (the session's minimum-rate deadline). */
   progress?: (bytes: number) => void;
+  /**
+   * Submission (RFC 6409 section 8): bare CR/LF become CRLF as the bytes arrive, before anything
+   * else sees them (msa/line-normaliser.ts). Without it a bare CR or LF refuses the message (554 5.6.0).
+   */
+  normaliseLineEndings?: boolean;
+  /** Told how many bare line endings were normalised, when there were any (for the log). */
+  onNormalised?: (count: number) => void;
 }
 
 export interface ReceivedMessage {
@@ -179,25 +187,34 @@ async function readStream(stream: SMTPServerDataStream, options: ReceiveOptions,
     if (refusal) return reception.refuse(refusal);
     await store.start(options.rewriteHeader ? options.rewriteHeader(header) : header);
   };
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    reception.bytes += chunk.length;
-    options.progress?.(chunk.length);
+  const normaliser = options.normaliseLineEndings ? new LineEndingNormaliser() : undefined;
+  /** One piece of the message, as stored (after normalisation). */
+  const accept = async (chunk: Buffer) => {
     reception.lineEndings.update(chunk);
-    if (!reception.oversized && (stream.sizeExceeded || reception.bytes > options.maxMessageBytes)) {
-      reception.oversized = true;
-      reception.releaseBudget();
-    }
-    if (reception.oversized) continue;
-    if (!reception.take(chunk.length)) continue;
+    if (reception.oversized || chunk.length === 0) return;
+    if (!reception.take(chunk.length)) return;
     const split = splitter.push(chunk);
     if (split.state === 'too_big') reception.refuse(Replies.headerTooBig(splitter.limit));
     else if (split.state === 'split') {
       await startWith(split.header);
       await store.write(split.body);
     } else if (split.state === 'body') await store.write(split.body);
+  };
+  for await (const received of stream as AsyncIterable<Buffer>) {
+    reception.bytes += received.length;
+    options.progress?.(received.length);
+    if (!reception.oversized && (stream.sizeExceeded || reception.bytes > options.maxMessageBytes)) {
+      reception.oversized = true;
+      reception.releaseBudget();
+    }
+    await accept(normaliser ? normaliser.normalise(received) : received);
   }
   // Only the end-of-data line ends the stream normally; anything else is a client that left.
   if (!stream.readableEnded) throw Object.assign(new Error('the message stream ended before its end-of-data line'), { code: 'ECONNECTION' });
+  if (normaliser) {
+    await accept(normaliser.finish());
+    if (normaliser.replaced > 0) options.onNormalised?.(normaliser.replaced);
+  }
   const headerOnly = splitter.finish();
   if (headerOnly && !reception.refusal) await startWith(headerOnly);
 }

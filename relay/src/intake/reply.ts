@@ -52,6 +52,12 @@ export const Replies = {
   authFailed: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid', 'auth_failed'),
   // RFC 4954 6: 454 4.7.0 Temporary authentication failure.
   authTemporarilyRefused: () => new SmtpReply(454, '4.7.0', 'Temporary authentication failure, try again later', 'auth_unavailable'),
+  // RFC 4954 4: 504 for a mechanism not offered (XOAUTH2/OAUTHBEARER without auth.oauth).
+  authMechanismUnavailable: () => new SmtpReply(504, '5.5.4', 'Unrecognized authentication type', 'auth_mechanism'),
+  // RFC 4954 4: 501 when the client aborts (*) or its response cannot be decoded.
+  authAborted: () => new SmtpReply(501, '5.7.0', 'Authentication aborted', 'auth_aborted'),
+  authResponseUnreadable: (mechanism: string) => new SmtpReply(501, '5.5.2', `Cannot decode the ${mechanism} client response`, 'auth_syntax'),
+  authSyntax: (mechanism: string) => new SmtpReply(501, '5.5.4', `Syntax: AUTH ${mechanism} [initial-response]`, 'auth_syntax'),
   authThrottled: () => new SmtpReply(421, '4.7.0', 'Too many failed authentications from your address, try again later', 'auth_throttled'),
   tooManyRecipients: () => new SmtpReply(452, '4.5.3', 'Too many recipients', 'too_many_recipients'),
   tooManyConnections: () => new SmtpReply(421, '4.7.0', 'Too many connections from your address', 'too_many_connections'),

@@ -17,6 +17,8 @@ import { newQueueId } from '../spool/queue-id';
 import { authenticate } from './auth-handler';
 import { recipientAddress, senderAddress } from './envelope-address';
 import { DataHandler } from './data-handler';
+import type { OAuthLoginOutcome, OAuthLoginRequest } from './oauth/sasl';
+import { oauthPrincipal, passwordPrincipal, type Principal } from './principal';
 import { checkInboundRecipient, isSrsAddress, isTrusted, senderAllowed } from './policy';
 import { Replies, SmtpReply } from './reply';
 import { unsupportedParameter } from './smtp-parameters';
@@ -40,6 +42,8 @@ export class SessionHandlers {
   private readonly refusedRecipients = new WeakMap<SMTPServerSession, number>();
   /** DNSBL lookups started at connect (mx), awaited at RCPT and DATA. */
   private readonly screenings = new WeakMap<SMTPServerSession, Promise<DnsblListing[]>>();
+  /** Who each authenticated session speaks for (password or OAuth user). */
+  private readonly principals = new WeakMap<SMTPServerSession, Principal>();
 
   private readonly data: DataHandler;
   private readonly kind: ListenerKind;
@@ -97,12 +101,49 @@ export class SessionHandlers {
     done: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void => {
     authenticate(this.context.auth, this.kind, auth, session, this.sessionLog(session)).then(
-      (result) => (result instanceof SmtpReply ? done(result) : done(null, { user: result })),
+      (result) => {
+        if (result instanceof SmtpReply) return done(result);
+        const user = this.context.config.users.find((candidate) => candidate.username === result);
+        if (user) this.principals.set(session, passwordPrincipal(user));
+        done(null, { user: result });
+      },
       (error: unknown) => {
         this.sessionLog(session).error({ err: error }, 'authentication failed unexpectedly');
         done(Replies.authTemporarilyRefused());
       },
     );
+  };
+
+  /**
+   * SASL XOAUTH2 / OAUTHBEARER (oauth/sasl.ts speaks the protocol): the token decides. A bad token
+   * counts toward the same AUTH throttles as a bad password, and its client gets the RFC 7628
+   * error challenge, then 535 5.7.8.
+   */
+  oauthLogin = async (request: OAuthLoginRequest, session: SMTPServerSession): Promise<OAuthLoginOutcome> => {
+    const { auth, metrics, oauth } = this.context;
+    const ip = session.remoteAddress;
+    const log = this.sessionLog(session);
+    const account = request.user ?? '';
+    const gate = auth.guard.gate(ip, account);
+    if (!gate.allowed) {
+      metrics.authThrottled.inc({ listener: this.kind, reason: gate.reason });
+      log.warn({ client: ip, user: request.user, method: request.method, reason: gate.reason }, 'AUTH refused without a token check: too many failures');
+      return { reply: gate.reason === 'per_ip' ? Replies.authThrottled() : Replies.authTemporarilyRefused() };
+    }
+    if (!oauth?.enabled) return { reply: Replies.authMechanismUnavailable() };
+    const verdict = await oauth.verify(request.token, request.user);
+    if (verdict.ok) {
+      auth.guard.recordSuccess(ip, verdict.identity.username);
+      this.principals.set(session, oauthPrincipal(verdict.identity));
+      log.info({ user: verdict.identity.username, method: request.method, issuer: verdict.identity.issuer }, 'authenticated');
+      return { user: verdict.identity.username };
+    }
+    metrics.authFailures.inc({ listener: this.kind });
+    metrics.oauthFailures.inc({ reason: verdict.reason });
+    // The token itself is a credential: never logged, only why it failed.
+    log.warn({ client: ip, user: request.user, method: request.method, issuer: verdict.issuer, reason: verdict.reason, detail: verdict.detail }, 'AUTH failed');
+    await auth.guard.recordFailure(ip, account);
+    return auth.guard.isBlocked(ip) ? { reply: Replies.authThrottled() } : { challenge: oauth.errorChallenge(verdict.issuer) };
   };
 
   onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, done: Done): void => {
@@ -128,15 +169,16 @@ export class SessionHandlers {
       if (isTrusted(this.context.trusted, session.remoteAddress)) return undefined;
       return Replies.authRequired();
     }
-    const user = this.context.config.users.find((candidate) => candidate.username === username);
-    if (!user || !senderAllowed(user.allowedFrom, mailbox)) return Replies.senderNotAllowed(sender);
+    const principal = this.principals.get(session);
+    if (!principal || !senderAllowed(principal.allowedFrom, mailbox)) return Replies.senderNotAllowed(sender);
     return undefined;
   }
 
   /** Authenticated users' messages-per-hour limit: each accepted MAIL FROM takes a turn. */
   private sendingLimitRefusal(session: SMTPServerSession): SmtpReply | undefined {
-    if (this.profile.recipients === 'our-domains' || typeof session.user !== 'string' || !this.context.spam) return undefined;
-    const decision = this.context.spam.takeSendingTurn(session.user);
+    const principal = this.principals.get(session);
+    if (this.profile.recipients === 'our-domains' || !principal || !this.context.spam) return undefined;
+    const decision = this.context.spam.takeSendingTurn(principal.username, principal.maxMessagesPerHour);
     return decision.allowed ? undefined : Replies.sendingLimit(decision.limit, decision.retryAt);
   }
 
@@ -201,7 +243,7 @@ export class SessionHandlers {
       return this.refuse(session, Replies.spoolFailed(), done);
     }
     const listings = () => this.screenings.get(session) ?? Promise.resolve([]);
-    void this.data.handle(stream, session, transaction, listings).then((outcome) => {
+    void this.data.handle(stream, session, transaction, listings, this.principals.get(session)).then((outcome) => {
       if (outcome.ok) done(null, `Ok: queued as ${outcome.queueId}`);
       else if ('disconnected' in outcome) {
         // The client left mid-message: nothing was acknowledged and the draft is gone.

@@ -12,6 +12,12 @@ export class RelayMetrics {
   readonly authThrottled = new Counter({ name: 'mxkit_auth_throttled_total', help: 'AUTH attempts refused without a password check, by reason (per_ip|per_account|total|busy)', labelNames: ['listener', 'reason'], registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'mxkit_auth_failures_total', help: 'Failed AUTH attempts', labelNames: ['listener'], registers: [this.registry] });
   readonly inFlightBytes = new Gauge({ name: 'mxkit_smtp_in_flight_bytes', help: 'Bytes of messages being received now, all sessions (limits.maxInFlightBytes)', registers: [this.registry] });
+  readonly oauthFailures = new Counter({ name: 'mxkit_auth_oauth_failures_total', help: 'OAuth bearer tokens refused, by reason (expired, wrong_audience, unknown_key, ...)', labelNames: ['reason'], registers: [this.registry] });
+  // Config reloads (SIGHUP; relay/src/config/reload.ts). The info gauge's revision is the hash of the file in use.
+  readonly configReloads = new Counter({ name: 'mxkit_config_reloads_total', help: 'Config reloads by result (applied|refused)', labelNames: ['result'], registers: [this.registry] });
+  readonly configLastReloadSuccessful = new Gauge({ name: 'mxkit_config_last_reload_successful', help: '1 if the last config reload was applied (or none was tried), 0 if it was refused', registers: [this.registry] });
+  readonly configRestartNeeded = new Gauge({ name: 'mxkit_config_restart_needed', help: '1 when a reloaded config changed settings only a restart applies (listen, spoolDir, tls, mtaSts, ...)', registers: [this.registry] });
+  readonly configInfo = new Gauge({ name: 'mxkit_config_info', help: 'The config in use: 1 for its revision (first 12 hex digits of the file\'s SHA-256)', labelNames: ['revision'], registers: [this.registry] });
   readonly spoolMessages = new Gauge({ name: 'mxkit_spool_messages', help: 'Messages in the spool queue', registers: [this.registry] });
   // TLS (relay/src/tls/state.ts sets it; docs/tls.md). source: acme | file | temporary (self-signed stand-in).
   readonly tlsCertificateExpiry = new Gauge({ name: 'mxkit_tls_certificate_expiry_seconds', help: 'Seconds until the served TLS certificate expires (negative once expired), by source', labelNames: ['source'], registers: [this.registry] });

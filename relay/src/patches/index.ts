@@ -8,17 +8,21 @@
  *
  * - smtp-server (smtp-server.ts): the greeting delay, our enhanced status codes, the envelope
  *   address as sent, MAIL FROM parameters, the session lifecycle (deadlines, connection slots);
+ * - smtp-server's SASL table (smtp-server-sasl.ts): XOAUTH2 replaced and OAUTHBEARER added, each
+ *   running the mechanism a listener names (OAuth 2.0 bearer tokens, intake/oauth/);
  * - node:crypto (crypto-keys.ts): the DKIM keys we sign with, parsed once;
  * - acme-client (acme-client.ts): no request retries of its own.
  */
 import { noAcmeClientRetries } from './acme-client';
 import { privateKeyCache } from './crypto-keys';
-import { PatchError, patchProblem, type AnyMethod, type MethodPatch } from './method-patch';
+import { installedReplacements, PatchError, patchProblem, type AnyMethod, type MethodPatch } from './method-patch';
 import { enhancedStatusPassthrough, greetingDelay, mailParameterCheck, rawEnvelopeAddress, sessionClosed, sessionCommand, sessionOpened } from './smtp-server';
+import { saslOauthBearer, saslXoauth2 } from './smtp-server-sasl';
 
 export { PatchError, patchProblem } from './method-patch';
 export { rememberPrivateKey } from './crypto-keys';
 export type { PatchedServerOptions, SessionLifecycle, SmtpConnectionInternals, WireReply } from './smtp-server';
+export type { SaslConnectionInternals, SaslMechanism } from './smtp-server-sasl';
 
 /**
  * In installation order: a later patch of the same method wraps the earlier one (the session
@@ -32,6 +36,8 @@ export const METHOD_PATCHES: readonly MethodPatch[] = [
   sessionOpened,
   sessionCommand,
   sessionClosed,
+  saslXoauth2,
+  saslOauthBearer,
   privateKeyCache,
 ];
 
@@ -47,7 +53,9 @@ export function installPatches(): void {
   if (problems.length > 0) throw new PatchError(`${problems.join('; ')} -- this version is not supported by the relay (relay/src/patches)`);
   for (const patch of METHOD_PATCHES) {
     const owner = patch.owner();
-    owner[patch.method] = patch.replace(owner[patch.method] as AnyMethod);
+    const replacement = patch.replace(owner[patch.method] as AnyMethod);
+    installedReplacements.add(replacement);
+    owner[patch.method] = replacement;
   }
   noAcmeClientRetries();
   installed = true;

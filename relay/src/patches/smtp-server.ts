@@ -8,6 +8,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { version as smtpServerVersion } from 'smtp-server/package.json';
 import type { AnyMethod, MethodPatch } from './method-patch';
+import type { SaslMechanism } from './smtp-server-sasl';
 
 /** A reply the patches send on the wire: the text starts with its enhanced status code. */
 export interface WireReply {
@@ -35,6 +36,8 @@ export interface PatchedServerOptions {
   /** Judges MAIL FROM's parameters before smtp-server does; a reply refuses the command. */
   mailParameters?: (args: Record<string, unknown> | false | undefined, authOffered: boolean) => WireReply | undefined;
   sessionLifecycle?: SessionLifecycle;
+  /** SASL mechanisms by name that replace or add to smtp-server's own (smtp-server-sasl.ts). */
+  saslMechanisms?: Readonly<Record<string, SaslMechanism>>;
 }
 
 /** What the patches (and the session lifecycle) use of an smtp-server connection. */

@@ -10,18 +10,21 @@ const HOUR_MS = 3_600_000;
 export type RateDecision = { allowed: true } | { allowed: false; retryAt: Date; limit: number };
 
 export class SendingRateLimiter {
-  private readonly sent = new Map<string, number[]>();
-
   constructor(
     /** Per-user limit (undefined: unlimited). */
     private readonly limitFor: (user: string) => number | undefined,
     private readonly now: () => number = Date.now,
     private readonly windowMs = HOUR_MS,
+    private readonly sent = new Map<string, number[]>(),
   ) {}
 
-  /** Counts one message for `user` if it is within its limit. */
-  take(user: string): RateDecision {
-    const limit = this.limitFor(user);
+  /** The same history under new limits (a config reload must not hand every user a fresh hour). */
+  withLimits(limitFor: (user: string) => number | undefined): SendingRateLimiter {
+    return new SendingRateLimiter(limitFor, this.now, this.windowMs, this.sent);
+  }
+
+  /** Counts one message for `user` if it is within its limit (`limit` overrides the per-user one). */
+  take(user: string, limit = this.limitFor(user)): RateDecision {
     if (limit === undefined) return { allowed: true };
     const now = this.now();
     const times = (this.sent.get(user) ?? []).filter((time) => now - time < this.windowMs);

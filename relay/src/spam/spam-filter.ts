@@ -56,6 +56,8 @@ export class SpamFilter {
     logger: Logger,
     private readonly metrics: RelayMetrics,
     now: () => number = Date.now,
+    /** The filter this one replaces at a config reload: its sending history carries over. */
+    previous?: SpamFilter,
   ) {
     const { spam } = config;
     this.hostname = config.hostname;
@@ -70,7 +72,9 @@ export class SpamFilter {
       maxMessagesPerUserPerHour: config.limits.maxMessagesPerUserPerHour ?? 'unlimited',
     };
     const perUser = new Map(config.users.map((user) => [user.username, user.maxMessagesPerHour ?? config.limits.maxMessagesPerUserPerHour]));
-    this.limiter = new SendingRateLimiter((user) => perUser.get(user), now);
+    // Users not in `users` (named by an OAuth token) get the global limit.
+    const limitFor = (user: string) => (perUser.has(user) ? perUser.get(user) : config.limits.maxMessagesPerUserPerHour);
+    this.limiter = previous ? previous.limiter.withLimits(limitFor) : new SendingRateLimiter(limitFor, now);
   }
 
   /** Logs what is on, and warns at once if rspamd does not answer (mail still flows per onError). */
@@ -96,9 +100,9 @@ export class SpamFilter {
     return this.dnsbl.check(clientAddress);
   }
 
-  /** Counts a message for an authenticated user, or says when it may send again. */
-  takeSendingTurn(user: string): ReturnType<SendingRateLimiter['take']> {
-    const decision = this.limiter.take(user);
+  /** Counts a message for an authenticated user, or says when it may send again (`limit` overrides the configured one). */
+  takeSendingTurn(user: string, limit?: number): ReturnType<SendingRateLimiter['take']> {
+    const decision = limit === undefined ? this.limiter.take(user) : this.limiter.take(user, limit);
     if (!decision.allowed) this.metrics.userRateLimited.inc({ user });
     return decision;
   }
