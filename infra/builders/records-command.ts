@@ -63,6 +63,7 @@ export async function recordsFor(config: RelayConfig, options: RecordsOptions): 
     mtaSts: config.mtaSts ? { mode: config.mtaSts.mode, maxAge: config.mtaSts.maxAge } : undefined,
     mtaStsPolicyText,
     caaIssuers,
+    submissionPorts: { submission: config.listen.submission?.port, submissions: config.listen.submissions?.port },
   });
   return zones.flatMap((zone) => zone.records);
 }

@@ -37,10 +37,34 @@ export interface MailRecordsInput {
   spfIncludes?: string[];
   /** Amazon SES's custom MAIL FROM domain (`mxkit:outbound ses`): its MX and SPF records. */
   sesMailFrom?: { domain: string; region: string };
+  /**
+   * The host's message submission ports, published as `_submission._tcp` (RFC 6186) and
+   * `_submissions._tcp` (RFC 8314 §5.1) SRV records so mail clients find the server from the
+   * address alone. Absent: no SRV records (a domain whose host takes no submissions).
+   */
+  submissionPorts?: SubmissionPorts;
   ttl?: number;
 }
 
-export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CAA';
+export interface SubmissionPorts {
+  /** STARTTLS submission (587 in a real deployment). */
+  submission?: number;
+  /** Implicit-TLS submission (465). */
+  submissions?: number;
+}
+
+/** What a real stack's hosts listen on (infra/components/host.ts MAIL_PORTS). */
+export const STANDARD_SUBMISSION_PORTS: Required<SubmissionPorts> = { submission: 587, submissions: 465 };
+
+export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CAA' | 'SRV';
+
+/** RFC 2782 SRV RDATA. */
+export interface SrvData {
+  priority: number;
+  weight: number;
+  port: number;
+  target: string;
+}
 
 /** The relay's report mailboxes for a domain: what the relay config and the records agree on. */
 export function defaultReportMailboxes(domain: string): { dmarc: string; tlsRpt: string; complaints: string } {
@@ -65,6 +89,7 @@ export interface DnsRecord {
   content: string;
   priority?: number;
   caa?: CaaData;
+  srv?: SrvData;
   ttl: number;
   /**
    * The name lies outside the domain's own zone (an RFC 7489 7.1 authorisation record at the
@@ -149,6 +174,7 @@ export function buildMailRecords(input: MailRecordsInput): DnsRecord[] {
     mtaSts: input.mtaSts,
     caaIssuers: input.caaIssuers,
     spfIncludes: input.spfIncludes,
+    ...(input.submissionPorts ? { submissionPorts: input.submissionPorts } : {}),
     ttl: input.ttl,
   });
   return zone.records.map((entry) => (entry.key.startsWith('dkim-') ? { ...entry, key: 'dkim' } : entry));
@@ -190,6 +216,8 @@ export interface DeploymentRecordsInput {
   caaIssuers?: string[];
   /** SPF `include:` mechanisms (a smarthost's SPF domain). */
   spfIncludes?: string[];
+  /** Submission ports for every domain's SRV records, which name the submission name (host 1's). */
+  submissionPorts?: SubmissionPorts;
   ttl?: number;
 }
 
@@ -333,6 +361,29 @@ export function buildDeploymentRecords(input: DeploymentRecordsInput): ZoneRecor
     }
     // RFC 8460 §3: where sending MTAs report TLS failures (and MTA-STS policy failures).
     add(domain, record('tls-rpt', 'TXT', `_smtp._tls.${domain}`, `v=TLSRPTv1; rua=${mailtoList(tlsRua)}`, ttl));
+    for (const srv of submissionSrvRecords(domain, submissionName, input.submissionPorts, ttl)) add(domain, srv);
   });
   return domainNames.map((domain) => ({ domain, records: zones.get(domain) as DnsRecord[] }));
+}
+
+/**
+ * RFC 6186 §3.1 and RFC 8314 §5.1: `_submissions._tcp` (implicit TLS) and `_submission._tcp`
+ * (STARTTLS), both pointing at the submission name (host 1's, which holds every host's address).
+ * Each name holds one record, so priority 0 and weight 1 as in RFC 6186's examples; clients that
+ * know both prefer `_submissions` (RFC 8314 §5.1). A port of 0 (a test listener not yet bound)
+ * publishes nothing.
+ */
+export function submissionSrvRecords(domain: string, hostname: string, ports: SubmissionPorts | undefined, ttl: number): DnsRecord[] {
+  if (!ports) return [];
+  const services: Array<[string, number | undefined]> = [
+    ['submissions', ports.submissions],
+    ['submission', ports.submission],
+  ];
+  return services
+    .filter((entry): entry is [string, number] => entry[1] !== undefined && entry[1] > 0)
+    .map(([service, port]) => {
+      if (!Number.isInteger(port) || port > 65535) throw new Error(`${service} port ${port} is not a TCP port`);
+      const srv: SrvData = { priority: 0, weight: 1, port, target: hostname };
+      return record(`srv-${service}`, 'SRV', `_${service}._tcp.${domain}`, `${srv.priority} ${srv.weight} ${srv.port} ${srv.target}`, ttl, { srv });
+    });
 }

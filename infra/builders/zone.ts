@@ -8,6 +8,8 @@ function rdata(record: DnsRecord): string {
   switch (record.type) {
     case 'MX':
       return `${record.priority ?? 10} ${fqdn(record.value)}`;
+    case 'SRV':
+      return record.srv ? `${record.srv.priority} ${record.srv.weight} ${record.srv.port} ${fqdn(record.srv.target)}` : record.value;
     case 'CAA':
       return record.caa ? `${record.caa.flags} ${record.caa.tag} "${record.caa.value}"` : record.value;
     default:

@@ -115,7 +115,12 @@ export class MailDns extends pulumi.ComponentResource {
           name: planned.name,
           type: planned.type,
           ttl: planned.ttl,
-          ...(planned.type === 'CAA' ? { data: live.apply((r) => r.caa ?? {}) } : { content: live.apply((r) => r.content) }),
+          // CAA and SRV carry structured data; SRV's owner name is the full `_service._proto.domain`.
+          ...(planned.type === 'CAA'
+            ? { data: live.apply((r) => r.caa ?? {}) }
+            : planned.type === 'SRV'
+              ? { data: live.apply((r) => r.srv ?? {}) }
+              : { content: live.apply((r) => r.content) }),
           ...(planned.priority !== undefined ? { priority: planned.priority } : {}),
           // The mail host must be reached directly: Cloudflare's proxy carries HTTP only, and a proxied
           // A record would publish Cloudflare's address instead of ours (breaking SMTP, SPF and the PTR match).

@@ -70,7 +70,7 @@ export function goodZone(input: Partial<MailRecordsInput> = {}): TestRecord[] {
     ...input,
   });
   return [
-    ...records.map((r): TestRecord => ({ name: r.name, type: r.type, value: r.value, priority: r.priority, caa: r.caa })),
+    ...records.map((r): TestRecord => ({ name: r.name, type: r.type, value: r.value, priority: r.priority, caa: r.caa, srv: r.srv })),
     { name: ptrName(IP), type: 'PTR', value: HOSTNAME },
   ];
 }

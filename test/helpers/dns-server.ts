@@ -11,7 +11,7 @@
  *   to the relay on this machine and never reaches out.
  */
 import type DNS from 'dns2';
-import type { CaaData, DnsRecord } from '../../infra/builders/records';
+import type { CaaData, DnsRecord, SrvData } from '../../infra/builders/records';
 import { reverseName } from '../../relay/src/check/dns-client';
 import { startDnsServer as startServer, ZoneAnswerer, type ServedRecord } from '../../relay/src/local/dns-server';
 
@@ -77,7 +77,7 @@ export async function startDnsServer(initial: Record<string, Zone> = {}): Promis
 
 // --- mxkit check: exactly the given records ---------------------------------------------------
 
-export type TestRecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CAA';
+export type TestRecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CAA' | 'SRV';
 
 export interface TestRecord {
   name: string;
@@ -86,6 +86,7 @@ export interface TestRecord {
   value: string;
   priority?: number;
   caa?: CaaData;
+  srv?: SrvData;
 }
 
 export interface CheckDnsServer {
@@ -106,7 +107,7 @@ function served(records: readonly TestRecord[]): ServedRecord[] {
     const name = normalise(record.name);
     if (record.type === 'PTR') return { type: 'PTR', name, value: record.value, ttl: 60 };
     const caa = record.type === 'CAA' ? (record.caa ?? { flags: 0, tag: 'issue', value: record.value }) : undefined;
-    return { key: `test-${index}`, type: record.type, name, value: record.value, content: record.value, ttl: 60, ...(record.priority === undefined ? {} : { priority: record.priority }), ...(caa ? { caa } : {}) };
+    return { key: `test-${index}`, type: record.type, name, value: record.value, content: record.value, ttl: 60, ...(record.priority === undefined ? {} : { priority: record.priority }), ...(caa ? { caa } : {}), ...(record.srv ? { srv: record.srv } : {}) };
   });
 }
 

@@ -44,6 +44,9 @@ describe('mxkit records', () => {
     expect(dkim?.split('\t')[4].replace(/" "/g, '').replace(/"/g, '')).toBe(`v=DKIM1; k=rsa; p=${spki}`);
     expect(zone).toContain('mail.example.com.\t3600\tIN\tCAA\t0 issue "letsencrypt.org"');
     expect(zone).toMatch(/_mta-sts\.example\.com\.\t3600\tIN\tTXT\t"v=STSv1; id=[a-f0-9]{20}"/);
+    // The config's submission listeners (587, 465) become the RFC 6186 / RFC 8314 SRV records.
+    expect(zone).toContain('_submission._tcp.example.com.\t3600\tIN\tSRV\t0 1 587 mail.example.com.');
+    expect(zone).toContain('_submissions._tcp.example.com.\t3600\tIN\tSRV\t0 1 465 mail.example.com.');
   });
 
   test('prints JSON records with --format json', async () => {

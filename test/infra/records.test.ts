@@ -118,8 +118,29 @@ describe('mail DNS records', () => {
     expect(buildMailRecords(base).some((r) => r.type === 'CAA')).toBe(false);
   });
 
+  test('publish _submissions._tcp and _submission._tcp SRV records pointing at the host (RFC 6186, RFC 8314)', () => {
+    const records = buildMailRecords({ ...base, submissionPorts: { submission: 587, submissions: 465 } });
+    expect(find(records, 'srv-submissions')).toMatchObject({
+      type: 'SRV',
+      name: '_submissions._tcp.example.com',
+      srv: { priority: 0, weight: 1, port: 465, target: 'mail.example.com' },
+    });
+    expect(find(records, 'srv-submission')).toMatchObject({
+      type: 'SRV',
+      name: '_submission._tcp.example.com',
+      srv: { priority: 0, weight: 1, port: 587, target: 'mail.example.com' },
+    });
+  });
+
+  test('publish no SRV record without submission ports, nor for a port of 0 (an unbound test listener)', () => {
+    expect(buildMailRecords(base).some((r) => r.type === 'SRV')).toBe(false);
+    const records = buildMailRecords({ ...base, submissionPorts: { submission: 0, submissions: 2465 } });
+    expect(records.filter((r) => r.type === 'SRV').map((r) => r.name)).toEqual(['_submissions._tcp.example.com']);
+    expect(() => buildMailRecords({ ...base, submissionPorts: { submission: 70000 } })).toThrow('not a TCP port');
+  });
+
   test('give every record a distinct stable key', () => {
-    const records = buildMailRecords({ ...base, ipv6: '2001:db8::1', mtaSts: { mode: 'testing', maxAge: '7d' }, caaIssuers: ['letsencrypt.org'] });
+    const records = buildMailRecords({ ...base, ipv6: '2001:db8::1', mtaSts: { mode: 'testing', maxAge: '7d' }, caaIssuers: ['letsencrypt.org'], submissionPorts: { submission: 587, submissions: 465 } });
     expect(new Set(records.map((r) => r.key)).size).toBe(records.length);
   });
 
@@ -160,10 +181,12 @@ describe('TXT strings', () => {
 });
 
 describe('record formatters', () => {
-  const records = buildMailRecords({ ...base, mtaSts: { mode: 'testing', maxAge: '7d' }, caaIssuers: ['letsencrypt.org'] });
+  const records = buildMailRecords({ ...base, mtaSts: { mode: 'testing', maxAge: '7d' }, caaIssuers: ['letsencrypt.org'], submissionPorts: { submission: 587, submissions: 465 } });
 
   test('write a BIND zone fragment with absolute names, MX preference and split DKIM strings', () => {
     const zone = formatZone(records);
+    expect(zone).toContain('_submission._tcp.example.com.\t3600\tIN\tSRV\t0 1 587 mail.example.com.\n');
+    expect(zone).toContain('_submissions._tcp.example.com.\t3600\tIN\tSRV\t0 1 465 mail.example.com.\n');
     expect(zone).toContain('example.com.\t3600\tIN\tMX\t10 mail.example.com.\n');
     expect(zone).toContain('mail.example.com.\t3600\tIN\tA\t203.0.113.10\n');
     expect(zone).toContain('mail.example.com.\t3600\tIN\tCAA\t0 issue "letsencrypt.org"\n');

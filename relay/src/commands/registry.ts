@@ -1,5 +1,6 @@
 /** Every `mxkit` command, in the order `mxkit --help` lists them. Adding one: docs/architecture.md. */
 import { checkCommand } from './check';
+import { clientSettingsCommand } from './client-settings';
 import type { Command } from './contract';
 import { hashPasswordCommand } from './hash-password';
 import { localCommand } from './local';
@@ -20,4 +21,5 @@ export const COMMANDS: readonly Command[] = [
   suppressCommand,
   reportsCommand,
   checkCommand,
+  clientSettingsCommand,
 ];

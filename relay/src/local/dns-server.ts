@@ -42,6 +42,8 @@ function rdata(record: ServedRecord): Resource {
       return { data: splitTxt(record.value) };
     case 'CAA':
       return record.caa ? { flags: record.caa.flags, tag: record.caa.tag, value: record.caa.value } : {};
+    case 'SRV':
+      return record.srv ? { priority: record.srv.priority, weight: record.srv.weight, port: record.srv.port, target: record.srv.target } : {};
     case 'PTR':
       return { domain: record.value };
   }
@@ -51,10 +53,15 @@ export class ZoneAnswerer {
   private readonly zones: string[];
 
   constructor(
-    private readonly records: readonly ServedRecord[],
+    private records: readonly ServedRecord[],
     zones: readonly string[],
   ) {
     this.zones = zones.map(normalise);
+  }
+
+  /** Serves `records` from now on (e.g. SRV records once the relay's ports are known). */
+  replaceRecords(records: readonly ServedRecord[]): void {
+    this.records = records;
   }
 
   answer(request: DNS.Packet): DNS.Packet {
