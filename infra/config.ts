@@ -15,6 +15,7 @@ import type { RelayRoute, RelayUser, TlsMode } from './builders/relay-config';
 import { SPAM_MODES, type DnsblEntry, type SpamMode } from './builders/spam';
 import { dnsblZoneSchema } from '../relay/src/config/spam-schema';
 import { readDeploymentShape, type ConfigReader, type DeploymentShape, type DomainEntry } from './config-shape';
+import { oauthProviderSchema, type OAuthProvider } from '../relay/src/config/oauth-schema';
 
 export const TLS_MODES = ['acme', 'acme-staging', 'self-signed'] as const;
 /** How mail leaves: `direct` to each domain's MX on port 25, or through Amazon SES (components/ses.ts). */
@@ -33,6 +34,7 @@ export const KNOWN_KEYS = [
   'mxkit:subnetId', 'mxkit:amiId',
   'mxkit:alertsWebhook',
   'mxkit:hosts', 'mxkit:domains', 'mxkit:dkimSelectors',
+  'mxkit:oauth',
 ] as const;
 export const SECRET_KEYS = ['cloudflare:apiToken', 'mxkit:users', 'mxkit:smarthostPassword', 'mxkit:alertsWebhook'] as const;
 
@@ -90,6 +92,8 @@ export interface MxkitSettings {
   dnsbl: DnsblEntry[];
   /** Another rspamd image than the pinned one (a mirror, a newer digest). */
   rspamdImage?: string;
+  /** OAuth 2.0 providers whose tokens may submit mail: the relay's auth.oauth, passed through. */
+  oauth: OAuthProvider[];
 }
 
 export interface ParsedStackConfig extends MxkitSettings {
@@ -113,6 +117,10 @@ const usersSchema = z.array(
 );
 // A zone name, or a zone with its own action/returnCodes/name (the relay's spam.dnsbl entry).
 const dnsblSchema = z.array(z.preprocess((entry) => (typeof entry === 'string' ? { zone: entry } : entry), dnsblZoneSchema.partial({ action: true })));
+// The relay's auth.oauth entry; on a deployed host only a jwksUrl can work (no key file is shipped).
+const oauthSchema = z.array(
+  oauthProviderSchema.refine((provider) => provider.jwksFile === undefined, { message: 'jwksFile is not available on a deployed host; give the provider\'s jwksUrl', path: ['jwksFile'] }),
+);
 const smarthostSchema = z.object({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535),
@@ -316,6 +324,7 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
   const alertsWebhook = read.text('mxkit:alertsWebhook');
   if (alertsWebhook !== undefined && !/^https?:\/\/[^\s/]+/i.test(alertsWebhook)) read.fail('mxkit:alertsWebhook', 'must be an http(s) URL');
   const spam = readSpam(read);
+  const oauth = read.json<OAuthProvider[]>('mxkit:oauth', oauthSchema, []);
   checkRouteDomains(read, routes, shape);
 
   if (errors.length > 0) throw new StackConfigError(errors.join('; '));
@@ -335,6 +344,7 @@ export function parseStackConfig(raw: Raw, projectRoot = path.resolve(__dirname,
     ...outbound,
     ...hosts,
     ...spam,
+    oauth,
     secrets: { cloudflareApiToken, users, smarthostPassword, ...(alertsWebhook !== undefined ? { alertsWebhook } : {}) },
   };
 }

@@ -12,16 +12,18 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
+import type { OAuthProvider } from '../relay/src/config/oauth-schema';
 import type { RelayConfigInput } from '../relay/src/config/schema';
 import { dkimFiles, HOST_OWN_FILES, hostRelayConfig, SHARED_FILES, type DeploymentRelayInput } from './builders/host-config';
 import { hostnamesFor, toALabel } from './builders/names';
-import { defaultReportMailboxes, deploymentMtaStsPolicy, type DmarcPolicy, type DnsRecord, type MtaStsMode } from './builders/records';
+import { defaultReportMailboxes, deploymentMtaStsPolicy, STANDARD_SUBMISSION_PORTS, type DmarcPolicy, type DnsRecord, type MtaStsMode } from './builders/records';
 import { REDACTED, type RelayRoute, type RelayUser, type TlsMode } from './builders/relay-config';
 import { redactDnsblKeys, relaySpamConfig, thresholdsFor, type DnsblEntry, type SpamMode } from './builders/spam';
 import { DkimKey } from './components/dkim';
 import { MailDns } from './components/dns';
 import { RelayDeployment } from './components/deployment';
 import { MailHost } from './components/host';
+import { ConfigPush, pushRevision, type PushedHost } from './components/config-push';
 import { RSPAMD_IMAGE } from './components/rspamd-unit';
 import { SecretStore } from './components/secrets';
 import { SesOutbound, type SesSummary } from './components/ses';
@@ -115,6 +117,8 @@ export interface MailServerArgs {
   dnsbl?: DnsblEntry[];
   /** Default: the pinned official image (components/rspamd-unit.ts). */
   rspamdImage?: string;
+  /** OAuth 2.0 providers for submission (relay auth.oauth); default none. */
+  oauth?: OAuthProvider[];
 }
 
 /**
@@ -302,6 +306,7 @@ function relayConfigs(plan: DeploymentPlan, args: MailServerArgs): RelayConfigs 
     spam: plan.spam,
     reports: { dmarc: mailboxes.map((m) => m.dmarc), tlsRpt: mailboxes.map((m) => m.tlsRpt), complaints: mailboxes.map((m) => m.complaints) },
     ...(alertsWebhook ? { alertsWebhook } : {}),
+    ...(args.oauth && args.oauth.length > 0 ? { oauth: args.oauth } : {}),
   });
   // Checked against the relay's schema before any resource is registered (a bad route fails
   // here), and again with the real users once they resolve, so a bad config never reaches a host.
@@ -357,7 +362,10 @@ function sharedSecrets(name: string, plan: DeploymentPlan, args: MailServerArgs,
   return { store, dkimKeys, ses, smarthostUsername, firstTls };
 }
 
-/** One host after the other: its own secrets (relay config, certificate), its user data, the instance. */
+/**
+ * One host after the other: its own secrets (relay config, certificate), its user data, the instance;
+ * then the config push that carries later secret changes to the running relays.
+ */
 function mailHosts(
   name: string,
   plan: DeploymentPlan,
@@ -376,6 +384,7 @@ function mailHosts(
           .apply((offer) => [...offer.locations].sort())
       : pulumi.output([]);
   const hosts: MailHost[] = [];
+  const pushed: PushedHost[] = [];
   hostnames.forEach((hostname, index) => {
     const own: Files = {};
     own[HOST_OWN_FILES.relayConfig] = pulumi.secret(
@@ -390,7 +399,6 @@ function mailHosts(
     const userData = deployment.userDataFor({
       parameterPrefix: store.prefix,
       parameterNames: store.names,
-      secretsRevision: pulumi.interpolate`${store.revision}/${sharedStore.revision}`,
       shared: { prefix: sharedStore.prefix, names: sharedStore.names, refresh: sharedStore.names.filter((file) => file === SHARED_FILES.mtaStsPolicy) },
     });
     const earlier = hosts.map((host) => host.availabilityZone);
@@ -415,7 +423,10 @@ function mailHosts(
       { ...parent, ...(index > 0 ? { dependsOn: [hosts[index - 1]] } : {}) },
     );
     hosts.push(host);
+    pushed.push({ instanceId: host.instanceId, revision: pulumi.all([store.digest, sharedStore.digest]).apply(pushRevision) });
   });
+  // Users, routes, limits, keys: pushed to the running relays (SIGHUP), no new instance.
+  new ConfigPush(`${name}-config`, { hosts: pushed }, parent);
   return hosts;
 }
 
@@ -451,6 +462,8 @@ function mailZones(name: string, plan: DeploymentPlan, args: MailServerArgs, mad
             // A throw-away stack gets a new Elastic IP each time: resolvers must not keep the last
             // one's address (by then someone else's) for an hour.
             ttl: ephemeral ? EPHEMERAL_TTL : undefined,
+            // Every host listens on 587 and 465 (host.ts MAIL_PORTS): clients find them by SRV.
+            submissionPorts: STANDARD_SUBMISSION_PORTS,
           },
           ...(index === 0 ? { legacyDkimSelector: selectors[0] } : {}),
         },

@@ -105,6 +105,8 @@ export interface RelayConfigBuildInput {
   reports?: { dmarc: string[]; tlsRpt: string[]; complaints: string[] };
   /** alerts.webhook: where alert events are POSTed (docs/deliverability.md). */
   alertsWebhook?: string;
+  /** auth.oauth: OAuth 2.0 providers whose tokens may submit mail. */
+  oauth?: NonNullable<RelayConfigInput['auth']>['oauth'];
 }
 
 function defaultListeners(acme: boolean, mtaSts: boolean): Listeners {
@@ -160,6 +162,7 @@ export function buildRelayConfig(input: RelayConfigBuildInput): RelayConfigInput
     ...(input.mtaSts ? { mtaSts: { ...input.mtaSts, ...(input.mtaStsPolicyFile ? { policyFile: input.mtaStsPolicyFile } : {}) } } : {}),
     ...(input.spam ? { spam: input.spam } : {}),
     ...(input.srsSecretFile ? { forwarding: { srsSecretFile: input.srsSecretFile } } : {}),
+    ...(input.oauth && input.oauth.length > 0 ? { auth: { oauth: input.oauth } } : {}),
     ...(input.maxMessagesPerUserPerHour !== undefined ? { limits: { maxMessagesPerUserPerHour: input.maxMessagesPerUserPerHour } } : {}),
     ...(input.reports ? { reports: { dmarc: input.reports.dmarc.map((a) => toAsciiAddress(a)), tlsRpt: input.reports.tlsRpt.map((a) => toAsciiAddress(a)), complaints: input.reports.complaints.map((a) => toAsciiAddress(a)) } } : {}),
     ...(input.alertsWebhook ? { alerts: { webhook: input.alertsWebhook } } : {}),

@@ -15,8 +15,6 @@ import type { RspamdBoot } from './rspamd-unit';
 export interface HostParameters {
   parameterPrefix: string;
   parameterNames: string[];
-  /** Changes when the relay config or a secret changes. */
-  secretsRevision: pulumi.Input<string>;
   /** The deployment's parameters every host reads (and which of them it re-reads while running). */
   shared?: { prefix: string; names: string[]; refresh: string[] };
 }
@@ -117,7 +115,7 @@ export class RelayDeployment extends pulumi.ComponentResource {
 
   /** The boot configuration of one host: the same bundle and image, the host's own parameters. */
   userDataFor(host: HostParameters): pulumi.Output<string> {
-    return pulumi.all([this.region, host.secretsRevision, this.bundle]).apply(([regionName, revision, bundleRef]) =>
+    return pulumi.all([this.region, this.bundle]).apply(([regionName, bundleRef]) =>
       renderUserData({
         region: regionName,
         parameterPrefix: host.parameterPrefix,
@@ -126,8 +124,9 @@ export class RelayDeployment extends pulumi.ComponentResource {
         bundle: bundleRef,
         image: this.boot.relayImage ?? NODE_IMAGE,
         ...(this.boot.rspamd ? { rspamd: this.boot.rspamd } : {}),
-        // A new bundle or a changed config/secret gives new user data, and the instance is replaced.
-        revision: createHash('sha256').update(`${bundleRef?.sha256 ?? this.boot.relayImage}\n${revision}`).digest('hex').slice(0, 32),
+        // Only what the host runs is in the user data: a new bundle or image replaces the instance.
+        // Config and secrets are not: they reach the running relay through config-push.ts.
+        revision: createHash('sha256').update(`${bundleRef?.sha256 ?? this.boot.relayImage}`).digest('hex').slice(0, 32),
       }),
     );
   }

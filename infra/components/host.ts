@@ -159,7 +159,8 @@ export class MailHost extends pulumi.ComponentResource {
         metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2 },
         rootBlockDevice: { volumeType: 'gp3', volumeSize: 16, encrypted: true, deleteOnTermination: true },
         userData: args.userData,
-        // cloud-init runs user data once per instance: a changed bundle/config needs a new instance.
+        // cloud-init runs user data once per instance: a new bundle or image needs a new instance. Users,
+        // routes, limits and keys are not in it: they reach the running relay by SSM (config-push.ts).
         userDataReplaceOnChange: true,
         tags: { ...tags, Name: `${name}-mail` },
       },
@@ -217,6 +218,28 @@ export function instancePolicy(parameterArns: pulumi.Input<string>[], objectArns
       Statement: [
         { Sid: 'ReadOwnParameters', Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:GetParameters'], Resource: parameters },
         ...(objects.length > 0 ? [{ Sid: 'ReadOwnBundle', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects }] : []),
+        {
+          // State Manager runs the config push (config-push.ts) through the agent: it lists the
+          // instance's associations, reads their documents and reports status; no data access.
+          Sid: 'StateManager',
+          Effect: 'Allow',
+          Action: [
+            'ssm:DescribeAssociation',
+            'ssm:ListAssociations',
+            'ssm:ListInstanceAssociations',
+            'ssm:GetDocument',
+            'ssm:DescribeDocument',
+            'ssm:UpdateAssociationStatus',
+            'ssm:UpdateInstanceAssociationStatus',
+            'ec2messages:AcknowledgeMessage',
+            'ec2messages:DeleteMessage',
+            'ec2messages:FailMessage',
+            'ec2messages:GetEndpoint',
+            'ec2messages:GetMessages',
+            'ec2messages:SendReply',
+          ],
+          Resource: '*',
+        },
         {
           Sid: 'SessionManager',
           Effect: 'Allow',

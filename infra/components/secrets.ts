@@ -3,6 +3,7 @@
  * /mxkit/<project>/<stack>/. The host reads them at boot into tmpfs; they never go into user data or plain outputs.
  * aws.ssm.Parameter args: registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/ssm_parameter
  */
+import { createHash } from 'node:crypto';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -26,6 +27,12 @@ export class SecretStore extends pulumi.ComponentResource {
   readonly arns: pulumi.Output<string>[];
   /** Parameter versions; any change to any value changes this text. */
   readonly revision: pulumi.Output<string>;
+  /**
+   * A digest of every name and value but the refreshable ones (secret in the Pulumi state; a hash
+   * reveals nothing of the keys it covers): changes exactly when something the relay reads at start
+   * or on SIGHUP changes (config-push.ts).
+   */
+  readonly digest: pulumi.Output<string>;
 
   constructor(name: string, args: SecretStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mxkit:secrets:SecretStore', name, {}, opts);
@@ -51,6 +58,12 @@ export class SecretStore extends pulumi.ComponentResource {
     this.arns = parameters.map((p) => p.arn);
     const versioned = parameters.filter((_, index) => !args.refreshable?.includes(this.names[index]));
     this.revision = pulumi.all(versioned.map((p) => p.version)).apply((versions) => versions.join('.'));
-    this.registerOutputs({ prefix: this.prefix, names: this.names, arns: this.arns, revision: this.revision });
+    const pushed = this.names.filter((file) => !args.refreshable?.includes(file));
+    this.digest = pulumi.all(pushed.map((file) => args.values[file])).apply((values) => {
+      const hash = createHash('sha256');
+      pushed.forEach((file, index) => hash.update(`${file}\0${values[index]}\0`));
+      return hash.digest('hex').slice(0, 32);
+    });
+    this.registerOutputs({ prefix: this.prefix, names: this.names, arns: this.arns, revision: this.revision, digest: this.digest });
   }
 }

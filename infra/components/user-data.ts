@@ -12,6 +12,7 @@
 import { HOST_DATA_DIR, HOST_SECRETS_DIR } from '../builders/relay-config';
 import { BUNDLE_PATH_ON_HOST, PREPARE_SCRIPT, RELAY_UNIT, relayService, serviceUnit, SPOOL_MOUNT_SCRIPT, SPOOL_UNIT, spoolUnit } from './boot-units';
 import { RSPAMD_UNIT, rspamdBootFiles, type RspamdBoot } from './rspamd-unit';
+import { RELOAD_SCRIPT_PATH, reloadScript } from './config-reload';
 
 export { BUNDLE_PATH_ON_HOST, dockerRunCommand, relayContainer } from './boot-units';
 
@@ -40,7 +41,7 @@ export interface BootConfigInput {
   /** Absent when a prebuilt relay image (relay/Dockerfile) carries the bundle. */
   bundle?: { s3Uri: string; sha256: string };
   image: string;
-  /** Changes whenever the relay config or a secret changes, so the instance is replaced and the relay redeployed. */
+  /** Changes with what the host runs (bundle or image); config changes are pushed, not booted (config-push.ts). */
   revision: string;
   /** rspamd beside the relay (mxkit:spam flag|reject); absent: none. */
   rspamd?: RspamdBoot;
@@ -181,6 +182,7 @@ write_files:
 ${file(DEPLOY_ENV_FILE, '0644', `${deployEnv(input)}\n`)}
 ${file(SPOOL_MOUNT_SCRIPT, '0755', SPOOL_MOUNT)}
 ${file(PREPARE_SCRIPT, '0755', PREPARE)}
+${file(RELOAD_SCRIPT_PATH, '0755', reloadScript())}
 ${file(unitPath(SPOOL_UNIT), '0644', spoolUnit())}
 ${file(unitPath(RELAY_UNIT), '0644', serviceUnit(relayService(input.image, input.bundle !== undefined)))}
 ${(input.rspamd ? rspamdBootFiles(input.rspamd) : []).map((extra) => `${file(extra.path, extra.permissions, extra.content)}\n`).join('')}${

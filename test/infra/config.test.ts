@@ -147,6 +147,14 @@ describe('stack config', () => {
     expect(config.architecture).toBe('x86_64');
     expect(parse({ 'mxkit:instanceType': 'c7gn.large' }).architecture).toBe('arm64');
   });
+
+  test('passes mxkit:oauth through as the relay auth.oauth, and refuses a jwksFile (no such file on a host), naming the key', () => {
+    const provider = { issuer: 'https://login.example.com/t/v2.0', jwksUrl: 'https://login.example.com/t/discovery/v2.0/keys', audience: 'api://mxkit', allowedFrom: ['self'] };
+    expect(parse({}).oauth).toEqual([]);
+    expect(parse({ 'mxkit:oauth': JSON.stringify([provider]) }).oauth).toEqual([{ ...provider, usernameClaim: 'email' }]);
+    expect(errorOf({ 'mxkit:oauth': JSON.stringify([{ ...provider, jwksUrl: undefined, jwksFile: '/etc/keys.json' }]) })).toContain('mxkit:oauth[0].jwksFile');
+    expect(errorOf({ 'mxkit:oauth': JSON.stringify([{ ...provider, audience: '' }]) })).toMatch(/^mxkit:oauth\[0\]\.audience /);
+  });
 });
 
 describe('stack config of several hosts, domains and DKIM selectors', () => {

@@ -22,7 +22,7 @@ const bundle = (text: string) => {
   return file;
 };
 const deploymentArgs = { ephemeral: true };
-const hostParameters = { parameterPrefix: '/mxkit/mxkit/c', parameterNames: ['relay.json'], secretsRevision: '1' };
+const hostParameters = { parameterPrefix: '/mxkit/mxkit/c', parameterNames: ['relay.json'] };
 const serverArgs = (overrides: Partial<MailServerArgs> = {}): MailServerArgs => ({
   domain: 'example.org',
   cloudflareZoneId: ZONE,

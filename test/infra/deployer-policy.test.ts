@@ -29,6 +29,14 @@ const NEEDS: Record<string, { actions: string[]; resource?: string }> = {
     resource: 'arn:aws:iam::123456789012:instance-profile/mxkit-host-profile-1a2b3c4',
   },
   'aws:ssm/parameter:Parameter': { actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter', 'ssm:AddTagsToResource', 'ssm:ListTagsForResource'], resource: 'arn:aws:ssm:eu-west-1:123456789012:parameter/mxkit/mxkit/prod/relay.json' },
+  'aws:ssm/document:Document': {
+    actions: ['ssm:CreateDocument', 'ssm:UpdateDocument', 'ssm:UpdateDocumentDefaultVersion', 'ssm:DeleteDocument', 'ssm:GetDocument', 'ssm:DescribeDocument', 'ssm:DescribeDocumentPermission'],
+    resource: 'arn:aws:ssm:eu-west-1:123456789012:document/mxkit-config-reload-1a2b3c4',
+  },
+  'aws:ssm/association:Association': {
+    actions: ['ssm:CreateAssociation', 'ssm:UpdateAssociation', 'ssm:DeleteAssociation', 'ssm:DescribeAssociation', 'ssm:ListAssociations'],
+    resource: 'arn:aws:ssm:eu-west-1:123456789012:document/mxkit-config-reload-1a2b3c4',
+  },
   'aws:s3/bucket:Bucket': { actions: ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:GetBucketAcl', 's3:GetBucketVersioning'], resource: 'arn:aws:s3:::mxkit-prod-20261130' },
   'aws:s3/bucketObjectv2:BucketObjectv2': { actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resource: 'arn:aws:s3:::mxkit-prod-20261130/relay/mxkit-abc.js' },
   'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock': { actions: ['s3:PutBucketPublicAccessBlock', 's3:GetBucketPublicAccessBlock'], resource: 'arn:aws:s3:::mxkit-prod-20261130' },

@@ -11,6 +11,7 @@ import { parsePolicy } from 'mailauth/lib/mta-sts';
 import { mtaStsId } from '../../infra/builders/records';
 import { parseRelayConfig, type RelayConfig } from '../../relay/src/config/schema';
 import { mockPublicIp } from './helpers/mocks';
+import { TEST_HASH } from './helpers/stack';
 import type { Snapshot, SnapshotResource } from './helpers/snapshot-child';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -45,18 +46,19 @@ const twoDomains = {
 };
 const selectors = (...list: string[]) => ({ 'mxkit:dkimSelector': '', 'mxkit:dkimSelectors': JSON.stringify(list) });
 
-let runs: Record<'one' | 'two' | 'twoDomains' | 'rotation1' | 'rotation2' | 'rotation3', Snapshot>;
+let runs: Record<'one' | 'two' | 'twoNewUser' | 'twoDomains' | 'rotation1' | 'rotation2' | 'rotation3', Snapshot>;
 
 beforeAll(async () => {
-  const [one, two, both, rotation1, rotation2, rotation3] = await Promise.all([
+  const [one, two, twoNewUser, both, rotation1, rotation2, rotation3] = await Promise.all([
     snapshot({}),
     snapshot({ 'mxkit:hosts': '2' }),
+    snapshot({ 'mxkit:hosts': '2', 'mxkit:users': JSON.stringify([{ username: 'carol', passwordHash: TEST_HASH, allowedFrom: ['*@example.com'] }]) }),
     snapshot({ 'mxkit:hosts': '2', ...twoDomains }),
     snapshot(selectors('mx1', 'mx2')),
     snapshot(selectors('mx2', 'mx1')),
     snapshot(selectors('mx2')),
   ]);
-  runs = { one, two, twoDomains: both, rotation1, rotation2, rotation3 };
+  runs = { one, two, twoNewUser, twoDomains: both, rotation1, rotation2, rotation3 };
 }, 120_000);
 
 const ofType = (run: Snapshot, type: string) => run.resources.filter((r) => r.type === type);
@@ -158,6 +160,8 @@ describe('going from 1 host to 2 and back', () => {
     expect(up.deleted).toEqual([]);
     expect(up.changed).toEqual(['mxkit-dns-mta-sts', 'mxkit-dns-spf', 'mxkit-shared-mta-sts-txt']);
     expect(up.created.filter((name) => !name.startsWith('mxkit-host-2')).sort()).toEqual([
+      // Host 2's config push (the command document is shared).
+      'mxkit-config-reload-host-2',
       'mxkit-dns-a-2',
       'mxkit-dns-caa-host-2-0',
       'mxkit-dns-helo-spf-2',
@@ -184,6 +188,31 @@ describe('going from 1 host to 2 and back', () => {
   test('replaces host 2 only after host 1 (a change that replaces both never stops both at once)', () => {
     expect(named(runs.two, 'mxkit-host-2', 'mxkit:host:MailHost').dependencies).toContain(named(runs.two, 'mxkit-host-vm').urn);
     expect(named(runs.two, 'mxkit-host', 'mxkit:host:MailHost').dependencies.some((urn) => urn.includes('mxkit-host-2'))).toBe(false);
+  });
+});
+
+describe('a config change with two hosts', () => {
+  const associations = (run: Snapshot) =>
+    ofType(run, 'aws:ssm/association:Association').map((r) => r.inputs as { name: string; targets: Array<{ values: string[] }>; parameters: { revision: string } });
+
+  test('reaches each host through its own association of one shared document, aimed at that host only', () => {
+    expect(ofType(runs.two, 'aws:ssm/document:Document')).toHaveLength(1);
+    const [first, second] = associations(runs.two);
+    // The mocks give each resource the id `<name>-id`.
+    expect(first.targets[0].values).toEqual(['mxkit-host-vm-id']);
+    expect(second.targets[0].values).toEqual(['mxkit-host-2-vm-id']);
+    expect(first.name).toBe(second.name);
+  });
+
+  test('a new user changes both hosts\' revisions and replaces no instance', () => {
+    const update = changes(runs.two, runs.twoNewUser);
+    expect(update.created).toEqual([]);
+    expect(update.deleted).toEqual([]);
+    expect(update.changed.filter((name) => name.includes('reload'))).toEqual(['mxkit-config-reload', 'mxkit-config-reload-host-2']);
+    expect(update.changed.some((name) => ofType(runs.two, 'aws:ec2/instance:Instance').some((instance) => instance.name === name))).toBe(false);
+    const revisions = (run: Snapshot) => associations(run).map((association) => association.parameters.revision);
+    expect(revisions(runs.twoNewUser)[0]).not.toBe(revisions(runs.two)[0]);
+    expect(revisions(runs.twoNewUser)[1]).not.toBe(revisions(runs.two)[1]);
   });
 });
 
@@ -262,6 +291,14 @@ describe('DKIM key rotation (docs/deploy.md), one `pulumi up` per step', () => {
     expect(keyOf(runs.rotation2, 'mx2').inputs).toEqual(keyOf(runs.rotation1, 'mx2').inputs);
     expect(changes(runs.rotation1, runs.rotation2).deleted).toEqual([]);
     expect(changes(runs.rotation2, runs.rotation3).deleted).toEqual(['mxkit-dkim-mx1', 'mxkit-dkim-mx1-rsa', 'mxkit-dns-dkim-mx1', 'mxkit-shared-dkim-example-com-mx1-key']);
+  });
+
+  test('switches signing keys (step 2) on the running host; adding or dropping a key (steps 1, 3) changes the files it reads, so a new instance', () => {
+    const instanceChanged = (before: Snapshot, after: Snapshot) => changes(before, after).changed.includes('mxkit-host-vm');
+    expect(changes(runs.rotation1, runs.rotation2).changed).toContain('mxkit-config-reload');
+    expect(instanceChanged(runs.rotation1, runs.rotation2)).toBe(false);
+    expect(instanceChanged(runs.one, runs.rotation1)).toBe(true);
+    expect(instanceChanged(runs.rotation2, runs.rotation3)).toBe(true);
   });
 
   test('protects the signing key only, so the last step may delete the old one', () => {

@@ -23,6 +23,7 @@ describe('boot configuration', () => {
       '/etc/mxkit/deploy.env',
       '/usr/local/libexec/mxkit-spool-mount',
       '/usr/local/libexec/mxkit-prepare',
+      '/usr/local/libexec/mxkit-reload',
       '/etc/systemd/system/mxkit-spool.service',
       '/etc/systemd/system/mxkit-relay.service',
     ]);

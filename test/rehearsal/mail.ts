@@ -3,17 +3,17 @@ import { createTransport } from 'nodemailer';
 import { run, SYSTEM_PYTHON } from '../helpers/run';
 import type { RehearsalWorld } from './world';
 
-export async function submit(world: RehearsalWorld, to: string, subject: string, port = 587): Promise<string> {
+export async function submit(world: RehearsalWorld, to: string, subject: string, port = 587, user: RehearsalWorld['user'] = world.user): Promise<string> {
   const transport = createTransport({
     host: world.hostname,
     port,
     secure: false,
     requireTLS: true,
     tls: { ca: world.caPem, servername: world.hostname },
-    auth: { user: world.user.username, pass: world.user.password },
+    auth: { user: user.username, pass: user.password },
   });
   try {
-    const info = await transport.sendMail({ from: world.user.address, to, subject, text: `Rehearsed by npm run rehearse: ${subject}\n` });
+    const info = await transport.sendMail({ from: user.address, to, subject, text: `Rehearsed by npm run rehearse: ${subject}\n` });
     return info.messageId;
   } finally {
     transport.close();

@@ -1,11 +1,14 @@
 /**
  * The rehearsal inside its namespaces (this process is their PID 1): the outside world, then
  * instance 1 (Node 22 x64) boots from the user data with rspamd beside the relay, passes
- * `mxkit check`, delivers a DKIM-signed message and refuses GTUBE; mail queues and survives a
+ * `mxkit check`, delivers a DKIM-signed message, takes config pushes through the SSM document (a new
+ * user over SIGHUP, a refused config that changes nothing) and refuses GTUBE; mail queues and survives a
  * reboot; then instance 2 (Node 22 arm64, under qemu) replaces it on the same spool volume,
  * delivers the queue, and takes a message over STARTTLS.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hashPassword } from '../../relay/src/intake/password';
 import { join } from 'node:path';
 import { RSPAMD_IMAGE } from '../../infra/components/rspamd-unit';
 import { NODE_IMAGE } from '../../infra/components/user-data';
@@ -158,6 +161,22 @@ class Rehearsal {
     return id;
   }
 
+  /**
+   * What `pulumi up` does after `pulumi config set mxkit:users …`: a new relay.json in Parameter
+   * Store (here: the stand-in's world), then State Manager runs the association's document on the
+   * instance with the new revision. Returns the run's exit status and output.
+   */
+  async pushConfig(instance: Instance, relayJson: string, revision: string): Promise<{ status: number | null; output: string }> {
+    const worldFile = join(this.plan.amiDir, 'world.json');
+    const standin = JSON.parse(readFileSync(worldFile, 'utf8')) as RehearsalWorld['standin'];
+    standin.ssm[this.world.configPush.configParameter] = relayJson;
+    writeFileSync(worldFile, JSON.stringify(standin, null, 2));
+    const script = this.world.configPush.commands.join('\n').replaceAll('{{ revision }}', revision);
+    const ran = await instance.exec(['/bin/bash', '-c', script]);
+    this.showStandins(instance);
+    return { status: ran.status, output: `${ran.stdout}${ran.stderr}`.trim() };
+  }
+
   spoolFacts(): { uuid: string; label: string } {
     const value = (tag: string) => run(['blkid', '-s', tag, '-o', 'value', this.plan.loopDevice]).trim();
     return { uuid: value('UUID'), label: value('LABEL') };
@@ -205,6 +224,35 @@ export async function rehearseInside(world: RehearsalWorld, plan: InsidePlan): P
   }
 }
 
+/**
+ * The config push (infra/components/config-push.ts) on the running instance: a user added by a
+ * config change can submit at once, through SIGHUP, with no new instance; a config the relay
+ * refuses fails the run and changes nothing; fixing it is one more push.
+ */
+async function pushConfigRehearsal(rehearsal: Rehearsal, world: RehearsalWorld, instance: Instance): Promise<void> {
+  const original = JSON.parse(world.standin.ssm[world.configPush.configParameter]) as { users: Array<Record<string, unknown>> };
+  const pushed = { username: 'pushed', password: randomBytes(12).toString('base64url'), address: `pushed@${world.domain}` };
+  const withPushed = { ...original, users: [...original.users, { username: pushed.username, passwordHash: await hashPassword(pushed.password), allowedFrom: [pushed.address] }] };
+
+  step('config push: a user added to mxkit:users reaches the running relay through the SSM document (SIGHUP), no new instance');
+  const applied = await rehearsal.pushConfig(instance, `${JSON.stringify(withPushed, null, 2)}\n`, 'rehearsal-1');
+  if (applied.status !== 0 || !applied.output.includes('the relay runs config revision rehearsal-1')) throw new Error(`the config push failed (${applied.status}): ${applied.output}`);
+  detail(`the document's run: ${applied.output.split('\n').filter((line) => line.startsWith('mxkit:')).pop() ?? ''}`);
+  await submit(world, `pushed@${OUTSIDE_DOMAIN}`, 'sent by a pushed user', 587, pushed);
+  await rehearsal.deliveredAndSigned(`pushed@${OUTSIDE_DOMAIN}`, 30_000);
+
+  step('config push of a file the relay refuses: the run fails (so would pulumi up), the relay keeps its config');
+  const broken = { ...withPushed, users: [{ ...withPushed.users[0], passwordHash: 'not-a-hash' }] };
+  const refused = await rehearsal.pushConfig(instance, `${JSON.stringify(broken, null, 2)}\n`, 'rehearsal-2');
+  if (refused.status === 0 || !refused.output.includes('the relay refused config')) throw new Error(`a broken config was not refused (${refused.status}): ${refused.output}`);
+  detail(`the document's run failed: ${refused.output.split('\n').filter((line) => line.startsWith('mxkit:')).pop() ?? ''}`);
+  await submit(world, `still@${OUTSIDE_DOMAIN}`, 'still accepted after a refused push');
+  await rehearsal.deliveredAndSigned(`still@${OUTSIDE_DOMAIN}`, 30_000);
+  const fixed = await rehearsal.pushConfig(instance, `${JSON.stringify(withPushed, null, 2)}\n`, 'rehearsal-3');
+  if (fixed.status !== 0) throw new Error(`the fixed config was not applied (${fixed.status}): ${fixed.output}`);
+  detail('the fixed config pushed again: applied');
+}
+
 async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan: InsidePlan, instances: Instance[]): Promise<void> {
   const first = rehearsal.instance(1, 'x64');
   instances.push(first);
@@ -230,6 +278,8 @@ async function bootAndDeliver(rehearsal: Rehearsal, world: RehearsalWorld, plan:
   step(`submit as ${world.user.address} over STARTTLS on 587; delivered to ${OUTSIDE_DOMAIN}, DKIM-verified`);
   await submit(world, `first@${OUTSIDE_DOMAIN}`, 'first message');
   await rehearsal.deliveredAndSigned(`first@${OUTSIDE_DOMAIN}`, 30_000);
+
+  await pushConfigRehearsal(rehearsal, world, first);
 
   if (rehearsal.withRspamd) {
     step(`rspamd scans mail for the relay: GTUBE to postmaster@${world.domain} on port 25 is refused`);

@@ -35,6 +35,8 @@ export interface RehearsalWorld {
   caPem: string;
   /** Ports the security group keeps closed that `mxkit check` checks (22 unless mxkit:sshCidr). */
   closedPorts: number[];
+  /** The config push (components/config-push.ts): the commands its SSM document runs on the instance. */
+  configPush: { commands: string[]; configParameter: string };
 }
 
 const of = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
@@ -85,6 +87,11 @@ export async function rehearsalWorld(stack: string, bundlePath: string, override
   const publicIp = String(run.outputs.publicIp.value);
   const hostname = String(run.outputs.hostname.value);
   const ptrs: PtrRecord[] = of(run, 'aws:ec2/eipDomainName:EipDomainName').map((ptr) => ({ type: 'PTR', name: reverseName(publicIp, 'in-addr.arpa'), value: String(ptr.plain.domainName), ttl: 3600 }));
+  const [document] = of(run, 'aws:ssm/document:Document');
+  if (!document) throw new Error('the program made no SSM document for the config push');
+  const commands = (JSON.parse(String(document.plain.content)) as { mainSteps: Array<{ inputs: { runCommand: string[] } }> }).mainSteps.flatMap((step) => step.inputs.runCommand);
+  const configParameter = Object.keys(ssm).find((name) => name.endsWith('/relay.json'));
+  if (!configParameter) throw new Error('the program stored no relay.json parameter');
   const tlsCert = Object.entries(ssm).find(([name]) => name.endsWith('/tls.crt'))?.[1];
   if (!tlsCert) throw new Error(`stack ${stack} has no self-signed certificate (tls.crt): the rehearsal needs mxkit:tls self-signed (no ACME CA is reachable here)`);
   return {
@@ -101,5 +108,6 @@ export async function rehearsalWorld(stack: string, bundlePath: string, override
     user,
     caPem: tlsCert,
     closedPorts: config['mxkit:sshCidr'] ? [] : [22],
+    configPush: { commands, configParameter },
   };
 }

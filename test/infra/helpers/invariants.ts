@@ -25,6 +25,8 @@ export const CUSTOM_TYPES_ALWAYS = [
   'aws:iam/role:Role',
   'aws:iam/rolePolicy:RolePolicy',
   'aws:ssm/parameter:Parameter',
+  'aws:ssm/document:Document',
+  'aws:ssm/association:Association',
   'cloudflare:index/dnsRecord:DnsRecord',
   'tls:index/privateKey:PrivateKey',
 ];
@@ -36,6 +38,7 @@ export const BUNDLE_TYPES = [
   'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
 ];
 export const COMPONENT_TYPES = [
+  'mxkit:configPush:ConfigPush',
   'mxkit:deployment:RelayDeployment',
   'mxkit:dkim:DkimKey',
   'mxkit:dns:MailDns',
@@ -133,6 +136,17 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
       for (const record of recordsOf(run)) expect(record.ttl).toEqual(expect.any(Number));
     });
 
+    test('publishes _submissions._tcp (465) and _submission._tcp (587) SRV records for mail clients (RFC 6186, RFC 8314)', () => {
+      const domain = run.config['mxkit:domain'];
+      const hostname = String(run.outputs.hostname.value);
+      const srv = recordsOf(run).filter((r) => r.type === 'SRV');
+      expect(srv.map((r) => [r.name, r.data]).sort()).toEqual([
+        [`_submission._tcp.${domain}`, { priority: 0, weight: 1, port: 587, target: hostname }],
+        [`_submissions._tcp.${domain}`, { priority: 0, weight: 1, port: 465, target: hostname }],
+      ]);
+      for (const record of srv) expect(record.content).toBeUndefined();
+    });
+
     test('publishes an SPF record with the Elastic IP that ends in -all', () => {
       const domain = run.config['mxkit:domain'];
       const spf = recordsOf(run).filter((r) => r.type === 'TXT' && r.name === domain && String(r.content).startsWith('"v=spf1'));
@@ -168,7 +182,9 @@ export function describeStackProgram(stack: string, specific: (get: () => Progra
           expect(parameterArns.includes(resource) || resource === `arn:aws:s3:::${bucketName(run)}/relay/*`).toBe(true);
         }
       }
-      expect(policy.Statement.flatMap((s) => s.Action).filter((a) => /Put|Delete|Write|\*$/.test(a))).toEqual([]);
+      // ec2messages:DeleteMessage removes a command from the agent's own queue once run (State
+      // Manager, config-push.ts): no data of the account is written or deleted.
+      expect(policy.Statement.flatMap((s) => s.Action).filter((a) => /Put|Delete|Write|\*$/.test(a) && a !== 'ec2messages:DeleteMessage')).toEqual([]);
     });
 
     test('stores a relay config that passes the relay schema, and exports it without password hashes', () => {

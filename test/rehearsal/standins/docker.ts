@@ -1,7 +1,7 @@
 /**
  * `docker` stand-in: `run` turns the exact `docker run` line of a unit into the same process (same
- * argv, same mounts, read-only where the flags say so, the same capabilities); `stop`, `rm --force`
- * and `exec` act on it by name. Only the official Node.js image pinned in the user data is known:
+ * argv, same mounts, read-only where the flags say so, the same capabilities); `stop`, `rm --force`,
+ * `exec` and `kill --signal` (the config push's SIGHUP) act on it by name. Only the official Node.js image pinned in the user data is known:
  * it runs as this machine's Debian root plus the Node.js 22 build the rehearsal gives it.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -127,6 +127,31 @@ async function removeContainer(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** `docker kill [--signal SIG] NAME…`: the signal to the container's process (default SIGKILL), as Docker sends it. */
+function killContainer(argv: readonly string[]): number {
+  let name: NodeJS.Signals = 'SIGKILL';
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--signal' || argv[i] === '-s') {
+      const given = String(argv[++i] ?? '').toUpperCase();
+      name = (given.startsWith('SIG') ? given : `SIG${given}`) as NodeJS.Signals;
+    } else names.push(argv[i]);
+  }
+  let code = 0;
+  for (const container of names) {
+    const state = readState(container);
+    if (!state) {
+      process.stderr.write(`Error response from daemon: No such container: ${container}\n`);
+      code = 1;
+      continue;
+    }
+    signal(state.pid, name);
+    note('docker', `kill ${container}: ${name}`);
+    process.stdout.write(`${container}\n`);
+  }
+  return code;
+}
+
 /** `docker exec NAME CMD…`: the command in the container's mount namespace and root, same capabilities. */
 function execInContainer(argv: readonly string[]): number {
   const args = argv.filter((a) => a !== '-i');
@@ -153,6 +178,8 @@ export async function runDocker(argv: readonly string[]): Promise<number> {
       return removeContainer(rest);
     case 'exec':
       return execInContainer(rest);
+    case 'kill':
+      return killContainer(rest);
     default:
       throw new StandinError(`docker stand-in: "docker ${command ?? ''}" is not emulated`, 1);
   }
