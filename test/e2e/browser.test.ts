@@ -56,12 +56,14 @@ describe('the inbox page in Chromium', () => {
     await page.goto(local.endpoints.inbox.url);
     const row = page.locator('tr', { hasText: subject });
     await row.waitFor();
-    expect(await row.locator('td').nth(1).textContent()).toBe('demo@example.test');
-    expect(await row.locator('td.tls').textContent()).toMatch(/^TLSv1\.[23]$/);
+    expect(await row.locator('td.message .from').textContent()).toBe('demo@example.test');
+    expect(await row.locator('.tls').textContent()).toMatch(/^TLSv1\.[23]$/);
     for (const check of ['spf', 'dkim', 'dmarc']) {
-      expect(await row.locator(`td[data-check="${check}"]`).textContent()).toBe(`${check}=pass`);
+      expect(await row.locator(`td[data-check="${check}"] .result`).textContent()).toBe(`${check}=pass`);
     }
-    expect(await row.locator('td[data-check="dkim"]').getAttribute('title')).toContain('d=example.test s=mx1');
+    // The details are on the page, not in a tooltip.
+    expect(await row.locator('td[data-check="dkim"] .detail').textContent()).toContain('d=example.test s=mx1');
+    expect(await row.locator('td[data-check="dkim"] .detail').isVisible()).toBe(true);
     // rspamd's score and action, and its symbols one click away.
     expect(await row.locator('td[data-check="spam"] .score').textContent()).toMatch(/^-?\d+\.\d\d$/);
     expect(await row.locator('td[data-check="spam"]').textContent()).toContain('no action');
@@ -74,6 +76,23 @@ describe('the inbox page in Chromium', () => {
     expect(source).toContain(`Subject: ${subject}`);
     expect(source).toContain('DKIM-Signature: ');
     expect(source).toMatch(/Authentication-Results: mx\.inbox\.test;[\s\S]*spf=pass/);
+  });
+
+  it('fits a 1280 px wide window with long addresses and subjects, every verdict detail visible without hovering', async () => {
+    const longName = 'a-rather-long-local-part-that-goes-on-and-on.and-on';
+    const { raw, subject } = plainMessage(`${longName}@example.test`, `${longName}@inbox.test`, `wide ${'lengthy-subject-word '.repeat(12)}`);
+    await deliverToInbox(raw.replace(/^From: .*$/m, `From: "Someone With A Very Long Display Name Indeed" <${longName}@example.test>`), subject);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(local.endpoints.inbox.url);
+    const row = page.locator('tr', { hasText: subject.slice(0, 40) });
+    await row.waitFor();
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(1280);
+    for (const check of ['spf', 'dkim', 'dmarc', 'arc']) {
+      const detail = row.locator(`td[data-check="${check}"] .detail`);
+      expect(await detail.isVisible()).toBe(true);
+      const box = await detail.boundingBox();
+      expect(box && box.x + box.width).toBeLessThanOrEqual(1280);
+    }
   });
 
   it('shows a message that arrives while the page is open, without a manual reload', async () => {
@@ -89,7 +108,7 @@ describe('the inbox page in Chromium', () => {
     const { raw, subject } = plainMessage('demo@example.test', 'someone@inbox.test', '<b id="injected">bold</b>');
     await deliverToInbox(raw, subject);
     await page.goto(local.endpoints.inbox.url);
-    await page.locator('td.subject', { hasText: subject }).waitFor();
+    await page.locator('td.message .subject', { hasText: subject }).waitFor();
     expect(await page.locator('#injected').count()).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import { request } from 'node:https';
 import { buildMailRecords, defaultReportMailboxes, mtaStsId, mtaStsPolicy } from '../../infra/builders/records';
 import { fetchText, inboxMessages, rawSource, receiveWhile } from './helpers/inbox';
 import { processesMentioning, startLocal, type LocalRun } from './helpers/local-process';
+import { run } from '../helpers/run';
 import { arcSealed, dkimSigned, dnsResolver, inboxMx, mailauthResolver, plainMessage, send, stateFile } from './helpers/mail';
 
 let local: LocalRun;
@@ -239,6 +240,70 @@ describe('mxkit local on loopback', () => {
     expect(message.verdicts.dmarc.result).toBe('pass');
     const source = await rawSource(endpoints.inbox.url, message.id);
     expect(source.body).toMatch(/ARC-Seal: i=1; [^\r]*cv=none/);
+  });
+
+  it('through the relay: a message without Date and Message-ID (the banner\'s python3 command) arrives with both, and SpamAssassin scores it at most 0', async () => {
+    const { endpoints } = local;
+    const subject = `no date ${Date.now()}`;
+    const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({
+        host: endpoints.submission.host,
+        port: endpoints.submission.port,
+        ca: stateFile(stateDir, 'tls.crt'),
+        auth: { user: endpoints.user.username, pass: endpoints.user.password },
+        envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] },
+        raw: `From: ${endpoints.user.address}\r\nTo: someone@inbox.test\r\nSubject: ${subject}\r\n\r\nIt works.\r\n`,
+      }),
+    );
+    const source = (await rawSource(endpoints.inbox.url, message.id)).body;
+    expect(source).toMatch(/\r\nDate: [A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
+    expect(source).toMatch(/\r\nMessage-ID: <[0-9A-Z]+\.[0-9a-f]{12}@example\.test>\r\n/);
+    // SpamAssassin with local tests only (-L: no network), as a receiving provider's filter would run it.
+    const scored = await run('spamassassin', ['-t', '-L'], source);
+    const score = Number(/^X-Spam-Status: \w+, score=(-?[\d.]+)/m.exec(scored.stdout)?.[1]);
+    expect(scored.stdout).not.toMatch(/MISSING_DATE|MISSING_MID|RDNS_NONE/);
+    expect(score).toBeLessThanOrEqual(0);
+  });
+
+  it('publishes the relay submission ports as _submissions._tcp and _submission._tcp SRV records (RFC 6186)', async () => {
+    const resolver = dnsResolver(local.endpoints);
+    expect(await resolver.resolveSrv('_submissions._tcp.example.test')).toEqual([{ name: 'mail.example.test', port: local.endpoints.submissions.port, priority: 0, weight: 1 }]);
+    expect(await resolver.resolveSrv('_submission._tcp.example.test')).toEqual([{ name: 'mail.example.test', port: local.endpoints.submission.port, priority: 0, weight: 1 }]);
+  });
+
+  it("through the relay: the inbox's Received line names the relay by its verified reverse DNS, as a real receiver's does", async () => {
+    const { endpoints } = local;
+    const { raw, subject } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'rdns');
+    const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: endpoints.submission.host, port: endpoints.submission.port, ca: stateFile(stateDir, 'tls.crt'), auth: { user: endpoints.user.username, pass: endpoints.user.password }, envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] }, raw }),
+    );
+    expect(message.client).toMatchObject({ ip: '127.0.0.1', rdns: 'mail.example.test' });
+    const source = await rawSource(endpoints.inbox.url, message.id);
+    expect(source.body).toMatch(/^Received: from mail\.example\.test \(mail\.example\.test \[127\.0\.0\.1\]\)\r\n\tby mx\.inbox\.test /);
+  });
+
+  it('through the relay: an unsigned message forwarded from a third party arrives with dmarc=fail and arc=pass, and the page says why', async () => {
+    const { endpoints } = local;
+    const { raw, subject } = plainMessage('alice@sender.test', 'postmaster@example.test', 'forwarded unsigned');
+    const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
+      send({ host: endpoints.mx.host, port: endpoints.mx.port, localAddress: '127.0.0.3', envelope: { from: 'alice@sender.test', to: ['postmaster@example.test'] }, raw }),
+    );
+    expect(message.verdicts.dmarc.result).toBe('fail');
+    expect(message.verdicts.arc.result).toBe('pass');
+    const page = await fetch(endpoints.inbox.url).then((response) => response.text());
+    const note = new RegExp(`<tr class="note" data-note-for="${message.id}"><td colspan="7">Forwarded by the relay[^<]*dmarc=fail is expected here[^<]*arc=pass is what makes it deliverable`);
+    expect(page).toMatch(note);
+  });
+
+  it('through the relay: mail to a domain the local DNS does not know is reported in the terminal as deferred, with the next try', async () => {
+    const { endpoints } = local;
+    const { raw } = plainMessage(endpoints.user.address, 'nobody@nowhere.invalid', 'undeliverable');
+    await send({ host: endpoints.submission.host, port: endpoints.submission.port, ca: stateFile(stateDir, 'tls.crt'), auth: { user: endpoints.user.username, pass: endpoints.user.password }, envelope: { from: endpoints.user.address, to: ['nobody@nowhere.invalid'] }, raw });
+    await local.waitForOutput(/relay: \S+ waits in the queue for <nobody@nowhere\.invalid>; next try at /);
+    const output = local.output();
+    expect(output).toMatch(/relay: (\S+) to <nobody@nowhere\.invalid> deferred: dns 4\.4\.3 /);
+    expect(output).toContain('nowhere.invalid is not a domain the local DNS knows (example.test, inbox.test, sender.test)');
+    expect(output).toMatch(/queue remove \S+ --config /);
   });
 
   it('lists every received message on its JSON endpoint, newest first', async () => {

@@ -67,7 +67,7 @@ export async function runLocalCommand(args: ParsedCommandLine, print: Print, bun
   // Listening from the start, so a Ctrl-C during start-up still stops what has started.
   const signal = stopSignal(() => killRelay());
   try {
-    const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)), ...(rspamd ? {} : { rspamdBinary: null }) });
+    const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)), onRelayNews: print, ...(rspamd ? {} : { rspamdBinary: null }) });
     killRelay = system.killRelay;
     const { folder, caFile, endpoints, ports: bound } = system;
     const lines = banner({ stateDir: folder.root, caFile, endpoints, health: bound.health, inboxSmtpPort: bound.inboxSmtp, bundle, scanning: system.scanning });

@@ -3,7 +3,6 @@
  * commands to paste (swaks and python3) for mail out through the relay and mail in to postmaster.
  * Paths are shown relative to the working directory when they are inside it, so commands stay short.
  */
-import { isAbsolute, relative } from 'node:path';
 import type { Endpoints } from './endpoints';
 import type { StoredMessage } from './inbox-store';
 import type { ContentScanning } from './local-system';
@@ -12,6 +11,7 @@ import { INBOX_HOSTNAME, INBOX_IP, INBOX_RECIPIENT, LOCAL_SPAM, MAIL_DOMAIN, POS
 import { REVERSE_ZONE } from './reverse-zone';
 import { LOCAL_ZONES } from './zones';
 import { CHECKS } from './verdicts';
+import { shown } from './shown-path';
 
 export interface BannerContext {
   stateDir: string;
@@ -22,11 +22,6 @@ export interface BannerContext {
   /** The bundle this runs from, for the `mxkit check` command line. */
   bundle: string;
   scanning: ContentScanning;
-}
-
-function shown(path: string): string {
-  const inside = relative(process.cwd(), path);
-  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? inside : path;
 }
 
 /**
@@ -84,6 +79,11 @@ export function banner(context: BannerContext): string[] {
     '',
     'What happened to a message (the inbox page links each one), and the DMARC/TLS reports the relay received:',
     `  node ${shown(context.bundle)} trace ${e.user.address} --config ${shown(context.stateDir)}/relay.json · http://${e.mx.host}:${context.health}/reports`,
+    '',
+    'Settings for a mail client (Thunderbird, Apple Mail, Outlook, Gmail "Send mail as"):',
+    `  node ${shown(context.bundle)} client-settings --config ${shown(context.stateDir)}/relay.json --user ${e.user.username} --server ${e.submission.host}`,
+    '',
+    'Deferrals and bounces are printed below as they happen, like each arrival at the inbox.',
     '',
     `Records: dig @${e.dns.host} -p ${e.dns.port} ${MAIL_DOMAIN} TXT · relay log: ${shown(context.stateDir)}/relay.log`,
   ];

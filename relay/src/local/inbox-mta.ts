@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { DNSResolver } from 'mailauth';
 import { queueIdFromReceived } from '../intake/trace-header';
+import { isIPv4, isIPv6 } from 'node:net';
+import { reverseName } from '../check/dns-client';
 import type { RspamdClient } from '../spam/rspamd-client';
 import { listenError } from './errors';
 import type { InboxStore, SpamScore, StoredMessage } from './inbox-store';
@@ -45,17 +47,50 @@ async function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** RFC 5321 §4.4 trace field, as the first line of the stored message. */
-function receivedHeader(session: SMTPServerSession, hostname: string, recipient: string): string {
+/**
+ * The client's verified reverse DNS name (forward-confirmed: the PTR name resolves back to the
+ * address), or undefined, as a real MX looks it up. SpamAssassin's RDNS_NONE and rspamd's
+ * HFILTER_HOSTNAME_UNKNOWN read it from the Received line, so without it scores taken here would be
+ * worse than a real receiver's.
+ */
+export async function verifiedReverseName(resolver: DNSResolver, address: string): Promise<string | undefined> {
+  const ip = address.replace(/^::ffff:(?=\d+\.)/i, '');
+  if (!isIPv4(ip) && !isIPv6(ip)) return undefined;
+  const lookup = async (name: string, type: string): Promise<string[]> => {
+    try {
+      return ((await resolver(name, type)) as unknown[]).filter((value): value is string => typeof value === 'string');
+    } catch {
+      return [];
+    }
+  };
+  for (const name of await lookup(reverseName(ip, isIPv4(ip) ? 'in-addr.arpa' : 'ip6.arpa'), 'PTR')) {
+    if ((await lookup(name, isIPv4(ip) ? 'A' : 'AAAA')).includes(ip)) return name.replace(/\.$/, '').toLowerCase();
+  }
+  return undefined;
+}
+
+/** RFC 5321 §4.4 trace field, as the first line of the stored message, in Postfix's form: `from HELO (RDNS [IP])`. */
+function receivedHeader(session: SMTPServerSession, rdns: string | undefined, hostname: string, recipient: string): string {
   const helo = session.hostNameAppearsAs || 'unknown';
-  return `Received: from ${helo} ([${session.remoteAddress}])\r\n\tby ${hostname} with ${session.transmissionType} id ${session.id}\r\n\tfor <${recipient}>; ${new Date().toUTCString()}\r\n`;
+  const ip = session.remoteAddress.replace(/^::ffff:(?=\d+\.)/i, '');
+  const literal = isIPv6(ip) ? `IPv6:${ip}` : ip;
+  return `Received: from ${helo} (${rdns ?? 'unknown'} [${literal}])\r\n\tby ${hostname} with ${session.transmissionType} id ${session.id}\r\n\tfor <${recipient}>; ${new Date().toUTCString()}\r\n`;
 }
 
 /** rspamd's score for a stored message, or null if it cannot say (the page shows "not scanned"). */
-async function spamScore(scanner: RspamdClient | undefined, message: Buffer, session: SMTPServerSession, sender: string, recipients: string[]): Promise<SpamScore | null> {
+async function spamScore(scanner: RspamdClient | undefined, message: Buffer, session: SMTPServerSession, rdns: string | undefined, sender: string, recipients: string[]): Promise<SpamScore | null> {
   if (!scanner) return null;
   try {
-    const result = await scanner.check({ body: message, clientAddress: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom: sender, rcptTo: recipients, queueId: session.id, mtaName: 'mx.inbox.test' });
+    const result = await scanner.check({
+      body: message,
+      clientAddress: session.remoteAddress,
+      helo: session.hostNameAppearsAs || '',
+      ...(rdns ? { hostname: rdns } : {}),
+      mailFrom: sender,
+      rcptTo: recipients,
+      queueId: session.id,
+      mtaName: 'mx.inbox.test',
+    });
     const symbols = [...result.symbols].sort((a, b) => Math.abs(b.score) - Math.abs(a.score) || a.name.localeCompare(b.name)).map(({ name, score }) => ({ name, score }));
     return { score: result.score, action: result.action, symbols };
   } catch {
@@ -73,14 +108,15 @@ export async function startInboxMta(options: InboxMtaOptions): Promise<InboxMta>
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const recipients = session.envelope.rcptTo.map((r) => r.address);
     const { verdicts, headers } = await verifyMessage(message, { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender }, options.hostname, options.resolver);
-    const stored = Buffer.concat([Buffer.from(receivedHeader(session, options.hostname, recipients[0]) + headers), message]);
-    const spam = await spamScore(options.scanner, stored, session, sender, recipients);
+    const rdns = await verifiedReverseName(options.resolver, session.remoteAddress);
+    const stored = Buffer.concat([Buffer.from(receivedHeader(session, rdns, options.hostname, recipients[0]) + headers), message]);
+    const spam = await spamScore(options.scanner, stored, session, rdns, sender, recipients);
     const end = message.indexOf('\r\n\r\n');
     const queueId = queueIdFromReceived(message.subarray(0, end < 0 ? Math.min(message.length, 65_536) : end).toString('latin1'), options.relayHostname);
     return options.store.save(stored, {
       receivedAt: new Date().toISOString(),
       envelope: { mailFrom: sender, rcptTo: recipients },
-      client: { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
+      client: { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', ...(rdns ? { rdns } : {}) },
       tls: session.secure && session.tlsOptions ? { protocol: session.tlsOptions.version, cipher: session.tlsOptions.name } : null,
       from: headerValue(message, 'from'),
       to: headerValue(message, 'to'),

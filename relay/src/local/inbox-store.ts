@@ -14,7 +14,8 @@ export interface StoredMessage {
   id: string;
   receivedAt: string;
   envelope: { mailFrom: string; rcptTo: string[] };
-  client: { ip: string; helo: string };
+  /** rdns: the forward-confirmed reverse DNS name, when the client's address has one. */
+  client: { ip: string; helo: string; rdns?: string };
   /** null: the message came over plain text. */
   tls: { protocol: string; cipher: string } | null;
   from: string;

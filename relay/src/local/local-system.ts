@@ -19,7 +19,9 @@ import { RspamdClient } from '../spam/rspamd-client';
 import { certificate, demoUser, dkimKey } from './secrets';
 import { DEMO_ADDRESS, DEMO_USERNAME, INBOX_DOMAIN, INBOX_HOSTNAME, INBOX_IP, LOCAL_SPAM, MAIL_DOMAIN, MAIL_HOSTNAME, MAIL_IP, type LocalPorts } from './settings';
 import { StateFolder } from './state-folder';
-import { localRecords, SERVED_ZONES } from './zones';
+import { localRecords, LOCAL_ZONES, SERVED_ZONES } from './zones';
+import { deliveryNews } from './delivery-news';
+import { shown } from './shown-path';
 
 export const SENDER_DKIM_KEY_FILE = 'sender-dkim.key';
 
@@ -29,6 +31,8 @@ export interface LocalSystemOptions {
   /** dist/mxkit.js: the relay child runs the same bundle. */
   bundle: string;
   onMessage?(message: StoredMessage): void;
+  /** Delivery news from the relay's log (deferrals, bounces, next tries), one terminal line each. */
+  onRelayNews?(line: string): void;
   /** Where to look for rspamd (default: PATH, then Debian's paths); null: never start it. */
   rspamdBinary?: string | null;
 }
@@ -71,7 +75,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const inboxTls = await certificate(folder, 'inbox-tls', [INBOX_HOSTNAME, INBOX_IP]);
     const user = await demoUser(folder, 'demo-user.json', { username: DEMO_USERNAME, address: DEMO_ADDRESS });
 
-    const answerer = new ZoneAnswerer(localRecords({ mailDkim: mailKey.publicKeyPem, senderDkim: senderKey.publicKeyPem }), SERVED_ZONES);
+    const zoneKeys = { mailDkim: mailKey.publicKeyPem, senderDkim: senderKey.publicKeyPem };
+    const answerer = new ZoneAnswerer(localRecords(zoneKeys), SERVED_ZONES);
     const dns = await startDnsServer(answerer, MAIL_IP, options.ports.dns);
     closers.push(() => dns.close());
 
@@ -119,7 +124,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ...(scanning.running ? { rspamdUrl: scanning.url } : {}),
     });
     await folder.writeAtomic('relay.json', `${JSON.stringify(config, null, 2)}\n`);
-    const relay = await startRelayChild({ bundle: options.bundle, configPath: folder.path('relay.json'), logPath: folder.path('relay.log') });
+    const news = { cli: `node ${shown(options.bundle)}`, configPath: shown(folder.path('relay.json')), knownDomains: LOCAL_ZONES };
+    const relay = await startRelayChild({
+      bundle: options.bundle,
+      configPath: folder.path('relay.json'),
+      logPath: folder.path('relay.log'),
+      ...(options.onRelayNews ? { onLogLine: (line: Record<string, unknown>) => deliveryNews(line, news).forEach((text) => options.onRelayNews?.(text)) } : {}),
+    });
     let stopping = false;
     closers.push(() => {
       stopping = true;
@@ -130,6 +141,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const { mx, submission, submissions, http, https } = relay.addresses;
     if (!mx || !submission || !submissions || !http || !https) throw new LocalError('the relay reported no mx, submission, submissions, http or https listener');
     relayOps.base = `http://${MAIL_IP}:${http.port}`;
+    // Now the submission ports are known (--ports auto binds 0): publish them as RFC 6186 SRV records,
+    // as a real stack does for 587 and 465, so a mail client (and `mxkit client-settings`) finds them.
+    answerer.replaceRecords(localRecords(zoneKeys, { submission: submission.port, submissions: submissions.port }));
 
     const endpoints: Endpoints = {
       submission: { host: MAIL_IP, port: submission.port },

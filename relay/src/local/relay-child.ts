@@ -26,6 +26,8 @@ export interface RelayChildOptions {
   logPath: string;
   /** Longest wait after SIGTERM for the relay's graceful drain before SIGKILL. */
   stopGraceMs?: number;
+  /** Each JSON log line the relay writes once it is ready (the terminal's delivery news). */
+  onLogLine?: (line: Record<string, unknown>) => void;
 }
 
 interface LogLine {
@@ -33,10 +35,10 @@ interface LogLine {
   addresses?: RelayAddresses;
 }
 
-function parseLine(line: string): LogLine | undefined {
+function parseLine(line: string): (LogLine & Record<string, unknown>) | undefined {
   try {
     const value: unknown = JSON.parse(line);
-    return typeof value === 'object' && value !== null ? (value as LogLine) : undefined;
+    return typeof value === 'object' && value !== null ? (value as LogLine & Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -75,16 +77,22 @@ export function startRelayChild(options: RelayChildOptions): Promise<RelayChild>
 
   return new Promise((resolve, reject) => {
     let pending = '';
+    let ready = false;
     const onData = (chunk: Buffer) => {
       pending += chunk.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
         const parsed = parseLine(line);
-        if (parsed?.msg !== 'relay ready') continue;
-        child.stdout.off('data', onData);
+        if (!parsed) continue;
+        if (ready) {
+          options.onLogLine?.(parsed);
+          continue;
+        }
+        if (parsed.msg !== 'relay ready') continue;
+        ready = true;
+        if (!options.onLogLine) child.stdout.off('data', onData);
         resolve({ pid: child.pid ?? -1, addresses: parsed.addresses ?? {}, exited, stop, kill });
-        return;
       }
     };
     child.stdout.on('data', onData);

@@ -3,7 +3,7 @@
  * call a real stack makes for its Cloudflare zone, only with loopback addresses. So a record the
  * builder gets wrong fails here first, on a laptop, not in production.
  */
-import { buildMailRecords, defaultReportMailboxes, type DnsRecord } from '../../../infra/builders/records';
+import { buildMailRecords, defaultReportMailboxes, type DnsRecord, type SubmissionPorts } from '../../../infra/builders/records';
 import type { ServedRecord } from './dns-server';
 import { ptrRecords, REVERSE_ZONE } from './reverse-zone';
 import {
@@ -28,13 +28,16 @@ export interface ZoneKeys {
   senderDkim: string;
 }
 
+/** The relay's submission ports once it listens: the SRV records point mail clients at them. */
+export type LocalSubmissionPorts = SubmissionPorts;
+
 /** The mail domains the local DNS is authoritative for. */
 export const LOCAL_ZONES = [MAIL_DOMAIN, INBOX_DOMAIN, SENDER_DOMAIN] as const;
 /** Every zone apex the local DNS answers for; anything else is refused, it never recurses out. */
 export const SERVED_ZONES = [...LOCAL_ZONES, REVERSE_ZONE] as const;
 
 /** The mail domain's records exactly as the real stack would publish them for MAIL_IP. */
-export function mailDomainRecords(dkimPublicKey: string): DnsRecord[] {
+export function mailDomainRecords(dkimPublicKey: string, submissionPorts?: SubmissionPorts): DnsRecord[] {
   return buildMailRecords({
     domain: MAIL_DOMAIN,
     hostname: MAIL_HOSTNAME,
@@ -42,12 +45,14 @@ export function mailDomainRecords(dkimPublicKey: string): DnsRecord[] {
     dkim: { selector: DKIM_SELECTOR, publicKey: dkimPublicKey },
     mtaSts: MTA_STS,
     reportMailboxes: defaultReportMailboxes(MAIL_DOMAIN),
+    ...(submissionPorts ? { submissionPorts } : {}),
   });
 }
 
-export function localRecords(keys: ZoneKeys): ServedRecord[] {
+/** Every record the local DNS serves; the submission SRV records only once the relay's ports are known. */
+export function localRecords(keys: ZoneKeys, submissionPorts?: SubmissionPorts): ServedRecord[] {
   const forward = [
-    ...mailDomainRecords(keys.mailDkim),
+    ...mailDomainRecords(keys.mailDkim, submissionPorts),
     // The inbox's domain: MX -> mx.inbox.test -> 127.0.0.2, with SPF/DMARC like any provider's.
     ...buildMailRecords({ domain: INBOX_DOMAIN, hostname: INBOX_HOSTNAME, ipv4: INBOX_IP }),
     // The third party: sends from 127.0.0.3 and signs with its own key, so forwarded mail has real

@@ -17,6 +17,8 @@ export interface RspamdRequest {
   body: MessageBody;
   clientAddress: string;
   helo: string;
+  /** The client's verified reverse DNS name, when the caller looked it up (rspamd's `Hostname`). */
+  hostname?: string;
   /** Envelope sender; '' for the null sender. */
   mailFrom: string;
   rcptTo: readonly string[];
@@ -96,6 +98,7 @@ export class RspamdClient {
       'Content-Length': String(size),
       IP: headerValue(input.clientAddress.replace(/^::ffff:(?=\d+\.)/i, '')),
       Helo: headerValue(input.helo),
+      ...(input.hostname !== undefined ? { Hostname: headerValue(input.hostname) } : {}),
       // rspamd reads "<>" as the null sender.
       From: headerValue(input.mailFrom === '' ? '<>' : input.mailFrom),
       Rcpt: input.rcptTo.map(headerValue),
