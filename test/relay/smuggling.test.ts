@@ -2,24 +2,13 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SmtpDialog } from '../helpers/smtp-dialog';
 import { startTestRelay, type TestRelay } from '../helpers/relay';
+import { FAKE_TERMINATORS } from '../helpers/smuggling';
 
 let t: TestRelay;
 beforeAll(async () => {
   t = await startTestRelay();
 });
 afterAll(() => t.stop());
-
-// The end-of-data look-alikes published for "SMTP smuggling" (SEC Consult, Dec 2023; Postfix's
-// smtpd_forbid_bare_newline notes): each would end DATA on some server that accepts bare CR/LF.
-const FAKE_TERMINATORS: Array<[string, string]> = [
-  ['<LF>.<LF>', '\n.\n'],
-  ['<LF>.<CR><LF>', '\n.\r\n'],
-  ['<CR><LF>.<LF>', '\r\n.\n'],
-  ['<CR>.<CR>', '\r.\r'],
-  ['<CR>.<CR><LF>', '\r.\r\n'],
-  ['<CR><LF>.<CR>', '\r\n.\r'],
-  ['<LF>.<CR>', '\n.\r'],
-];
 
 const SMUGGLED = 'MAIL FROM:<ceo@example.test>\r\nRCPT TO:<postmaster@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n';
 

@@ -3,13 +3,15 @@
  * suppression list, per-user metrics and alerts subscribe to these instead of reaching into
  * attempt.ts. Emitted as each outcome becomes durable.
  */
+import type { Outcome } from './outcome';
 import type { CoolOffEvent } from './throttle';
 import type { Origin } from '../spool/envelope';
 
 /** Mailboxes the relay keeps itself (reports/sink.ts): not forwarded, stored. */
 export type LocalMailbox = 'dmarc' | 'tlsRpt' | 'complaints';
 
-export interface RecipientEvent {
+/** The outcome's reason, status, detail, remote MTA and address, and TLS, as delivery recorded them (outcome.ts). */
+export interface RecipientEvent extends Pick<Outcome, 'reason' | 'status' | 'detail' | 'remoteMta' | 'remoteAddress' | 'tls'> {
   id: string;
   /** Where delivery went (after routes). */
   to: string;
@@ -21,15 +23,6 @@ export interface RecipientEvent {
   listener: string;
   /** Where the message came from: what consumers decide by. */
   origin: Origin;
-  reason: string;
-  /** RFC 3463 enhanced status. */
-  status: string;
-  /** The remote reply or the local failure. */
-  detail: string;
-  remoteMta?: string;
-  remoteAddress?: string;
-  /** Whether the session that answered was encrypted (when a session was held). */
-  tls?: boolean;
 }
 
 export interface DeliveredEvent extends RecipientEvent {

@@ -11,6 +11,7 @@ import { SmtpDialog } from '../../helpers/smtp-dialog';
 import { smtpTransport } from '../../helpers/submit';
 import { startDeliveryEnv, type DeliveryEnv } from '../delivery/env';
 import { dkimpyVerify } from '../delivery/verify';
+import { FAKE_TERMINATORS } from '../../helpers/smuggling';
 
 let env: DeliveryEnv;
 beforeAll(async () => {
@@ -122,18 +123,6 @@ s.quit()
     expect(text).toMatch(/with UTF8SMTPSA \(TLSv1\.[23] [^)]*\) id \S+\r\n\tfor <jörg@elsewhere\.test>;/);
   });
 });
-
-// The end-of-data look-alikes published for "SMTP smuggling" (SEC Consult, Dec 2023), as in
-// test/relay/smuggling.test.ts, here on submission, where bare line endings are normalised.
-const FAKE_TERMINATORS: Array<[string, string]> = [
-  ['<LF>.<LF>', '\n.\n'],
-  ['<LF>.<CR><LF>', '\n.\r\n'],
-  ['<CR><LF>.<LF>', '\r\n.\n'],
-  ['<CR>.<CR>', '\r.\r'],
-  ['<CR>.<CR><LF>', '\r.\r\n'],
-  ['<CR><LF>.<CR>', '\r\n.\r'],
-  ['<LF>.<CR>', '\n.\r'],
-];
 
 const SMUGGLED = 'MAIL FROM:<app@example.test>\r\nRCPT TO:<victim@elsewhere.test>\r\nDATA\r\nFrom: ceo@example.test\r\nSubject: smuggled\r\n\r\nsmuggled\r\n';
 
