@@ -12,6 +12,8 @@ export interface LoadOptions {
   messageBytes: number;
   from: string;
   to: string;
+  /** Recipients of message `index` (default: just `to`). */
+  recipients?: (index: number) => string[];
 }
 
 export interface LoadResult {
@@ -50,7 +52,10 @@ function session(socket: Socket): { next(): Promise<string>; send(text: string):
   };
 }
 
-async function oneMessage(options: LoadOptions, body: string): Promise<number | undefined> {
+async function oneMessage(options: LoadOptions, index: number, text: string): Promise<number | undefined> {
+  const recipients = options.recipients?.(index) ?? [options.to];
+  // A Message-ID per message, so a destination can tell a repeat from another message.
+  const body = `Message-ID: <bench.${process.pid}.${index}@${options.from.slice(options.from.indexOf('@') + 1)}>\r\n${text}`;
   const started = process.hrtime.bigint();
   const socket = connect({ host: options.host, port: options.port });
   socket.on('error', () => undefined);
@@ -61,8 +66,10 @@ async function oneMessage(options: LoadOptions, body: string): Promise<number | 
     if (!(await smtp.next()).startsWith('250')) return undefined;
     smtp.send(`MAIL FROM:<${options.from}>\r\n`);
     if (!(await smtp.next()).startsWith('250')) return undefined;
-    smtp.send(`RCPT TO:<${options.to}>\r\n`);
-    if (!(await smtp.next()).startsWith('250')) return undefined;
+    for (const recipient of recipients) {
+      smtp.send(`RCPT TO:<${recipient}>\r\n`);
+      if (!(await smtp.next()).startsWith('250')) return undefined;
+    }
     smtp.send('DATA\r\n');
     if (!(await smtp.next()).startsWith('354')) return undefined;
     smtp.send(body);
@@ -83,8 +90,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const worker = async () => {
     while (next < options.messages) {
-      next += 1;
-      const latency = await oneMessage(options, body);
+      const index = next++;
+      const latency = await oneMessage(options, index, body);
       if (latency === undefined) failures += 1;
       else latenciesMs.push(latency);
     }
@@ -113,8 +120,4 @@ export async function openIdleSessions(host: string, port: number, count: number
   return () => sockets.forEach((socket) => socket.destroy());
 }
 
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+export { percentile } from './stats';

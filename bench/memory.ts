@@ -224,7 +224,7 @@ export async function runMemoryBench(options: MemoryOptions): Promise<boolean> {
       const pfRss = samplePeakRss(() => [postfix.masterPid() ?? -1]);
       const pfTally = await load(postfixPort, options.sessions, bytes);
       const pfPeak = pfRss.stop();
-      postfix.stop();
+      await postfix.stop();
       console.log(`Postfix: same load: replies ${JSON.stringify(pfTally)}; peak PSS (all processes) ${pfPeak.toFixed(1)} MiB`);
     }
 
@@ -258,7 +258,7 @@ export async function runMemoryBench(options: MemoryOptions): Promise<boolean> {
     }
     return ok;
   } finally {
-    sink.stop();
+    await sink.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,11 @@
 /**
  * mxkit under benchmark: the built bundle, with the rights Postfix has in its baseline config
  * (trustedNetworks = loopback, like mynetworks), fsync'ed spool and DKIM signing on, delivering
- * everything to the sink as its smarthost.
+ * to the sink as its smarthost (or, with `routes`, to each domain's MX through a bench DNS server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { waitForBanner } from './net';
@@ -20,22 +20,54 @@ export interface MxkitRelay {
 
 export const BUNDLE = join(__dirname, '..', 'dist', 'mxkit.js');
 
-export async function writeMxkitConfig(root: string, port: number, httpPort: number, sink: { host: string; port: number }, senderDomain: string): Promise<string> {
+export interface MxkitDestination {
+  /** Everything to one smarthost (like Postfix's relayhost). */
+  smarthost?: { host: string; port: number };
+  /** Or MX delivery: DNS from this server, remote port for every MX. */
+  mx?: { dnsServer: string; port: number };
+}
+
+export interface MxkitSettings {
+  port: number;
+  httpPort: number;
+  senderDomain: string;
+  destination: MxkitDestination;
+  /** delivery.retrySchedule (default: the relay's). */
+  retrySchedule?: string[];
+  /** Outbound sessions per destination, as Postfix's *_destination_concurrency_limit. */
+  concurrency?: number;
+}
+
+/** Writes relay.json (and, once, the TLS and DKIM keys) under `root`; returns its path. */
+export async function writeMxkitConfig(root: string, settings: MxkitSettings): Promise<string> {
   mkdirSync(join(root, 'spool'), { recursive: true });
-  const tls = await generate([{ name: 'commonName', value: 'relay.bench.test' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
-  writeFileSync(join(root, 'tls.crt'), tls.cert);
-  writeFileSync(join(root, 'tls.key'), tls.private);
-  const dkim = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
-  writeFileSync(join(root, 'dkim.key'), dkim);
+  if (!existsSync(join(root, 'dkim.key'))) {
+    const tls = await generate([{ name: 'commonName', value: 'relay.bench.test' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
+    writeFileSync(join(root, 'tls.crt'), tls.cert);
+    writeFileSync(join(root, 'tls.key'), tls.private);
+    writeFileSync(join(root, 'dkim.key'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  }
+  const concurrency = settings.concurrency ?? 20;
+  const { smarthost, mx } = settings.destination;
   const config = {
     hostname: 'relay.bench.test',
     domains: ['bench.test'],
-    listen: { submission: { host: '127.0.0.1', port }, http: { host: '127.0.0.1', port: httpPort } },
+    listen: { submission: { host: '127.0.0.1', port: settings.port }, http: { host: '127.0.0.1', port: settings.httpPort } },
     tls: { certFile: join(root, 'tls.crt'), keyFile: join(root, 'tls.key') },
-    dkim: [{ domain: senderDomain, selector: 'bench', keyFile: join(root, 'dkim.key') }],
+    dkim: [{ domain: settings.senderDomain, selector: 'bench', keyFile: join(root, 'dkim.key') }],
     trustedNetworks: ['127.0.0.0/8'],
     spoolDir: join(root, 'spool'),
-    delivery: { smarthost: { host: sink.host, port: sink.port } },
+    delivery: {
+      ...(smarthost ? { smarthost: { host: smarthost.host, port: smarthost.port } } : {}),
+      // The bench's MX hosts are loopback addresses, which delivery refuses unless allowed (issue 13).
+      ...(mx ? { dnsServers: [mx.dnsServer], port: mx.port, allowPrivateAddresses: true } : {}),
+      ...(settings.retrySchedule ? { retrySchedule: settings.retrySchedule } : {}),
+      // Postfix's baseline may open 20 sessions to a destination; so may mxkit here.
+      throttle: {
+        providers: [{ name: 'smarthost', mxSuffixes: ['smarthost.bench.invalid'], concurrency, messagesPerMinute: 0 }],
+        default: { concurrency, messagesPerMinute: 0 },
+      },
+    },
     limits: { maxConnectionsPerIp: 5000, maxConnections: 5000 },
     log: { level: 'warn' },
   };
@@ -44,11 +76,11 @@ export async function writeMxkitConfig(root: string, port: number, httpPort: num
   return path;
 }
 
-export async function startMxkit(configPath: string, port: number, httpPort: number): Promise<MxkitRelay> {
+export async function startMxkit(configPath: string, port: number, httpPort: number, nodeArgs: readonly string[] = []): Promise<MxkitRelay> {
   const started = Date.now();
-  const child = spawn(process.execPath, [BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitForReady(httpPort);
+  await Promise.race([waitForReady(httpPort), exited.then(() => Promise.reject(new Error(`mxkit exited (${child.exitCode}) before it was ready`)))]);
   const startToReadyMs = Date.now() - started;
   await waitForBanner('127.0.0.1', port);
   return {
@@ -57,7 +89,7 @@ export async function startMxkit(configPath: string, port: number, httpPort: num
     process: child,
     startToReadyMs,
     stop: async () => {
-      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
@@ -72,4 +104,14 @@ export async function waitForReady(httpPort: number): Promise<void> {
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** One metric's value from the relay's /metrics (sum over its label sets), NaN when absent. */
+export async function metric(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const values = text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+    .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+  return values.length === 0 ? NaN : values.reduce((sum, value) => sum + value, 0);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 export interface OpenDkim {
   port: number;
   process: ChildProcess;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 function listening(port: number): Promise<boolean> {
@@ -58,5 +58,13 @@ export async function startOpenDkim(root: string, port: number, domain: string, 
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`opendkim did not start: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { port, process: child, stop: () => child.kill('SIGTERM') };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    port,
+    process: child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

@@ -6,7 +6,7 @@
  * silently), data_directory owned by postfix, chroot off in master.cf, loopback-only interfaces.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitForBanner } from './net';
 
@@ -14,13 +14,17 @@ export interface PostfixRelay {
   port: number;
   configDir: string;
   masterPid(): number | undefined;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 function postfixUid(): { uid: number; gid: number } {
   return { uid: Number(execFileSync('id', ['-u', 'postfix']).toString()), gid: Number(execFileSync('id', ['-g', 'postfix']).toString()) };
 }
 
+/**
+ * Starts Postfix from its own folders under `root` (a second start reuses the queue). `relayhost`
+ * '' means none (then `extraMain` routes mail, e.g. with transport_maps).
+ */
 export async function startPostfix(root: string, port: number, relayhost: string, milterPort?: number, extraMain: readonly string[] = []): Promise<PostfixRelay> {
   const configDir = join(root, 'etc');
   const queueDir = join(root, 'queue');
@@ -75,22 +79,45 @@ export async function startPostfix(root: string, port: number, relayhost: string
   execFileSync('postfix', ['-c', configDir, 'start'], { stdio: 'pipe' });
   await waitForBanner('127.0.0.1', port);
   const pidFile = join(queueDir, 'pid', 'master.pid');
+  const readPid = (): number | undefined => {
+    try {
+      return Number(readFileSync(pidFile, 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  };
   return {
     port,
     configDir,
-    masterPid: () => {
-      try {
-        return Number(readFileSync(pidFile, 'utf8').trim());
-      } catch {
-        return undefined;
-      }
-    },
-    stop: () => {
+    masterPid: readPid,
+    /** Stops Postfix and resolves once its master process is gone (its queue may be reused). */
+    stop: async () => {
+      const master = readPid();
       try {
         execFileSync('postfix', ['-c', configDir, 'stop'], { stdio: 'pipe' });
       } catch {
         // already stopped
       }
+      while (master !== undefined && running(master)) await new Promise((resolve) => setTimeout(resolve, 50));
     },
   };
+}
+
+/** Whether a process is alive (a zombie waiting to be reaped is not). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Messages in Postfix's queue (every queue file under its queue folders). */
+export function postfixQueued(root: string): number {
+  const count = (dir: string): number => {
+    if (!existsSync(dir)) return 0;
+    return readdirSync(dir, { withFileTypes: true }).reduce((sum, entry) => sum + (entry.isDirectory() ? count(join(dir, entry.name)) : 1), 0);
+  };
+  return ['maildrop', 'incoming', 'active', 'deferred', 'hold'].reduce((sum, name) => sum + count(join(root, 'queue', name)), 0);
 }

@@ -1,21 +1,56 @@
 // Bundles the relay CLI into one pure-JavaScript file, dist/mxkit.js (no native addons, so the
 // same file runs on arm64 and x86-64). Pulumi is never part of the bundle.
+//
+// Minified (identifiers kept, so stack traces and error names stay readable), and code the relay
+// never runs is left out, and identical copies of a package npm nested in several places go in once
+// (scripts/bundle-excludes.mjs). Smaller means less to read and compile at every start.
+//
+// The delivery worker (relay/src/delivery/transmit-pool.ts) is bundled first, on its own, and
+// carried inside dist/mxkit.js as source (relay/src/delivery/embedded-worker.ts): one file still,
+// and a worker thread that loads only what it runs.
 import { build } from 'esbuild';
 import { chmodSync, statSync } from 'node:fs';
+import { dedupeIdenticalCopies, embedColdPackages, excludeUnusedParts } from './bundle-excludes.mjs';
+import { workerSource as bundleWorker } from './worker-bundle.mjs';
 
 const outfile = 'dist/mxkit.js';
-await build({
-  entryPoints: ['relay/src/cli.ts'],
-  outfile,
+const metafile = process.argv.includes('--metafile');
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   sourcemap: false,
+  minifyWhitespace: true,
+  minifySyntax: true,
+  minifyIdentifiers: true,
+  keepNames: true,
   legalComments: 'none',
-  banner: { js: '#!/usr/bin/env node' },
   external: ['@pulumi/*'],
+  plugins: [excludeUnusedParts, dedupeIdenticalCopies()],
   logLevel: 'warning',
+};
+
+const workerSource = await bundleWorker(common);
+
+const result = await build({
+  ...common,
+  entryPoints: ['relay/src/cli.ts'],
+  outfile,
+  banner: { js: '#!/usr/bin/env node' },
+  define: { __MXKIT_TRANSMIT_WORKER__: JSON.stringify(workerSource) },
+  plugins: [...common.plugins, embedColdPackages(common)],
+  metafile,
 });
 chmodSync(outfile, 0o755);
-console.log(`built ${outfile} (${Math.round(statSync(outfile).size / 1024)} KiB)`);
+console.log(`built ${outfile} (${Math.round(statSync(outfile).size / 1024)} KiB, of which the delivery worker ${Math.round(workerSource.length / 1024)} KiB)`);
+if (metafile) {
+  // `node scripts/build.mjs --metafile`: what each package adds to the bundle, largest first.
+  const inputs = Object.values(result.metafile.outputs)[0].inputs;
+  const byPackage = new Map();
+  for (const [path, { bytesInOutput }] of Object.entries(inputs)) {
+    const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.split('/').slice(0, 2).join('/');
+    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+  }
+  for (const [name, bytes] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${String(Math.round(bytes / 1024)).padStart(6)} KiB  ${name}`);
+}

@@ -18,7 +18,7 @@ import type { RelayMetrics } from './ops/metrics';
 import { opsPage } from './ops/pages';
 import { ReportSink } from './reports/sink';
 import { ReportStore } from './reports/store';
-import type { SpoolEnvelope, SpooledMessage } from './spool/envelope';
+import type { SpoolEnvelope } from './spool/envelope';
 import { spoolLayout } from './spool/layout';
 import { SuppressionFeed, suppressionReply } from './suppression/feed';
 import { SuppressionList } from './suppression/list';
@@ -43,6 +43,8 @@ export interface Deliverability {
   /** The RCPT refusal for a suppressed recipient on submission. */
   suppressedRecipient(address: string): SmtpReply | undefined;
   pages: PageSource;
+  /** Messages found in the queue at start (delivery's recovery), for the queue-age watch. */
+  seedQueued(messages: ReadonlyArray<{ id: string; receivedAt: string }>): void;
   stop(): Promise<void>;
 }
 
@@ -50,7 +52,6 @@ export interface DeliverabilityDeps {
   config: RelayConfig;
   logger: Logger;
   metrics: RelayMetrics;
-  queued: readonly SpooledMessage[];
   /** Whether a message is still queued (Spool.has). */
   isQueued(id: string): Promise<boolean>;
   options?: DeliverabilityOptions;
@@ -105,11 +106,11 @@ export async function startDeliverability(deps: DeliverabilityDeps): Promise<Del
 
   const sender = new AlertSender({ config: config.alerts, hostname: config.hostname, logger, metrics: metrics.deliverability, ...(deps.options?.alertRetryDelaysMs ? { retryDelaysMs: deps.options.alertRetryDelaysMs } : {}) });
   const watch = new AlertWatch({ config, sender, metrics: metrics.deliverability, tlsExpiry: metrics.tlsCertificateExpiry, isQueued: deps.isQueued, ...(deps.options?.alertCheckMs ? { checkEveryMs: deps.options.alertCheckMs } : {}) });
-  watch.seed(deps.queued.map(({ envelope }) => envelope));
   watch.start();
 
   return {
     storeLocally: (mailbox, envelope, body) => (sink ? sink.store(mailbox, envelope, body) : Promise.reject(new Error('reports are not configured'))),
+    seedQueued: (messages) => watch.seed(messages),
     received: (envelope) => {
       trace.received(envelope);
       watch.received(envelope.id, envelope.receivedAt);

@@ -77,13 +77,12 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
   const { config } = loaded;
   const metrics = new RelayMetrics();
   const spool = new Spool(config.spoolDir);
-  const recovered = await spool.open();
-  metrics.spoolMessages.set(recovered.messages.length);
-  logger.info({ spoolDir: spool.root, queued: recovered.messages.length, removedTemp: recovered.removedTemp }, 'spool opened');
+  const opened = await spool.open();
+  logger.info({ spoolDir: spool.root, removedTemp: opened.removedTemp }, 'spool opened');
 
   // Trace, suppression, report mailboxes and alerts (docs/deliverability.md).
-  const loop = await startDeliverability({ config, logger, metrics, queued: recovered.messages, isQueued: (id) => spool.has(id), ...(options.deliverability ? { options: options.deliverability } : {}) });
-  const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, storeLocally: loop.storeLocally, ...(options.delivery ? { hooks: options.delivery } : {}) }, recovered.messages).catch(async (error: unknown) => {
+  const loop = await startDeliverability({ config, logger, metrics, isQueued: (id) => spool.has(id), ...(options.deliverability ? { options: options.deliverability } : {}) });
+  const delivery = await startDelivery({ config, dkimKeys: loaded.dkimKeys, spool, logger, metrics, storeLocally: loop.storeLocally, ...(options.delivery ? { hooks: options.delivery } : {}) }).catch(async (error: unknown) => {
     await loop.stop();
     throw error;
   });
@@ -171,6 +170,11 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     : undefined;
   reloader?.start();
 
+  // The queue found at start is scheduled while the listeners already take mail (recovery.ts).
+  const recovery = delivery.recover((batch) => loop.seedQueued(batch)).catch((error: unknown) => {
+    logger.error({ err: error }, 'cannot list the queue found at start; restart the relay to try again');
+  });
+
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
@@ -185,6 +189,7 @@ export async function startRelay(loaded: LoadedRelay, logger: Logger, options: R
     // Attempts in progress finish (or are cut at the drain timeout: their state is durable, and an
     // unfinished recipient is simply retried after the restart).
     await delivery.stop(options.drainTimeoutMs ?? 60_000);
+    await recovery;
     await loop.stop();
     await new Promise<void>((resolve) => (ops ? ops.close(() => resolve()) : resolve()));
     ops?.closeAllConnections();

@@ -40,9 +40,11 @@ describe('the spool at start-up', () => {
     await draft.write(Buffer.from('Subject: kept\r\n\r\nx\r\n'));
     await draft.commit();
     writeFileSync(join(dir, 'tmp', '0MX0000000000000002.tmp'), '{"id":"half'); // a write cut by a crash
-    const reopened = await new Spool(dir).open();
+    const spoolAgain = new Spool(dir);
+    const reopened = await spoolAgain.open();
     expect(reopened.removedTemp).toBe(1);
-    expect(reopened.messages.map((message) => message.envelope.id)).toEqual(['0MX0000000000000001']);
+    expect((await spoolAgain.inventory()).ids).toEqual(['0MX0000000000000001']);
+    expect((await spoolAgain.list()).map((message) => message.envelope.id)).toEqual(['0MX0000000000000001']);
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
 });
@@ -57,7 +59,8 @@ describe('spool files written before envelopes recorded an origin', () => {
       writeFileSync(join(dir, 'queue', `${id}.msg`), `${JSON.stringify(envelope)}\nSubject: old\r\n\r\nx\r\n`);
     }
     const spool = new Spool(dir);
-    const { messages } = await spool.open();
+    await spool.open();
+    const messages = await spool.list();
     expect(Object.fromEntries(messages.map((message) => [message.envelope.listener, message.envelope.origin]))).toEqual({ mx: 'inbound', submission: 'submission', submissions: 'submission', dsn: 'dsn' });
     expect((await spool.load(ids.mx)).message.envelope.origin).toBe('inbound');
   });

@@ -4,7 +4,7 @@
  * (`reports`), the suppression list (`suppression`) and alert delivery (`alerts`). Kept apart from
  * schema.ts so the main schema stays readable; schema.ts composes them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { normalizeAddress } from '../mail/address';
 import { DURATION_PATTERN } from './duration';
 

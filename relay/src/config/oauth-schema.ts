@@ -4,7 +4,7 @@
  * Kept apart from schema.ts so the provider settings read as one piece.
  */
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * `self` in allowedFrom: the address the token's usernameClaim holds, so each person may send as

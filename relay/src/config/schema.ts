@@ -4,7 +4,7 @@
  * silently fall back to a default.
  */
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { alertsSchema, reportsSchema, suppressionSchema, throttleSchema, THROTTLE_DEFAULTS } from './deliverability';
 import { DURATION_PATTERN } from './duration';
 import { spamDefaults, spamSchema } from './spam-schema';

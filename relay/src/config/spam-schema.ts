@@ -4,7 +4,7 @@
  * settings read as one piece.
  */
 import { BlockList, isIPv4 } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DURATION_PATTERN } from './duration';
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "500ms", "3s" or "1m"');

@@ -23,7 +23,8 @@ export class AttemptRecord {
   constructor(
     readonly ctx: AttemptContext,
     readonly envelope: SpoolEnvelope,
-    readonly body: Buffer,
+    /** The message's bytes, read on first use (a large message is read only for a DSN or a local mailbox). */
+    readonly body: () => Promise<Buffer>,
     readonly state: DeliveryState,
   ) {
     this.log = ctx.logger.child({ queueId: envelope.id });

@@ -1,9 +1,10 @@
 /**
  * One delivery attempt of one queued message, in named steps (docs/architecture.md "Delivery"):
  *
- *   load → plan (first attempt) → store local mailboxes → deliver remote groups (sign, wait for the
- *   throttle's turn, deliver, record) → settle (expire, DSN or failed list, delay warning) →
- *   finish or reschedule
+ *   load (the envelope; a small message's bytes come with it) → plan (first attempt) → reserve
+ *   memory (load-budget.ts) → store local mailboxes → deliver remote groups (prepare, wait for the
+ *   throttle's turn, deliver -- DKIM signing and SMTP on delivery's worker threads, transmit.ts --
+ *   record) → settle (expire, DSN or failed list, delay warning) → finish or reschedule
  *
  * Every recipient's outcome is durable as soon as it is known (attempt-record.ts); failures end
  * in a DSN or the failed list (endings.ts); the relay's own report mailboxes are stored locally
@@ -17,9 +18,11 @@ import { failedRecord, reportFailures, warnDelayed } from './endings';
 import type { LocalMailbox } from './events';
 import { planRecipients } from './forwarding';
 import { nextAttemptTime } from './next-attempt';
+import { copiesHeld } from './load-budget';
 import { localOutcome, type Outcome } from './outcome';
-import { forwarderFor, outgoingMessage, rewritesFrom } from './outgoing';
-import { deliverGroup } from './transport';
+import { forwarderFor, outgoingFor, rewritesFrom, type MessageReader } from './outgoing';
+import type { OutgoingSource } from './transmit';
+import { deliverGroup, type Outgoing } from './transport';
 
 /** Recipients that leave in one SMTP transaction, with the From rewrite they share (if any). */
 interface DeliveryGroup {
@@ -27,28 +30,46 @@ interface DeliveryGroup {
   recipients: RecipientState[];
 }
 
-/** Returns the next attempt time, or undefined when the message is finished (or gone). */
-export async function attemptMessage(ctx: AttemptContext, id: string): Promise<number | undefined> {
+/**
+ * Returns the next attempt time, or undefined when the message is finished (or gone).
+ * `reserveMemory` (delivery's LoadBudget) is called once, with the bytes this attempt will hold
+ * on every thread (load-budget.ts copiesHeld), before it loads or sends anything bigger than the
+ * first read.
+ */
+export async function attemptMessage(ctx: AttemptContext, id: string, reserveMemory: (bytes: number) => Promise<void> = async () => undefined): Promise<number | undefined> {
   const loaded = await load(ctx, id);
   if (!loaded) return undefined;
-  const { message, body } = loaded;
+  const { message, head } = loaded;
   const stored = await ctx.spool.state.read(id);
   const state: DeliveryState = stored ?? plan(ctx, message, id);
+  // The bytes, when the first read brought them (a small message); a large one is read only where
+  // it is needed here (a DSN quotes it, a local mailbox stores it) -- delivery's worker reads it itself.
+  let loading: Promise<Buffer> | undefined;
+  const body = (): Promise<Buffer> => (head ? Promise.resolve(head) : (loading ??= ctx.spool.load(id).then((whole) => whole.body)));
+  const source: OutgoingSource = head ? { kind: 'bytes', bytes: head } : { kind: 'file', path: message.path, offset: message.bodyOffset };
+  const read: MessageReader = { body, headerSection: () => (head ? Promise.resolve(head) : ctx.spool.readHeaderSection(message)) };
   const attempt = new AttemptRecord(ctx, message.envelope, body, state);
   if (!stored) attempt.announcePlannedBounces();
   const pending = attempt.pending();
+  const groups = groupRecipients(attempt, pending.filter((recipient) => !recipient.local));
+  const rewrittenForwards = new Set(groups.map((group) => group.forwarder).filter((forwarder) => forwarder !== undefined)).size;
+  await reserveMemory((head?.length ?? (await ctx.spool.sizeOf(id))) * copiesHeld(rewrittenForwards, groups.length));
   await storeLocalMailboxes(attempt, pending.filter((recipient) => recipient.local));
-  await deliverRemote(attempt, pending.filter((recipient) => !recipient.local));
+  await deliverRemote(attempt, source, read, groups);
   if (attempt.attempted || pending.length === 0) state.attempts++;
   const remaining = await settle(attempt);
   await attempt.written();
   return remaining.length === 0 ? finish(attempt) : reschedule(attempt);
 }
 
-/** The message, or undefined when it is gone (delivered, or `mxkit queue remove`). */
-async function load(ctx: AttemptContext, id: string): Promise<{ message: SpooledMessage; body: Buffer } | undefined> {
+/**
+ * The message's envelope and, when the first read brought them (a small message), its bytes; or
+ * undefined when it is gone (delivered, or `mxkit queue remove`).
+ */
+async function load(ctx: AttemptContext, id: string): Promise<{ message: SpooledMessage; head?: Buffer } | undefined> {
   try {
-    return await ctx.spool.load(id);
+    const { message, body } = await ctx.spool.head(id);
+    return { message, head: body };
   } catch (error) {
     // Only a missing file means the message is gone; any other error (EMFILE, EIO) is passing:
     // the scheduler retries, and the state stays.
@@ -68,7 +89,7 @@ async function storeLocalMailboxes(attempt: AttemptRecord, recipients: readonly 
   const { ctx, envelope, body } = attempt;
   for (const recipient of recipients) {
     const outcome = ctx.storeLocally
-      ? await ctx.storeLocally(recipient.local as LocalMailbox, envelope, body).catch((error: unknown) => localOutcome('local_error', `storing the report failed: ${(error as Error).message}`))
+      ? await ctx.storeLocally(recipient.local as LocalMailbox, envelope, await body()).catch((error: unknown) => localOutcome('local_error', `storing the report failed: ${(error as Error).message}`))
       : localOutcome('local_error', 'no local store for this mailbox');
     attempt.record(recipient, outcome);
   }
@@ -92,15 +113,17 @@ function groupRecipients(attempt: AttemptRecord, recipients: readonly RecipientS
   return [...groups.values()];
 }
 
-/** Every remote group in parallel: sign, wait for the throttle's turn, deliver, record. */
-async function deliverRemote(attempt: AttemptRecord, recipients: readonly RecipientState[]): Promise<void> {
-  if (recipients.length === 0) return;
-  const groups = groupRecipients(attempt, recipients);
-  // One signed (or rewritten and sealed) message per From rewrite, shared by the groups using it.
-  const prepared = new Map<string, Promise<Buffer>>();
-  const sign = (forwarder: string | undefined): Promise<Buffer> => {
+/**
+ * Every remote group in parallel: prepare what leaves, wait for the throttle's turn, deliver
+ * (signing happens on the way, in delivery's worker: transmit.ts), record.
+ */
+async function deliverRemote(attempt: AttemptRecord, source: OutgoingSource, read: MessageReader, groups: readonly DeliveryGroup[]): Promise<void> {
+  if (groups.length === 0) return;
+  // One prepared message per From rewrite, shared by the groups using it.
+  const prepared = new Map<string, Promise<Outgoing>>();
+  const sign = (forwarder: string | undefined): Promise<Outgoing> => {
     const key = forwarder ?? '';
-    const made = prepared.get(key) ?? outgoingMessage(attempt.envelope, attempt.body, forwarder, attempt.ctx.signers);
+    const made = prepared.get(key) ?? outgoingFor(attempt.envelope, source, read, forwarder, attempt.ctx.signers);
     prepared.set(key, made);
     return made;
   };
@@ -115,12 +138,12 @@ async function deliverRemote(attempt: AttemptRecord, recipients: readonly Recipi
 async function deliverOneGroup(
   attempt: AttemptRecord,
   { forwarder, recipients }: DeliveryGroup,
-  sign: (forwarder: string | undefined) => Promise<Buffer>,
+  sign: (forwarder: string | undefined) => Promise<Outgoing>,
   persist: () => Promise<void>,
   onlyGroup: boolean,
 ): Promise<void> {
   const { ctx, log, state } = attempt;
-  let outgoing: Buffer;
+  let outgoing: Outgoing;
   try {
     outgoing = await sign(forwarder);
   } catch (error) {
@@ -136,6 +159,9 @@ async function deliverOneGroup(
     .run(attempt.id, domain, to, () => deliverGroup(ctx.transport, domain, recipients[0].mailFrom, to, outgoing))
     .catch((error: unknown) => ({ outcomes: new Map<string, Outcome>(), secure: undefined, error }));
   if (result.secure !== undefined) ctx.metrics.sessions.inc({ tls: result.secure ? 'yes' : 'no' });
+  // Signing on delivery's worker failed: the transaction was never opened (outcome 'dkim').
+  const unsigned = [...result.outcomes.values()].find((outcome) => outcome.reason === 'dkim');
+  if (unsigned) log.error({ detail: unsigned.detail }, 'DKIM signing failed; deferring, never sending unsigned');
   for (const recipient of recipients) {
     attempt.record(recipient, result.outcomes.get(recipient.to) ?? localOutcome('local_error', `no reply recorded for ${recipient.to}`));
   }
@@ -161,12 +187,12 @@ async function settle(attempt: AttemptRecord): Promise<RecipientState[]> {
     }
   }
   if (attempt.newlyBounced.length > 0) {
-    await reportFailures(ctx, envelope, body, attempt.newlyBounced, log);
+    await reportFailures(ctx, envelope, await body(), attempt.newlyBounced, log);
     attempt.newlyBounced.forEach((recipient) => delete recipient.dsnPending);
   }
   const remaining = attempt.pending();
   if (remaining.length > 0 && age >= ctx.delayWarningMs && !state.delayWarned) {
-    await warnDelayed(ctx, envelope, body, remaining, log);
+    await warnDelayed(ctx, envelope, await body(), remaining, log);
     state.delayWarned = true;
   }
   return remaining;

@@ -10,22 +10,22 @@ import { readNamedFile, readNamedSecretLine } from '../config/named-file';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
-import type { SpoolEnvelope, SpooledMessage } from '../spool/envelope';
+import type { SpoolEnvelope } from '../spool/envelope';
 import type { Spool } from '../spool/spool';
 import { spoolLayout } from '../spool/layout';
 import { attemptMessage } from './attempt';
 import { DELAY_WARNING_MS, type AttemptContext } from './attempt-context';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
-import { copiesHeld, LoadBudget } from './load-budget';
-import { rewritesFrom } from './outgoing';
+import { LoadBudget } from './load-budget';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { Port25Probe } from './port25-probe';
+import { recoverQueue, type RecoveredMessage } from './recovery';
 import { DeliveryResolver } from './resolver';
 import { Scheduler } from './scheduler';
 import { Srs } from './srs';
-import { closeIdleConnections } from './smtp-client';
 import { Throttle } from './throttle';
+import { TransmitPool } from './transmit-pool';
 import type { Smarthost } from './transport';
 
 /** Internal knobs for tests; never read from the config file. */
@@ -42,6 +42,8 @@ export interface DeliveryHooks {
   port25TimeoutMs?: number;
   /** The length of the throttle's "minute" (default 60 s; tests compress time). */
   throttleMinuteMs?: number;
+  /** Delivery worker threads (default: transmit-pool.ts; 0 runs transactions in place). */
+  transmitWorkers?: number;
 }
 
 /** How often the failed list is pruned of entries past delivery.failedRetention. */
@@ -59,6 +61,11 @@ export interface Delivery {
   srs: Srs;
   /** Called by the intake once a message is durably spooled. */
   onSpooled(envelope: SpoolEnvelope): void;
+  /**
+   * Schedules the queue found at start (recovery.ts), in the background of a running relay;
+   * resolves with how many messages it found. `found` hears of each batch.
+   */
+  recover(found?: (batch: readonly RecoveredMessage[]) => void): Promise<number>;
   /** Attempts queued messages now (all, or one id). */
   retryNow(id?: string): void;
   /**
@@ -92,7 +99,7 @@ interface Settings {
   inbound: InboundAuthenticator;
 }
 
-export async function startDelivery(deps: DeliveryDeps, queued: readonly SpooledMessage[]): Promise<Delivery> {
+export async function startDelivery(deps: DeliveryDeps): Promise<Delivery> {
   const { config, spool, metrics } = deps;
   const logger = deps.logger.child({ component: 'delivery' });
   const resolver = new DeliveryResolver(config.delivery.dnsServers);
@@ -114,7 +121,13 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   });
   await throttle.load();
 
+  // Messages this run spooled itself while the start-up queue is still being recovered: the
+  // recovery may list them too, and must not count or schedule them a second time.
+  let seenThisRun: Set<string> | undefined = new Set<string>();
+  let stopping = false;
   const late: { scheduler?: Scheduler } = {};
+  // Outbound transactions (signing, SMTP) on worker threads: intake keeps the main thread.
+  const transmitPool = new TransmitPool({ logger, ...(deps.hooks?.transmitWorkers !== undefined ? { workers: deps.hooks.transmitWorkers } : {}) });
   const mtaSts = new MtaStsPolicies(resolver, logger, deps.hooks?.mtaSts, config.delivery.allowPrivateAddresses);
   const build = (next: RelayConfig, nextSigners: ReturnType<typeof dkimSigners>, nextSmarthost: Smarthost | undefined): Settings => {
     const context: AttemptContext = {
@@ -136,27 +149,33 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
         allowPrivateAddresses: next.delivery.allowPrivateAddresses,
         logger,
         ...(deps.hooks?.tlsCa ? { ca: deps.hooks.tlsCa } : {}),
+        transmit: (job) => transmitPool.send(job),
       },
       retryScheduleMs: next.delivery.retrySchedule.map(parseDuration),
       maxQueueTimeMs: parseDuration(next.delivery.maxQueueTime),
       failedRetentionMs: parseDuration(next.delivery.failedRetention),
       delayWarningMs: deps.hooks?.delayWarningMs ?? DELAY_WARNING_MS,
-      scheduleNew: (envelope) => late.scheduler?.schedule(envelope.id),
+      scheduleNew: (envelope) => {
+        spool.state.markFresh(envelope.id);
+        seenThisRun?.add(envelope.id);
+        late.scheduler?.schedule(envelope.id);
+      },
     };
     return { context, inbound: new InboundAuthenticator(next.hostname, resolver, nextSigners) };
   };
   let settings = build(config, signers, smarthost);
   const loadBudget = new LoadBudget(LIMITS.bytesLoaded);
-  // What an attempt will hold: the message's size times the copies it makes of it.
-  const memoryCost = async (id: string, current: RelayConfig) => {
-    const size = await spool.sizeOf(id);
-    const origin = size > 0 ? (await spool.read(id).catch(() => undefined))?.envelope.origin : undefined;
-    return size * copiesHeld(origin, rewritesFrom(current));
-  };
-  // Each attempt takes the settings current when it starts, and keeps them to its end.
+  // An attempt reserves what it will hold (message size times copiesHeld) once it knows its
+  // destination groups, and gives it back here when it ends, however it ends. Each attempt takes
+  // the settings current when it starts, and keeps them to its end.
   const attempt = async (id: string) => {
     const current = settings.context;
-    return loadBudget.run(await memoryCost(id, current.config), () => attemptMessage(current, id));
+    const reservation = loadBudget.reservation();
+    try {
+      return await attemptMessage(current, id, reservation.acquire);
+    } finally {
+      reservation.release();
+    }
   };
   const active = new Scheduler(attempt, LIMITS.messagesInFlight, (id, error) => {
     logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
@@ -164,11 +183,7 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
   });
   late.scheduler = active;
 
-  for (const message of queued) {
-    const state = await spool.state.read(message.envelope.id).catch(() => undefined);
-    active.schedule(message.envelope.id, state ? Date.parse(state.nextAttemptAt) : Date.now());
-  }
-  logger.info({ queued: queued.length, smarthost: smarthost ? `${smarthost.host}:${smarthost.port}` : undefined }, 'delivery started');
+  logger.info({ smarthost: smarthost ? `${smarthost.host}:${smarthost.port}` : undefined }, 'delivery started');
 
   // The failed list is bounded by delivery.failedRetention: pruned at start and every hour.
   const pruneFailed = async (now = new Date()) => {
@@ -217,7 +232,21 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
     get inbound() {
       return settings.inbound;
     },
-    onSpooled: (envelope) => active.schedule(envelope.id, Date.now()),
+    onSpooled: (envelope) => {
+      spool.state.markFresh(envelope.id);
+      seenThisRun?.add(envelope.id);
+      active.schedule(envelope.id, Date.now());
+    },
+    recover: (found) =>
+      recoverQueue({
+        spool,
+        metrics,
+        logger,
+        schedule: (id, at) => active.schedule(id, at),
+        known: (id) => active.has(id) || (seenThisRun?.has(id) ?? false),
+        ...(found ? { found } : {}),
+        stopped: () => stopping,
+      }).finally(() => (seenThisRun = undefined)),
     retryNow,
     ...(port25 ? { port25 } : {}),
     pruneFailed,
@@ -229,13 +258,14 @@ export async function startDelivery(deps: DeliveryDeps, queued: readonly Spooled
       };
     },
     stop: async (timeoutMs) => {
+      stopping = true;
       clearInterval(poll);
       clearInterval(pruner);
       port25?.stop();
       const saved = throttle.stop();
       await active.stop(timeoutMs);
       await saved;
-      closeIdleConnections();
+      await transmitPool.close();
     },
   };
 }

@@ -13,23 +13,14 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { RelayConfig } from '../config/schema';
-import { dkimSignature } from './dkim-signature';
+import { DkimSigningError, signatureHeaders, type DkimSigner } from './dkim-sign';
 import { readFrom } from '../mail/from-field';
 import { headerSectionOf } from '../mail/header-section';
 import { installPatches, rememberPrivateKey } from '../patches';
 
-export interface DkimSigner {
-  domain: string;
-  selector: string;
-  /** PEM, for mailauth (ARC sealing). */
-  privateKey: string;
-  key: KeyObject;
-  algorithm: 'rsa-sha256' | 'ed25519-sha256';
-}
-
-export class DkimSigningError extends Error {
-  override name = 'DkimSigningError';
-}
+// Which signers sign a message is decided here, on the main thread; the signing itself is
+// dkim-sign.ts, which a delivery worker runs too (transmit.ts) without loading the From reader.
+export { DkimSigningError, type DkimSigner } from './dkim-sign';
 
 export function dkimSigners(config: Pick<RelayConfig, 'dkim'>, keys: ReadonlyMap<string, KeyObject>): DkimSigner[] {
   // mailauth's key parsing answered from the keys parsed at start (patches: crypto.createPrivateKey).
@@ -68,23 +59,27 @@ export function signersFor(signers: readonly DkimSigner[], domain: string | unde
  * A From: it cannot read one way only is never signed (the intake refuses such messages; this
  * holds for anything spooled another way).
  */
-export function signingDomain(message: Buffer, options: { utf8: boolean }): string | undefined {
-  const from = readFrom(headerSectionOf(message), options);
+export function signingDomain(message: Buffer | string, options: { utf8: boolean }): string | undefined {
+  const from = readFrom(typeof message === 'string' ? message : headerSectionOf(message), options);
   if (from.kind === 'ambiguous') throw new DkimSigningError(`From: cannot be read one way only (${from.problem}); not signing`);
   return from.kind === 'mailboxes' ? from.mailboxes[0].domain : undefined;
 }
 
+/**
+ * The signers that sign a message with this header section (or whole message): none when its
+ * From has no key. Throws DkimSigningError for a From that cannot be read one way only.
+ */
+export function signersOfMessage(message: Buffer | string, signers: readonly DkimSigner[], options: { utf8: boolean }): DkimSigner[] {
+  return signersFor(signers, signingDomain(message, options));
+}
+
+/** The DKIM-Signature header field(s) for the message (empty when no key applies to its From). */
+export function dkimSignatureHeaders(message: Buffer, signers: readonly DkimSigner[], options: { utf8: boolean }, now = new Date()): Buffer {
+  return signatureHeaders(message, signersOfMessage(message, signers, options), now);
+}
+
 /** Returns the message with DKIM-Signature header(s) prepended, or unchanged when no key applies. */
 export async function signMessage(message: Buffer, signers: readonly DkimSigner[], options: { utf8: boolean }, now = new Date()): Promise<Buffer> {
-  const applicable = signersFor(signers, signingDomain(message, options));
-  if (applicable.length === 0) return message;
-  const signatures: string[] = [];
-  for (const signer of applicable) {
-    try {
-      signatures.push(dkimSignature(message, { domain: signer.domain, selector: signer.selector, privateKey: signer.key, algorithm: signer.algorithm }, now));
-    } catch (error) {
-      throw new DkimSigningError(`DKIM signing for ${signer.domain} failed: ${(error as Error).message}`);
-    }
-  }
-  return Buffer.concat([Buffer.from(signatures.join(''), 'latin1'), message]);
+  const headers = dkimSignatureHeaders(message, signers, options, now);
+  return headers.length === 0 ? message : Buffer.concat([headers, message]);
 }

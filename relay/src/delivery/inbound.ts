@@ -8,7 +8,6 @@
  *
  * This returns data only; the intake turns a "reject" into its SMTP reply.
  */
-import { authenticate } from 'mailauth';
 import { getDomain } from 'tldts';
 import type { DkimSigner } from './dkim';
 import type { DeliveryResolver } from './resolver';
@@ -34,6 +33,8 @@ export class InboundAuthenticator {
     // mailauth's ARC sealer signs with rsa-sha256 only.
     const rsa = this.signers.filter((signer) => signer.algorithm === 'rsa-sha256');
     const sealer = rsa.find((signer) => signer.domain === input.recipientDomain) ?? rsa[0];
+    // mailauth (and its dependencies) load on the first inbound message: a relay that only submits never needs them.
+    const { authenticate } = await import('mailauth');
     const result = await authenticate(input.message, {
       ip: input.clientAddress.replace(/^::ffff:/i, ''),
       helo: input.helo,

@@ -1,19 +1,21 @@
-import type { Origin } from '../spool/envelope';
-
 /**
- * Copies of a message an attempt holds at its peak: the loaded message; when it is signed or its
- * From rewritten (outgoing.ts) also the signed copy and, for a rewritten forward, the rewritten and
- * re-sealed copies. A plain forward of inbound mail is sent as loaded; an unknown origin counts
- * as the most copies.
+ * Copies of a message an attempt holds at its peak, counted on every thread. On the main thread:
+ * the message as read (a small message comes whole with the first read; a large one is read there
+ * only for a DSN or a local mailbox, counted anyway) and, per From-rewritten forward (outgoing.ts:
+ * one per forwarding address), its rewritten-and-signed and its re-sealed copies. Each
+ * transmission -- one per destination group, all in parallel, on a delivery worker (transmit.ts)
+ * -- holds its own: the bytes handed over (structured clone copies them across the thread seam) or
+ * the spool file read there. Signing adds only the DKIM-Signature header, sent in front of the
+ * message, never concatenated with it.
  */
-export function copiesHeld(origin: Origin | undefined, rewritesFrom: boolean): number {
-  return origin === 'inbound' && !rewritesFrom ? 1 : 3;
+export function copiesHeld(rewrittenForwards: number, transmissions: number): number {
+  return 1 + 2 * rewrittenForwards + transmissions;
 }
 
 /**
  * Bytes of spooled messages delivery holds in memory at once. An attempt reads its message whole
- * (signing and every destination group share that one copy), so without a bound 32 attempts of
- * 20 MB messages would hold 640 MB. Attempts wait here until their message fits; a message larger
+ * and each of its transmissions its own (copiesHeld), so without a bound 32 attempts of 20 MB
+ * messages would hold well over 640 MB. Attempts wait here until their message fits; a message larger
  * than the whole budget runs when nothing else is loaded, so it is never starved. Small messages,
  * the usual case, never wait while the budget has room.
  */
@@ -30,6 +32,28 @@ export class LoadBudget {
     } finally {
       this.release(bytes);
     }
+  }
+
+  /**
+   * For a task whose cost is known only once it has begun (an attempt knows its destination
+   * groups after reading its state): it calls `acquire` at most once, and whoever ran it calls
+   * `release` when it ends, however it ends. One acquisition per task: no task waits while holding.
+   */
+  reservation(): { acquire(bytes: number): Promise<void>; release(): void } {
+    let held = 0;
+    let acquired = false;
+    return {
+      acquire: async (bytes) => {
+        if (acquired) throw new Error('a reservation is acquired once');
+        acquired = true;
+        await this.acquire(bytes);
+        held = bytes;
+      },
+      release: () => {
+        if (held > 0) this.release(held);
+        held = 0;
+      },
+    };
   }
 
   private fits(bytes: number): boolean {

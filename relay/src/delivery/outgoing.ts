@@ -6,12 +6,14 @@
  * authentication results recorded at intake (RFC 8617 5.1), since the rewrite broke the
  * ARC-Message-Signature of the intake's set.
  */
-import { sealMessage, type ARCSealOptions } from 'mailauth';
+import type { ARCSealOptions } from 'mailauth';
 import type { RelayConfig } from '../config/schema';
 import type { SpoolEnvelope } from '../spool/envelope';
-import { signersFor, signMessage, type DkimSigner } from './dkim';
+import { signersFor, signersOfMessage, signMessage, type DkimSigner } from './dkim';
 import { headerBlock } from './message';
 import { rewriteFrom } from './rewrite-from';
+import type { OutgoingSource } from './transmit';
+import type { Outgoing } from './transport';
 
 /** Whether forwarded mail gets the From rewrite, given the config (RFC 7960 4.1.3). */
 export function rewritesFrom(config: Pick<RelayConfig, 'forwarding' | 'delivery'>): boolean {
@@ -22,6 +24,29 @@ export function rewritesFrom(config: Pick<RelayConfig, 'forwarding' | 'delivery'
 /** The From address of a rewritten forward: the address at our domain the message came to. */
 export function forwarderFor(envelope: SpoolEnvelope, original: string, rewrite: boolean): string | undefined {
   return rewrite && envelope.origin === 'inbound' ? original : undefined;
+}
+
+/** Where an attempt reads its message from: the whole of it, or the header section only. */
+export interface MessageReader {
+  body(): Promise<Buffer>;
+  /** The bytes through the header section at least (the whole message when it is in memory). */
+  headerSection(): Promise<Buffer>;
+}
+
+/**
+ * What leaves for one group, as delivery's worker takes it: mail from our users goes as spooled
+ * and is signed on its way (transmit.ts) by the signers its From chooses -- chosen here, on the
+ * main thread, by the one From reader, so the worker needs no MIME decoder; a forward goes as it
+ * arrived; only a From-rewritten forward is made here (rewritten, signed, re-sealed) and handed
+ * over as bytes.
+ */
+export async function outgoingFor(envelope: SpoolEnvelope, source: OutgoingSource, read: MessageReader, forwarder: string | undefined, signers: readonly DkimSigner[]): Promise<Outgoing> {
+  if (envelope.origin !== 'inbound') {
+    const chosen = signersOfMessage(await read.headerSection(), signers, { utf8: envelope.smtpUtf8 });
+    return chosen.length > 0 ? { message: source, sign: { signKey: envelope.id, signers: chosen } } : { message: source };
+  }
+  if (forwarder === undefined) return { message: source };
+  return { message: { kind: 'bytes', bytes: await outgoingMessage(envelope, await read.body(), forwarder, signers) } };
 }
 
 export async function outgoingMessage(envelope: SpoolEnvelope, body: Buffer, forwarder: string | undefined, signers: readonly DkimSigner[]): Promise<Buffer> {
@@ -52,6 +77,8 @@ async function reseal(envelope: SpoolEnvelope, message: Buffer, domain: string, 
     // Our own intake seal (or the chain before it) validated when the message arrived.
     cv: hasChain ? 'pass' : 'none',
   };
+  // Loaded on first use, like inbound checks (inbound.ts).
+  const { sealMessage } = await import('mailauth');
   const headers = await sealMessage(message, seal);
   return Buffer.concat([headers, message]);
 }

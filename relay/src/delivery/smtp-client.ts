@@ -3,6 +3,7 @@
  * AUTH, MAIL, RCPT per recipient, DATA. Returns each recipient's reply so the caller can record
  * per-recipient outcomes (RFC 5321 3.3: a RCPT refusal concerns that recipient only).
  */
+import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 
@@ -180,7 +181,10 @@ async function openSession(target: SmtpTarget, to: readonly string[]): Promise<L
   return session;
 }
 
-export async function sendOverSmtp(target: SmtpTarget, from: string, to: readonly string[], message: Buffer): Promise<SessionResult> {
+/** A message's bytes: whole, or in pieces sent one after the other (signature headers, then the message). */
+export type MessageBytes = Buffer | readonly Buffer[];
+
+export async function sendOverSmtp(target: SmtpTarget, from: string, to: readonly string[], message: MessageBytes): Promise<SessionResult> {
   const key = targetKey(target);
   for (let attempt = 0; attempt < 2; attempt++) {
     const reused = takeIdle(key);
@@ -203,9 +207,13 @@ export async function sendOverSmtp(target: SmtpTarget, from: string, to: readonl
   return unreachable(Object.assign(new Error('connection lost'), { code: 'ECONNECTION' }));
 }
 
-function transaction(connection: SMTPConnection, from: string, to: readonly string[], message: Buffer): Promise<SessionResult> {
+function transaction(connection: SMTPConnection, from: string, to: readonly string[], message: MessageBytes): Promise<SessionResult> {
+  const pieces: readonly Buffer[] = Buffer.isBuffer(message) ? [message] : message;
+  const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  // Pieces go out as a stream of them: no concatenated copy of the message is made.
+  const content = pieces.length === 1 ? pieces[0] : Readable.from(pieces, { objectMode: false });
   return new Promise((resolve) => {
-    connection.send({ from: from === '' ? false : from, to: [...to], size: message.length, use8BitMime: true }, message, (error, info) => {
+    connection.send({ from: from === '' ? false : from, to: [...to], size, use8BitMime: true }, content, (error, info) => {
       const replies = new Map<string, RecipientReply>();
       if (!error && info) {
         for (const rejected of info.rejectedErrors ?? []) {

@@ -12,7 +12,8 @@ import { routeDomain } from './mx-routing';
 import { isPublicAddress } from './public-address';
 import { deliveredOutcome, localOutcome, replyOutcome, type Outcome } from './outcome';
 import type { DeliveryResolver } from './resolver';
-import { sendOverSmtp, type SessionResult, type SmtpTarget } from './smtp-client';
+import type { SessionResult, SmtpTarget } from './smtp-client';
+import type { TransmitJob, TransmitResult } from './transmit';
 
 export interface Smarthost {
   host: string;
@@ -31,6 +32,8 @@ export interface TransportSettings {
   ca?: string[];
   /** delivery.allowPrivateAddresses: MX hosts may resolve to loopback/private addresses (tests, `mxkit local`). */
   allowPrivateAddresses?: boolean;
+  /** Runs one transaction (transmit.ts), on a delivery worker thread (transmit-pool.ts) or in place. */
+  transmit(job: TransmitJob): Promise<TransmitResult>;
 }
 
 export interface GroupResult {
@@ -39,7 +42,10 @@ export interface GroupResult {
   secure?: boolean;
 }
 
-export async function deliverGroup(settings: TransportSettings, domain: string, mailFrom: string, recipients: readonly string[], message: Buffer): Promise<GroupResult> {
+/** What leaves for one group: the message, and whether it is DKIM-signed on its way out. */
+export type Outgoing = Pick<TransmitJob, 'message' | 'sign'>;
+
+export async function deliverGroup(settings: TransportSettings, domain: string, mailFrom: string, recipients: readonly string[], outgoing: Outgoing): Promise<GroupResult> {
   const all = (outcome: Outcome): GroupResult => ({ outcomes: new Map(recipients.map((recipient) => [recipient, outcome])) });
   const targets: SmtpTarget[] = [];
   if (settings.smarthost) {
@@ -98,14 +104,17 @@ export async function deliverGroup(settings: TransportSettings, domain: string, 
   }
 
   let last: Outcome = localOutcome('connection', `no host for ${domain} could be reached`);
+  const send = (target: SmtpTarget) => settings.transmit({ target, mailFrom, recipients: [...recipients], ...outgoing });
   for (const target of targets) {
-    let result = await sendOverSmtp(target, mailFrom, recipients, message);
+    let result = await send(target);
     if (result.kind === 'unreachable' && result.failure === 'tls' && target.tls === 'opportunistic') {
       // Opportunistic TLS (RFC 7435): a broken handshake is retried in cleartext, as Postfix does at
       // "may"; never under MTA-STS enforce or to an authenticated smarthost ('verified' targets).
       settings.logger.info({ domain, host: target.servername, detail: result.detail }, 'STARTTLS handshake failed; retrying without TLS');
-      result = await sendOverSmtp({ ...target, plaintext: true }, mailFrom, recipients, message);
+      result = await send({ ...target, plaintext: true });
     }
+    // Signed or not sent at all: outcome 'dkim' defers until a key works.
+    if (result.kind === 'unsigned') return all(localOutcome('dkim', result.detail));
     const outcomes = interpret(result, target.servername, target.host);
     if (outcomes) return { outcomes, secure: result.kind === 'session' ? result.secure : false };
     last = result.kind === 'unreachable' ? localOutcome(result.failure, `${target.servername} [${target.host}]: ${result.detail}`, target.servername) : last;

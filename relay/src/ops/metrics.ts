@@ -19,6 +19,7 @@ export class RelayMetrics {
   readonly configRestartNeeded = new Gauge({ name: 'mxkit_config_restart_needed', help: '1 when a reloaded config changed settings only a restart applies (listen, spoolDir, tls, mtaSts, ...)', registers: [this.registry] });
   readonly configInfo = new Gauge({ name: 'mxkit_config_info', help: 'The config in use: 1 for its revision (first 12 hex digits of the file\'s SHA-256)', labelNames: ['revision'], registers: [this.registry] });
   readonly spoolMessages = new Gauge({ name: 'mxkit_spool_messages', help: 'Messages in the spool queue', registers: [this.registry] });
+  readonly spoolRecovering = new Gauge({ name: 'mxkit_spool_recovering', help: '1 while the queue found at start is still being scheduled (the relay takes mail meanwhile), then 0', registers: [this.registry] });
   // TLS (relay/src/tls/state.ts sets it; docs/tls.md). source: acme | file | temporary (self-signed stand-in).
   readonly tlsCertificateExpiry = new Gauge({ name: 'mxkit_tls_certificate_expiry_seconds', help: 'Seconds until the served TLS certificate expires (negative once expired), by source', labelNames: ['source'], registers: [this.registry] });
   // Delivery (per recipient).

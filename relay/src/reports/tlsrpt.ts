@@ -4,7 +4,7 @@
  * allows extensions), required ones must be there, numbers must be counts. Bounded like the
  * DMARC side.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { printable } from '../printable';
 import { ReportFormatError } from './dmarc';
 

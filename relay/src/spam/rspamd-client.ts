@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The message: in memory, or a source that can be opened as a stream (a spool file). */
 export type MessageBody = Buffer | { size: number; open(): Readable };

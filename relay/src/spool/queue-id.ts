@@ -6,3 +6,8 @@ export function newQueueId(now = Date.now()): string {
 }
 
 export const QUEUE_ID_PATTERN = /^[0-9A-Z]{19}$/;
+
+/** When a queue id was made (ms since the epoch): its first nine characters. */
+export function queueIdTime(id: string): number {
+  return parseInt(id.slice(0, 9), 36);
+}

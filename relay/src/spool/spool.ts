@@ -12,7 +12,7 @@
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import { SpoolDraft } from './draft';
@@ -30,6 +30,35 @@ function envelopeLine(data: Buffer, path: string, searchFrom = 0): SpooledMessag
   const envelope = envelopeFromDisk(JSON.parse(data.subarray(0, newline).toString('utf8')) as SpoolEnvelope);
   return { envelope, path, bodyOffset: newline + 1 };
 }
+
+/**
+ * A whole file in as few operations as possible: every file operation costs the event loop a
+ * hand-off to libuv's pool (tens of microseconds on this kind of machine, docs/benchmarks.md), so
+ * a message that fits the first read is open, read, close -- no stat.
+ */
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
+    const { bytesRead } = await handle.read(first, 0, first.length, 0);
+    // Copied out, so a small message does not pin the whole first-read buffer.
+    if (bytesRead < first.length) return Buffer.from(first.subarray(0, bytesRead));
+    const { size } = await handle.stat();
+    const whole = Buffer.allocUnsafe(Math.max(size, bytesRead));
+    first.copy(whole, 0, 0, bytesRead);
+    let filled = bytesRead;
+    while (filled < whole.length) {
+      const { bytesRead: more } = await handle.read(whole, filled, whole.length - filled, filled);
+      if (more === 0) break;
+      filled += more;
+    }
+    return whole.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+const FIRST_READ_BYTES = 64 * 1024;
 
 export class Spool {
   readonly root: string;
@@ -50,8 +79,11 @@ export class Spool {
     this.failed = new FailedStore(this.root, this.queueSync);
   }
 
-  /** Creates the folders, removes incomplete temp files, and returns every complete message. */
-  async open(): Promise<{ messages: SpooledMessage[]; removedTemp: number }> {
+  /**
+   * Creates the folders and removes incomplete temp files. Quick whatever the queue's size: the
+   * queued messages are found afterwards by `inventory()`, while the relay already takes mail.
+   */
+  async open(): Promise<{ removedTemp: number }> {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     await mkdir(this.queueDir, { recursive: true, mode: 0o700 });
     await mkdir(this.state.dir, { recursive: true, mode: 0o700 });
@@ -59,20 +91,36 @@ export class Spool {
     await this.failed.open();
     const temps = await readdir(this.tmpDir);
     await Promise.all(temps.map((name) => rm(join(this.tmpDir, name), { force: true })));
-    const messages = await this.list();
-    // State whose message is gone (removed, or a crash between the two deletions) is dropped.
-    const live = new Set(messages.map((message) => message.envelope.id));
-    const states = await readdir(this.state.dir);
-    await Promise.all(
-      states.filter((name) => !live.has(name.split('.')[0])).map((name) => rm(join(this.state.dir, name), { force: true })),
-    );
-    return { messages, removedTemp: temps.length };
+    return { removedTemp: temps.length };
+  }
+
+  /**
+   * The ids of every queued message, oldest first, and which of them have a delivery state (the
+   * rest were never attempted). Two directory listings, no file read per message. State whose
+   * message is gone (removed, or a crash between the two deletions) is deleted here -- checked
+   * again first, since the relay is running: a message taken in after the listing has state too.
+   */
+  async inventory(): Promise<{ ids: string[]; withState: Set<string> }> {
+    const ids = (await readdir(this.queueDir)).filter((name) => name.endsWith('.msg')).map((name) => name.slice(0, -4)).filter((id) => QUEUE_ID_PATTERN.test(id)).sort();
+    const queued = new Set(ids);
+    const withState = new Set<string>();
+    const orphans: string[] = [];
+    for (const name of await readdir(this.state.dir)) {
+      const id = name.split('.')[0];
+      if (!queued.has(id)) orphans.push(name);
+      else if (name === `${id}.json`) withState.add(id);
+    }
+    for (const name of orphans) {
+      const id = name.split('.')[0];
+      if (!QUEUE_ID_PATTERN.test(id) || !(await this.has(id))) await rm(join(this.state.dir, name), { force: true });
+    }
+    return { ids, withState };
   }
 
   /** Whether a message is still queued (it may have been removed by `mxkit queue remove`). */
   async has(id: string): Promise<boolean> {
     try {
-      await (await open(this.pathOf(id), 'r')).close();
+      await access(this.pathOf(id));
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -96,10 +144,58 @@ export class Spool {
    */
   async load(id: string): Promise<{ message: SpooledMessage; body: Buffer }> {
     const path = this.pathOf(id);
-    const data = await readFile(path);
+    const data = await readWhole(path);
     const message = envelopeLine(data, path);
     if (!message) throw new Error(`spool file ${path} has no envelope line`);
     return { message, body: data.subarray(message.bodyOffset) };
+  }
+
+  /**
+   * The envelope, and the message bytes too when the whole file came in the first read (a small
+   * message, the usual case: then no second read is needed). A large message stays on disk: its
+   * bytes are read where they are needed (`load`, or delivery's worker), not held here.
+   */
+  async head(id: string): Promise<{ message: SpooledMessage; body?: Buffer }> {
+    const path = this.pathOf(id);
+    const handle = await open(path, 'r');
+    let data: Buffer;
+    try {
+      const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
+      const { bytesRead } = await handle.read(first, 0, first.length, 0);
+      data = first.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+    const message = envelopeLine(data, path);
+    if (!message) return { message: await this.read(id) };
+    if (data.length < FIRST_READ_BYTES) return { message, body: Buffer.from(data.subarray(message.bodyOffset)) };
+    return { message };
+  }
+
+  /**
+   * The start of a queued message up to and including the blank line after its header section
+   * (all of it when there is none): what delivery reads the From of a large message from, on the
+   * main thread, without reading its body.
+   */
+  async readHeaderSection(message: SpooledMessage): Promise<Buffer> {
+    const handle = await open(message.path, 'r');
+    try {
+      const chunks: Buffer[] = [];
+      let read = 0;
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(FIRST_READ_BYTES);
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, message.bodyOffset + read);
+        if (bytesRead === 0) return Buffer.concat(chunks);
+        chunks.push(chunk.subarray(0, bytesRead));
+        read += bytesRead;
+        const sofar = Buffer.concat(chunks);
+        // Searched from a little before this chunk, so a blank line across two chunks is found.
+        const end = sofar.subarray(0, 2).toString('latin1') === '\r\n' ? 0 : sofar.indexOf('\r\n\r\n', Math.max(0, read - bytesRead - 3));
+        if (end >= 0) return sofar.subarray(0, end === 0 ? 2 : end + 4);
+      }
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Spools a message made by the relay itself (a DSN): same durability as intake. */
@@ -196,8 +292,13 @@ export class Spool {
 
   /** Removes a message and its delivery state (delivered, bounced, or `mxkit queue remove`). */
   async remove(id: string): Promise<boolean> {
-    const existed = await this.has(id);
-    await rm(this.pathOf(id), { force: true });
+    let existed = true;
+    try {
+      await unlink(this.pathOf(id));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      existed = false;
+    }
     await this.queueSync.sync();
     await this.state.remove(id);
     return existed;

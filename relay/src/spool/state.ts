@@ -5,7 +5,7 @@
  * between the remote 250 and this write can still repeat that one delivery: at-least-once is the
  * promise (RFC 5321 6.1 asks that a message not be lost; duplicates are the lesser evil).
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import type { NoDsnReason } from './failed';
@@ -50,6 +50,12 @@ export interface DeliveryState {
 export class StateStore {
   readonly dir: string;
   private readonly sync: DirectorySync;
+  /**
+   * Messages this process spooled and has not written state for: they have none on disk (ids are
+   * new, and only the running relay writes state), so reading or removing it needs no file
+   * operation -- two fewer per message delivered at the first attempt.
+   */
+  private readonly fresh = new Set<string>();
 
   constructor(root: string) {
     this.dir = join(root, 'state');
@@ -61,8 +67,14 @@ export class StateStore {
     return join(this.dir, `${id}.json`);
   }
 
+  /** A message just spooled by this process: it has no state until `write`. */
+  markFresh(id: string): void {
+    this.fresh.add(id);
+  }
+
   /** The stored state, or undefined when the message has never been attempted. */
   async read(id: string): Promise<DeliveryState | undefined> {
+    if (this.fresh.has(id)) return undefined;
     try {
       return JSON.parse(await readFile(this.pathOf(id), 'utf8')) as DeliveryState;
     } catch (error) {
@@ -73,6 +85,7 @@ export class StateStore {
 
   async write(state: DeliveryState): Promise<void> {
     const path = this.pathOf(state.id);
+    this.fresh.delete(state.id);
     const temp = `${path}.${process.pid}.tmp`;
     const handle = await open(temp, 'w', 0o600);
     try {
@@ -86,6 +99,10 @@ export class StateStore {
   }
 
   async remove(id: string): Promise<void> {
-    await rm(this.pathOf(id), { force: true });
+    const path = this.pathOf(id);
+    if (this.fresh.delete(id)) return;
+    await unlink(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
   }
 }

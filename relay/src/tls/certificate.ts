@@ -4,7 +4,6 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { generate } from 'selfsigned';
 import type { TlsMaterial } from './material';
 
 /** Where the certificate in use came from. */
@@ -57,6 +56,8 @@ const TEMPORARY_LIFETIME_MS = 90 * 86_400_000;
  */
 export async function temporaryCertificate(hostname: string, names: readonly string[]): Promise<TlsMaterial> {
   const altNames = [...new Set([hostname, ...names])].map((value) => ({ type: 2 as const, value }));
+  // Loaded on first use (a relay with a certificate file never needs it): less to run at start.
+  const { generate } = await import('selfsigned');
   // selfsigned's EC path is broken in 5.5.0: RSA it is.
   const pems = await generate([{ name: 'commonName', value: hostname }], {
     keyType: 'rsa',

@@ -12,7 +12,7 @@ import { parseDuration } from '../config/duration';
 import type { RelayConfig } from '../config/schema';
 import type { Logger } from '../ops/logger';
 import type { RelayMetrics } from '../ops/metrics';
-import { AcmeManager, type TlsRuntimeOptions } from './acme-manager';
+import type { AcmeManager, TlsRuntimeOptions } from './acme-manager';
 import type { CertificateSource } from './certificate';
 import type { TlsMaterial } from './material';
 import type { AcmeStart } from './startup';
@@ -93,7 +93,9 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
     if (start.source === 'temporary') {
       logger.warn({ names: acmeConfig.names }, 'no ACME certificate yet: STARTTLS uses a temporary self-signed certificate until one is obtained');
     }
-    manager = new AcmeManager({
+    // acme-client (and its HTTP and X.509 libraries) is loaded only when tls.acme is set.
+    const { AcmeManager: Manager } = await import('./acme-manager.js');
+    manager = new Manager({
       acme: acmeConfig,
       accountKey: start.accountKey,
       directoryCa: start.directoryCa,
