@@ -1,20 +1,8 @@
-import { request } from 'node:http';
+import { getLocal as get } from '../helpers/http';
 import { startChildRelay } from '../helpers/child-relay';
 import { startTestRelay, writeRelayFiles, type TestRelay } from '../helpers/relay';
 import { SmtpDialog } from '../helpers/smtp-dialog';
 import { relayTransport } from '../helpers/submit';
-
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 describe('the ops endpoint', () => {
   let t: TestRelay;
@@ -24,8 +12,10 @@ describe('the ops endpoint', () => {
   afterAll(() => t.stop());
 
   it('answers /healthz and /readyz with 200 while every listener is up', async () => {
-    expect(await get(t.port('http'), '/healthz')).toEqual({ status: 200, body: 'ok\n' });
-    expect(await get(t.port('http'), '/readyz')).toEqual({ status: 200, body: 'ready\n' });
+    const healthz = await get(t.port('http'), '/healthz');
+    expect([healthz.status, healthz.body]).toEqual([200, 'ok\n']);
+    const readyz = await get(t.port('http'), '/readyz');
+    expect([readyz.status, readyz.body]).toEqual([200, 'ready\n']);
     expect((await get(t.port('http'), '/nope')).status).toBe(404);
   });
 

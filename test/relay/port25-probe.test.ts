@@ -10,6 +10,7 @@ import type { Port25Probe, ProbeState } from '../../relay/src/delivery/port25-pr
 import { BUNDLE } from '../helpers/child-relay';
 import { startTestRelay, type TestRelay } from '../helpers/relay';
 import { run } from '../helpers/run';
+import { getLocal } from '../helpers/http';
 
 function waitForState(probe: Port25Probe, state: ProbeState): Promise<void> {
   if (probe.current === state) return Promise.resolve();
@@ -23,10 +24,8 @@ function waitForState(probe: Port25Probe, state: ProbeState): Promise<void> {
   });
 }
 
-async function get(relay: TestRelay, path: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(`http://127.0.0.1:${relay.port('http')}${path}`);
-  return { status: response.status, text: await response.text() };
-}
+/** The relay's ops listener, as a monitoring system reads it. */
+const get = (relay: TestRelay, path: string) => getLocal(relay.port('http'), path);
 
 describe('the outbound port-25 probe', () => {
   let target: Server;
@@ -49,16 +48,17 @@ describe('the outbound port-25 probe', () => {
     });
     const probe = relay.relay.delivery.port25 as Port25Probe;
     await waitForState(probe, 'open');
-    expect((await get(relay, '/metrics')).text).toMatch(new RegExp(`^mxkit_outbound_port25_open\\{target="127\\.0\\.0\\.2:${port}"\\} 1$`, 'm'));
-    expect((await get(relay, '/metrics')).text).toMatch(/^mxkit_outbound_smarthost 0$/m);
+    expect((await get(relay, '/metrics')).body).toMatch(new RegExp(`^mxkit_outbound_port25_open\\{target="127\\.0\\.0\\.2:${port}"\\} 1$`, 'm'));
+    expect((await get(relay, '/metrics')).body).toMatch(/^mxkit_outbound_smarthost 0$/m);
     const url = `http://127.0.0.1:${relay.port('http')}/metrics`;
     expect(await checkOutbound({ url, required: true }, 2000)).toEqual([expect.objectContaining({ id: 'service.outbound-port-25', status: 'pass' })]);
 
     await new Promise((resolve) => target.close(resolve));
     await waitForState(probe, 'closed');
-    expect((await get(relay, '/metrics')).text).toMatch(new RegExp(`^mxkit_outbound_port25_open\\{target="127\\.0\\.0\\.2:${port}"\\} 0$`, 'm'));
+    expect((await get(relay, '/metrics')).body).toMatch(new RegExp(`^mxkit_outbound_port25_open\\{target="127\\.0\\.0\\.2:${port}"\\} 0$`, 'm'));
     // Intake still works: readiness does not depend on outbound port 25.
-    expect(await get(relay, '/readyz')).toEqual({ status: 200, text: 'ready\n' });
+    const readyz = await get(relay, '/readyz');
+    expect([readyz.status, readyz.body]).toEqual([200, 'ready\n']);
 
     // Several more probes find it closed; the remedy was logged once, at the change.
     for (let probes = 0; probes < 3; probes++) await once(probe.events, 'probed');
@@ -83,7 +83,7 @@ describe('the outbound port-25 probe', () => {
       expect(await checkOutbound({ url, required: true }, 2000)).toEqual([
         expect.objectContaining({ id: 'service.outbound-port-25', status: 'pass', summary: expect.stringMatching(/smarthost/) }),
       ]);
-      expect((await get(smarthosted, '/metrics')).text).not.toMatch(/^mxkit_outbound_port25_open\{/m);
+      expect((await get(smarthosted, '/metrics')).body).not.toMatch(/^mxkit_outbound_port25_open\{/m);
     } finally {
       await smarthosted.stop();
     }

@@ -5,17 +5,9 @@
  */
 import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { StoredMessage } from '../../../relay/src/local/inbox-store';
+import { fetchText } from '../../helpers/http';
 
-export function fetchText(url: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    get(url, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type']), body }));
-    }).on('error', reject);
-  });
-}
+export { fetchText };
 
 export async function inboxMessages(inboxUrl: string): Promise<StoredMessage[]> {
   return JSON.parse((await fetchText(new URL('/api/messages', inboxUrl).href)).body) as StoredMessage[];

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { getLocal as get } from '../../helpers/http';
 import type { Transporter } from 'nodemailer';
 import { BUNDLE } from '../../helpers/child-relay';
 import { dmarcXml, gzip, reportMessage, tlsRptJson, zip, type Attachment, type DmarcRowFixture } from '../../helpers/report-fixtures';
@@ -6,18 +6,6 @@ import { run } from '../../helpers/run';
 import { SmtpDialog } from '../../helpers/smtp-dialog';
 import { relayTransport } from '../../helpers/submit';
 import { startDeliveryEnv, type DeliveryEnv } from '../delivery/env';
-
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 interface Summary {
   counts: Record<string, Record<string, number>>;

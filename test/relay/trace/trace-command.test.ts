@@ -1,21 +1,9 @@
-import { request } from 'node:http';
+import { getLocal as get } from '../../helpers/http';
 import { BUNDLE } from '../../helpers/child-relay';
 import { run } from '../../helpers/run';
 import { message, startDeliveryEnv, type DeliveryEnv } from '../delivery/env';
 
 const trace = (env: DeliveryEnv, ...args: string[]) => run(process.execPath, [BUNDLE, 'trace', ...args, '--config', env.relay.configPath]);
-
-function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type']), body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 interface JsonTrace {
   id: string;
