@@ -29,6 +29,19 @@ afterAll(async () => {
 
 const relayDkimKey = () => stateFile(stateDir, 'dkim.key');
 
+/** What a mail client of the demo user does: STARTTLS on submission, trusting the local CA, AUTH, then the message. */
+function submitAsDemo(raw: string, to = ['someone@inbox.test']): Promise<string> {
+  const { endpoints } = local;
+  return send({
+    host: endpoints.submission.host,
+    port: endpoints.submission.port,
+    ca: stateFile(stateDir, 'tls.crt'),
+    auth: { user: endpoints.user.username, pass: endpoints.user.password },
+    envelope: { from: endpoints.user.address, to },
+    raw,
+  });
+}
+
 /** GET over HTTPS from host:port with SNI and Host `servername`, trusting only `ca`. */
 function httpsGet(at: { host: string; port: number }, servername: string, path: string, ca: string): Promise<{ status: number | undefined; body: string }> {
   return new Promise((resolve, reject) => {
@@ -168,14 +181,7 @@ describe('mxkit local on loopback', () => {
     const { endpoints } = local;
     const { raw, subject } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'submitted');
     const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
-      send({
-        host: endpoints.submission.host,
-        port: endpoints.submission.port,
-        ca: stateFile(stateDir, 'tls.crt'),
-        auth: { user: endpoints.user.username, pass: endpoints.user.password },
-        envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] },
-        raw,
-      }),
+      submitAsDemo(raw),
     );
     expect(message.envelope).toEqual({ mailFrom: 'demo@example.test', rcptTo: ['someone@inbox.test'] });
     expect(message.client.ip).toBe('127.0.0.1');
@@ -190,14 +196,7 @@ describe('mxkit local on loopback', () => {
   it('through the relay: GTUBE from the demo user is refused at DATA with 550 5.7.1 by rspamd', async () => {
     const { endpoints } = local;
     const { raw } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'gtube');
-    const refusal = await send({
-      host: endpoints.submission.host,
-      port: endpoints.submission.port,
-      ca: stateFile(stateDir, 'tls.crt'),
-      auth: { user: endpoints.user.username, pass: endpoints.user.password },
-      envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] },
-      raw: raw.replace('Sent by the mxkit local end-to-end test.', 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'),
-    }).then(
+    const refusal = await submitAsDemo(raw.replace('Sent by the mxkit local end-to-end test.', 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X')).then(
       () => 'accepted',
       (error: { response?: string }) => error.response,
     );
@@ -208,7 +207,7 @@ describe('mxkit local on loopback', () => {
     const { endpoints } = local;
     const { raw, subject } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'traced');
     const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
-      send({ host: endpoints.submission.host, port: endpoints.submission.port, ca: stateFile(stateDir, 'tls.crt'), auth: { user: endpoints.user.username, pass: endpoints.user.password }, envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] }, raw }),
+      submitAsDemo(raw),
     );
     expect(message.queueId).toMatch(/^[0-9A-Z]{19}$/);
     const page = await fetchText(endpoints.inbox.url);
@@ -246,14 +245,7 @@ describe('mxkit local on loopback', () => {
     const { endpoints } = local;
     const subject = `no date ${Date.now()}`;
     const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
-      send({
-        host: endpoints.submission.host,
-        port: endpoints.submission.port,
-        ca: stateFile(stateDir, 'tls.crt'),
-        auth: { user: endpoints.user.username, pass: endpoints.user.password },
-        envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] },
-        raw: `From: ${endpoints.user.address}\r\nTo: someone@inbox.test\r\nSubject: ${subject}\r\n\r\nIt works.\r\n`,
-      }),
+      submitAsDemo(`From: ${endpoints.user.address}\r\nTo: someone@inbox.test\r\nSubject: ${subject}\r\n\r\nIt works.\r\n`),
     );
     const source = (await rawSource(endpoints.inbox.url, message.id)).body;
     expect(source).toMatch(/\r\nDate: [A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
@@ -275,7 +267,7 @@ describe('mxkit local on loopback', () => {
     const { endpoints } = local;
     const { raw, subject } = plainMessage(endpoints.user.address, 'someone@inbox.test', 'rdns');
     const message = await receiveWhile(endpoints.inbox.url, (m) => m.subject === subject, () =>
-      send({ host: endpoints.submission.host, port: endpoints.submission.port, ca: stateFile(stateDir, 'tls.crt'), auth: { user: endpoints.user.username, pass: endpoints.user.password }, envelope: { from: endpoints.user.address, to: ['someone@inbox.test'] }, raw }),
+      submitAsDemo(raw),
     );
     expect(message.client).toMatchObject({ ip: '127.0.0.1', rdns: 'mail.example.test' });
     const source = await rawSource(endpoints.inbox.url, message.id);
@@ -298,7 +290,7 @@ describe('mxkit local on loopback', () => {
   it('through the relay: mail to a domain the local DNS does not know is reported in the terminal as deferred, with the next try', async () => {
     const { endpoints } = local;
     const { raw } = plainMessage(endpoints.user.address, 'nobody@nowhere.invalid', 'undeliverable');
-    await send({ host: endpoints.submission.host, port: endpoints.submission.port, ca: stateFile(stateDir, 'tls.crt'), auth: { user: endpoints.user.username, pass: endpoints.user.password }, envelope: { from: endpoints.user.address, to: ['nobody@nowhere.invalid'] }, raw });
+    await submitAsDemo(raw, ['nobody@nowhere.invalid']);
     await local.waitForOutput(/relay: \S+ waits in the queue for <nobody@nowhere\.invalid>; next try at /);
     const output = local.output();
     expect(output).toMatch(/relay: (\S+) to <nobody@nowhere\.invalid> deferred: dns 4\.4\.3 /);
