@@ -46,3 +46,22 @@ export function headerSectionOf(message: Buffer): string {
   const end = message.indexOf('\r\n\r\n');
   return message.subarray(0, end < 0 ? message.length : end + 2).toString('latin1');
 }
+
+/**
+ * A message's header section as raw fields, each with its folding and without its final CRLF,
+ * and the rest (the empty line and the body), latin1. For edits that keep every other byte.
+ */
+export function rawHeaderFields(message: Buffer): { fields: string[]; rest: string } {
+  const text = message.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  const headerEnd = end < 0 ? text.length : end + 2;
+  return { fields: text.slice(0, headerEnd).split(/\r\n(?![ \t])/), rest: text.slice(headerEnd) };
+}
+
+/** The message without the header fields `drop` picks (given the raw field); the same Buffer when none is. */
+export function withoutHeaderFields(message: Buffer, drop: (field: string) => boolean): Buffer {
+  const { fields, rest } = rawHeaderFields(message);
+  const kept = fields.filter((field) => !drop(field));
+  if (kept.length === fields.length) return message;
+  return Buffer.from(kept.join('\r\n') + rest, 'latin1');
+}

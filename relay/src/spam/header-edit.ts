@@ -5,21 +5,13 @@
  * touched; the body's bytes stay as they were.
  */
 
+import { rawHeaderFields, withoutHeaderFields } from '../mail/header-section';
+
 /** Fields the relay writes itself (verdict.ts); anyone else's copy is removed on mx. */
 const OUR_FIELDS = /^(x-spam|x-spam-score|x-spamd-result|x-spam-dnsbl)\s*:/i;
 
-function split(message: Buffer): { fields: string[]; rest: string } {
-  const text = message.toString('latin1');
-  const end = text.indexOf('\r\n\r\n');
-  const headerEnd = end < 0 ? text.length : end + 2;
-  return { fields: text.slice(0, headerEnd).split(/\r\n(?![ \t])/), rest: text.slice(headerEnd) };
-}
-
 export function removeSpamHeaders(message: Buffer): Buffer {
-  const { fields, rest } = split(message);
-  const kept = fields.filter((field) => !OUR_FIELDS.test(field));
-  if (kept.length === fields.length) return message;
-  return Buffer.from(kept.join('\r\n') + rest, 'latin1');
+  return withoutHeaderFields(message, (field) => OUR_FIELDS.test(field));
 }
 
 /**
@@ -46,7 +38,7 @@ export function encodeSubject(subject: string): string {
 
 /** The message with its Subject field(s) replaced by one with `subject` (added if there was none). */
 export function replaceSubject(message: Buffer, subject: string): Buffer {
-  const { fields, rest } = split(message);
+  const { fields, rest } = rawHeaderFields(message);
   const replacement = `Subject: ${encodeSubject(subject)}`;
   const index = fields.findIndex((field) => /^subject\s*:/i.test(field));
   const kept = fields.filter((field, position) => position === index || !/^subject\s*:/i.test(field));
