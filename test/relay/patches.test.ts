@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import * as acme from 'acme-client';
 import { SMTPServer } from 'smtp-server';
 import { installPatches, METHOD_PATCHES, patchProblem, rememberPrivateKey } from '../../relay/src/patches';
+import { AcmeManager, type AcmeManagerDeps } from '../../relay/src/tls/acme-manager';
 import { SmtpDialog } from '../helpers/smtp-dialog';
 import { startTestRelay, type TestRelay } from '../helpers/relay';
 
@@ -132,8 +133,20 @@ describe('parsed DKIM keys (crypto.createPrivateKey)', () => {
 });
 
 describe('acme-client request retries', () => {
-  test('are off: the relay schedules its own retries', () => {
+  const settings = () => (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings;
+
+  test('are off once the relay makes its ACME manager: the relay schedules its own retries', async () => {
+    settings().retryMaxAttempts = 5;
     installPatches();
-    expect((acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts).toBe(0);
+    // installPatches leaves acme-client alone: a relay without tls.acme never loads it.
+    expect(settings().retryMaxAttempts).toBe(5);
+    const accountKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    const deps = { acme: { directoryUrl: 'https://127.0.0.1:9/dir' }, accountKey: Buffer.from(accountKey), directoryCa: undefined, startsCurrent: false, options: {} };
+    const manager = new AcmeManager(deps as unknown as AcmeManagerDeps);
+    try {
+      expect(settings().retryMaxAttempts).toBe(0);
+    } finally {
+      await manager.stop();
+    }
   });
 });

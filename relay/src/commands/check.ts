@@ -5,8 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_RELAY_METRICS } from '../check/outbound-check';
 import { DEFAULT_DNSBL_ZONES } from '../check/reputation';
-import { exitCode, formatJson, formatText } from '../check/report';
-import { runChecks } from '../check/run-checks';
 import type { CheckOptions } from '../check/types';
 import { flag, noMorePositionals, optionalString, requiredString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
@@ -107,6 +105,9 @@ export function checkOptions(args: ParsedCommandLine): CheckOptions {
 
 async function runCheckCommand(args: ParsedCommandLine, print: Print): Promise<number> {
   const json = flag(args, 'json');
+  // Loaded here, not with the command table: mailauth's SPF code and its schema library cost every
+  // other command (the relay's start above all) ~50 ms to evaluate (docs/benchmarks.md).
+  const [{ runChecks }, { exitCode, formatJson, formatText }] = await Promise.all([import('../check/run-checks.js'), import('../check/report.js')]);
   const report = await runChecks(checkOptions(args));
   // print adds the final newline.
   print((json ? formatJson(report) : formatText(report)).replace(/\n$/, ''));

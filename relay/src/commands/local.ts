@@ -3,9 +3,7 @@
  * Ctrl-C or SIGTERM, then stops every part and every child process. A second Ctrl-C skips the
  * relay's graceful drain. Returns the exit code; cli.ts prints errors and exits.
  */
-import { arrivalLine, banner } from '../local/banner';
 import { LocalError } from '../local/errors';
-import { startLocalSystem } from '../local/local-system';
 import { AUTO_PORTS, DEFAULT_PORTS, DEFAULT_STATE_DIR, type LocalPorts } from '../local/settings';
 import { noMorePositionals, optionalString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
@@ -67,6 +65,9 @@ export async function runLocalCommand(args: ParsedCommandLine, print: Print, bun
   // Listening from the start, so a Ctrl-C during start-up still stops what has started.
   const signal = stopSignal(() => killRelay());
   try {
+    // Loaded here, not with the command table: the local system brings mailauth's verifiers and a
+    // certificate generator that no other command needs (the relay's start above all).
+    const [{ startLocalSystem }, { arrivalLine, banner }] = await Promise.all([import('../local/local-system.js'), import('../local/banner.js')]);
     const system = await startLocalSystem({ stateDir, ports, bundle, onMessage: (message) => print(arrivalLine(message)), onRelayNews: print, ...(rspamd ? {} : { rspamdBinary: null }) });
     killRelay = system.killRelay;
     const { folder, caFile, endpoints, ports: bound } = system;

@@ -11,9 +11,12 @@
  * - smtp-server's SASL table (smtp-server-sasl.ts): XOAUTH2 replaced and OAUTHBEARER added, each
  *   running the mechanism a listener names (OAuth 2.0 bearer tokens, intake/oauth/);
  * - node:crypto (crypto-keys.ts): the DKIM keys we sign with, parsed once;
- * - acme-client (acme-client.ts): no request retries of its own.
+ * - acme-client (acme-client.ts): no request retries of its own. Installed by the ACME manager
+ *   when it is made (tls/acme-manager.ts), not by installPatches: acme-client and its HTTP and X.509
+ *   libraries are loaded only when tls.acme is on (scripts/bundle-excludes.mjs "cold packages"),
+ *   and evaluating them at every start cost ~120 ms of the start-up budget (docs/benchmarks.md).
+ *   It is still checked and installed at start whenever ACME is used.
  */
-import { noAcmeClientRetries } from './acme-client';
 import { privateKeyCache } from './crypto-keys';
 import { installedReplacements, PatchError, patchProblem, type AnyMethod, type MethodPatch } from './method-patch';
 import { enhancedStatusPassthrough, greetingDelay, mailParameterCheck, rawEnvelopeAddress, sessionClosed, sessionCommand, sessionOpened } from './smtp-server';
@@ -57,6 +60,5 @@ export function installPatches(): void {
     installedReplacements.add(replacement);
     owner[patch.method] = replacement;
   }
-  noAcmeClientRetries();
   installed = true;
 }

@@ -18,6 +18,7 @@ import * as acme from 'acme-client';
 import type { TlsMaterial } from './material';
 import { parseDuration } from '../config/duration';
 import { installPatches } from '../patches';
+import { noAcmeClientRetries } from '../patches/acme-client';
 import type { Logger } from '../ops/logger';
 import { describeCertificate, missingNames, renewalTime } from './certificate';
 import type { ChallengeStore } from './http-servers';
@@ -64,8 +65,9 @@ export class AcmeManager {
   private stopped = false;
 
   constructor(private readonly deps: AcmeManagerDeps) {
-    // acme-client's own request retries are turned off there: our schedule owns retries.
     installPatches();
+    // acme-client's own request retries are turned off: our schedule owns retries.
+    noAcmeClientRetries();
     this.now = deps.options.now ?? Date.now;
     this.random = deps.options.random ?? Math.random;
     this.client = new acme.Client({
