@@ -8,7 +8,6 @@
  *
  * This returns data only; the intake turns a "reject" into its SMTP reply.
  */
-import { getDomain } from 'tldts';
 import type { DkimSigner } from './dkim';
 import type { DeliveryResolver } from './resolver';
 import type { InboundMessage, InboundVerdict } from '../inbound-check';
@@ -16,8 +15,10 @@ import type { InboundMessage, InboundVerdict } from '../inbound-check';
 /** Public-suffix options mailauth uses for DMARC's organisational domain (RFC 7489 3.2). */
 const PSL = { allowIcannDomains: true, allowPrivateDomains: true };
 
-/** Relaxed alignment (RFC 7489 3.1.1): the same organisational domain. */
-export function relaxedAligned(a: string, b: string): boolean {
+type GetDomain = (typeof import('tldts'))['getDomain'];
+
+/** Relaxed alignment (RFC 7489 3.1.1): the same organisational domain (by the public suffix list, tldts). */
+function relaxedAligned(getDomain: GetDomain, a: string, b: string): boolean {
   const organisational = (domain: string) => (getDomain(domain, PSL) ?? domain).toLowerCase().replace(/\.$/, '');
   return organisational(a) === organisational(b);
 }
@@ -34,7 +35,7 @@ export class InboundAuthenticator {
     const rsa = this.signers.filter((signer) => signer.algorithm === 'rsa-sha256');
     const sealer = rsa.find((signer) => signer.domain === input.recipientDomain) ?? rsa[0];
     // mailauth (and its dependencies) load on the first inbound message: a relay that only submits never needs them.
-    const { authenticate } = await import('mailauth');
+    const [{ authenticate }, { getDomain }] = await Promise.all([import('mailauth'), import('tldts')]);
     const result = await authenticate(input.message, {
       ip: input.clientAddress.replace(/^::ffff:/i, ''),
       helo: input.helo,
@@ -61,7 +62,7 @@ export class InboundAuthenticator {
     const senderDomain = input.mailFrom.includes('@') ? input.mailFrom.slice(input.mailFrom.lastIndexOf('@') + 1) : '';
     const spf = result.spf ? result.spf.status.result : 'none';
     const alignedDkim = senderDomain
-      ? result.dkim.results.find((entry) => entry.status.result === 'pass' && typeof entry.signingDomain === 'string' && relaxedAligned(entry.signingDomain, senderDomain))?.signingDomain
+      ? result.dkim.results.find((entry) => entry.status.result === 'pass' && typeof entry.signingDomain === 'string' && relaxedAligned(getDomain, entry.signingDomain, senderDomain))?.signingDomain
       : undefined;
     const authResults = /^Authentication-Results: ((?:.*)(?:\r\n[ \t].*)*)/m.exec(result.headers)?.[1] ?? `${this.hostname}; none`;
     let headers = result.headers;

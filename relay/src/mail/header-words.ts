@@ -2,17 +2,31 @@
  * RFC 2047 encoded words in header fields, decoded and encoded by one library: libmime, the MIME
  * code mailauth (and so the relay bundle) already carries. Decoding joins adjacent encoded words
  * (RFC 2047 6.2) and reads any charset libmime knows; encoding writes UTF-8 words.
+ *
+ * libmime, with its charset tables, is loaded on the first encoded word, not with the relay:
+ * most header fields have none (every encoded word starts "=?", RFC 2047 2), and evaluating it
+ * cost every start ~20 ms and the relay's heap its tables (docs/benchmarks.md, issue 17).
  */
-import libmime from 'libmime';
+import type LibmimeModule from 'libmime';
+
+let loaded: typeof LibmimeModule | undefined;
+
+function libmime(): typeof LibmimeModule {
+  // A synchronous require, so the readers below stay synchronous; esbuild bundles it as usual.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (loaded ??= require('libmime') as typeof LibmimeModule);
+}
+
+const mayHoldEncodedWord = (text: string) => text.includes('=?');
 
 /** Header text with every encoded word decoded; text that is not an encoded word stays as it is. */
 export function decodeHeaderWords(text: string): string {
-  return libmime.decodeWords(text);
+  return mayHoldEncodedWord(text) ? libmime().decodeWords(text) : text;
 }
 
 /** `text` as base64 encoded words of at most `maxLength` characters each (UTF-8). */
 export function encodeHeaderWords(text: string, maxLength = 52): string {
-  return libmime.encodeWord(text, 'B', maxLength);
+  return libmime().encodeWord(text, 'B', maxLength);
 }
 
 // The From check (from-field.ts) reads encoded words the widest way a mail reader might: any
@@ -33,9 +47,10 @@ export class UnreadableEncodedWord extends Error {
  * a word in a charset that is not ASCII-compatible.
  */
 export function readableHeaderWords(text: string): string {
+  if (!mayHoldEncodedWord(text)) return text;
   return text.replace(ENCODED_WORD, (_word, charset: string, encoding: string, payload: string) => {
     const name = charset.split('*')[0];
     if (NOT_ASCII_COMPATIBLE.test(name)) throw new UnreadableEncodedWord(`an encoded word in ${name}`);
-    return libmime.decodeWords(`=?${LIBMIME_CHARSET.test(name) ? name : 'iso-8859-1'}?${encoding}?${payload}?=`);
+    return libmime().decodeWords(`=?${LIBMIME_CHARSET.test(name) ? name : 'iso-8859-1'}?${encoding}?${payload}?=`);
   });
 }
