@@ -88,41 +88,65 @@ export function dedupeIdenticalCopies(root = process.cwd()) {
 }
 
 /**
- * Packages the relay needs only on some paths -- acme-client with its HTTP and X.509 libraries
- * (only with tls.acme), selfsigned (a stand-in certificate) -- are bundled on their own and carried
- * in dist/mxkit.js as a string, evaluated the first time one of them is required. A string costs
- * V8 next to nothing to read at start, while code is parsed whatever runs: this keeps about 1 MB
- * of code out of every start. Each package keeps one instance (one module in the bundle stands for
- * it); both come from one chunk, so what they share (@peculiar/x509, asn1js) is carried once.
+ * Packages the relay needs only on some paths are bundled on their own, in groups, and carried in
+ * dist/mxkit.js as strings; a group is evaluated the first time one of its packages is required.
+ * A string costs V8 next to nothing to read at start, while code is parsed whatever runs: this
+ * keeps about 2 MB of code out of every start (docs/benchmarks.md, issue 17).
+ *
+ * - `acme`: acme-client with its HTTP and X.509 libraries (only with tls.acme), selfsigned (a
+ *   stand-in certificate; `mxkit local`). One group, so what they share (@peculiar/x509, asn1js)
+ *   is carried once, and acme-client keeps one instance (its axios defaults are patched).
+ * - `mail`: mailauth's verifiers (inbound mail on the mx listener, the ARC re-seal, `mxkit check`
+ *   and `mxkit local`), libmime with its charset tables (iconv-lite, encoding-japanese: the first
+ *   RFC 2047 encoded word) and tldts (the public suffix list). mailauth's MTA-STS module stays in
+ *   the main bundle: delivery uses it from the start.
+ *
+ * Each specifier keeps one module in the main bundle standing for it; packages are stateless here
+ * except acme-client, which is only in its group.
  */
-export function embedColdPackages(common, packages = ['acme-client', 'selfsigned']) {
-  const filter = new RegExp(`^(${packages.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
-  let chunk;
-  const chunkSource = () =>
-    (chunk ??= esbuild({
-      ...common,
-      stdin: { contents: `module.exports = { ${packages.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(', ')} };`, resolveDir: process.cwd(), loader: 'js' },
-      write: false,
-      outfile: 'cold-chunk.js',
-      metafile: false,
-    }).then((result) => result.outputFiles[0].text));
+export const COLD_GROUPS = {
+  acme: ['acme-client', 'selfsigned'],
+  mail: ['mailauth', 'mailauth/lib/spf', 'libmime', 'tldts'],
+};
+
+export function embedColdPackages(common, groups = COLD_GROUPS) {
+  const groupOf = new Map(Object.entries(groups).flatMap(([group, specifiers]) => specifiers.map((specifier) => [specifier, group])));
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const filter = new RegExp(`^(${[...groupOf.keys()].map(escape).join('|')})$`);
+  const chunks = new Map();
+  const chunkSource = (group) => {
+    if (!chunks.has(group)) {
+      const specifiers = groups[group];
+      chunks.set(
+        group,
+        esbuild({
+          ...common,
+          stdin: { contents: `module.exports = { ${specifiers.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(', ')} };`, resolveDir: process.cwd(), loader: 'js' },
+          write: false,
+          outfile: `cold-${group}.js`,
+          metafile: false,
+        }).then((result) => result.outputFiles[0].text),
+      );
+    }
+    return chunks.get(group);
+  };
   return {
     name: 'embed-cold-packages',
     setup(build) {
       build.onResolve({ filter }, (args) => (args.namespace === 'cold' ? undefined : { path: args.path, namespace: 'cold' }));
-      build.onResolve({ filter: /^cold-chunk$/ }, () => ({ path: 'cold-chunk', namespace: 'cold' }));
+      build.onResolve({ filter: /^cold-chunk:/ }, (args) => ({ path: args.path, namespace: 'cold' }));
       build.onLoad({ filter: /.*/, namespace: 'cold' }, async (args) => {
-        if (args.path === 'cold-chunk') {
+        if (args.path.startsWith('cold-chunk:')) {
           // Evaluated once, on first use, as a CommonJS module of its own.
           return {
             loader: 'js',
-            contents: `const source = ${JSON.stringify(await chunkSource())};
+            contents: `const source = ${JSON.stringify(await chunkSource(args.path.slice('cold-chunk:'.length)))};
 const chunk = { exports: {} };
 new Function('module', 'exports', 'require', source)(chunk, chunk.exports, require);
 module.exports = chunk.exports;`,
           };
         }
-        return { loader: 'js', contents: `module.exports = require('cold-chunk')[${JSON.stringify(args.path)}];` };
+        return { loader: 'js', contents: `module.exports = require(${JSON.stringify(`cold-chunk:${groupOf.get(args.path)}`)})[${JSON.stringify(args.path)}];` };
       });
     },
   };
