@@ -142,6 +142,7 @@ async function throughputSection(): Promise<void> {
     ['peak memory (PSS) under load (MiB)', 'peakPssMiB'],
     [`memory (PSS) with ${settings.idleSessions} idle sessions (MiB)`, 'idlePssMiB'],
     ['start to ready (ms)', 'startToReadyMs'],
+    ['CPU time per message (ms, all cores)', 'cpuMsPerMessage'],
   ];
   const medianOf = (system: SystemName, key: keyof ThroughputFigures) => median((results.get(system) ?? []).map((figures) => figures[key]));
   const ratioColumns = settings.systems.filter((system) => system !== 'mxkit' && settings.systems.includes('mxkit'));

@@ -60,7 +60,10 @@ export async function startSystem(name: SystemName, settings: SystemSettings): P
       destination: { ...(relay ? { smarthost: relay } : {}), ...(domains ? { mx: { dnsServer: domains.dnsServer, port: domains.port } } : {}) },
       ...(settings.retry ? { retrySchedule: [`${settings.retry.firstS}s`, `${settings.retry.laterS}s`] } : {}),
     });
-    const relayProcess = await startMxkit(config, port, httpPort);
+    // MXKIT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR": profile the relay under the bench's load
+    // (Node refuses --cpu-prof in NODE_OPTIONS). docs/benchmarks.md "Profiling".
+    const nodeArgs = (process.env.MXKIT_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+    const relayProcess = await startMxkit(config, port, httpPort, nodeArgs);
     return {
       name,
       port,

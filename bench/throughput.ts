@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { treeCpuMs } from './cpu';
 import { openIdleSessions, runLoad } from './load-client';
 import { freePort, waitForBanner } from './net';
 import { samplePeakRss, treeRssKiB } from './rss';
@@ -29,6 +30,8 @@ export interface ThroughputFigures {
   peakPssMiB: number;
   idlePssMiB: number;
   startToReadyMs: number;
+  /** CPU time of the system's processes per message, from the first connect to the last delivery. */
+  cpuMsPerMessage: number;
   delivered: number;
 }
 
@@ -59,10 +62,12 @@ export async function measureThroughput(name: SystemName, options: ThroughputOpt
   const system = await startSystem(name, { root, destination: { relay: { host: '127.0.0.3', port: sinkPort } } });
   try {
     const pss = samplePeakRss(system.pids);
+    const cpuBefore = treeCpuMs(system.pids());
     const began = Date.now();
     await smtpSource(system.port, options.messages, options.sessions);
     const acceptedAt = Date.now();
     const deliveredAt = await within(sink.reach(options.messages), DELIVERY_TIMEOUT_MS, NaN);
+    const cpuMsPerMessage = (treeCpuMs(system.pids()) - cpuBefore) / options.messages;
     const peakPssMiB = pss.stop();
     const delivered = sink.count();
     const latency = await runLoad({ host: '127.0.0.1', port: system.port, messages: options.latencyMessages, concurrency: options.sessions, messageBytes: 5120, from: SENDER, to: RECIPIENT });
@@ -77,6 +82,7 @@ export async function measureThroughput(name: SystemName, options: ThroughputOpt
       peakPssMiB,
       idlePssMiB,
       startToReadyMs: system.startToReadyMs,
+      cpuMsPerMessage,
       delivered: Math.min(delivered, options.messages),
     };
   } finally {
