@@ -22,13 +22,15 @@ export const relayCommand: Command = {
 
 /**
  * The relay process asks V8 to favour memory over speed. Measured by `npm run bench`
- * (docs/benchmarks.md, issue 17): peak PSS under the 20-session load fell from ~160-180 MiB to
- * ~104 MiB (the main heap's young generation stays 4-16 MiB instead of 32, and the old generation
- * is collected before it doubles), at a cost of a few percent of throughput, inside the run-to-run
- * spread. A V8 flag changed after start is documented as unpredictable in general; this one is
- * read by the garbage collector's heuristics each time they run, which is what the bench measures.
- * It is process-wide, so the delivery worker threads started later use it too. Set here, not in
- * startRelay: the process is the relay's only when this command runs it.
+ * (docs/benchmarks.md, issue 17): peak PSS under the 20-session load fell from ~145-180 MiB to
+ * ~95-105 MiB (the main heap's young generation stays 4-16 MiB instead of 32, and the old
+ * generation is collected before it doubles) with no change in msgs/s or CPU per message beyond
+ * the run-to-run spread; 200 x 10 MiB messages went 312 -> 195 MiB peak at 74 -> 64 MB/s. A V8
+ * flag changed after start is documented as unpredictable in general; this one is read by the
+ * garbage collector's heuristics each time they run, which is what the bench measures. It is
+ * process-wide, so the delivery worker threads started later use it too. Set here, not in
+ * startRelay: the process is the relay's only when this command runs it. (Set before the bundle
+ * is evaluated, on the node command line, it saved 8 MiB more at idle but cost 50 ms of start.)
  */
 const RELAY_V8_FLAGS = '--optimize-for-size';
 
