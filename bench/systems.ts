@@ -61,7 +61,7 @@ export async function startSystem(name: SystemName, settings: SystemSettings): P
       ...(settings.retry ? { retrySchedule: [`${settings.retry.firstS}s`, `${settings.retry.laterS}s`] } : {}),
     });
     // MXKIT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR": profile the relay under the bench's load
-    // (Node refuses --cpu-prof in NODE_OPTIONS). docs/benchmarks.md "Profiling".
+    // (Node refuses --cpu-prof in NODE_OPTIONS). docs/benchmarks.md "Method".
     const nodeArgs = (process.env.MXKIT_BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
     const relayProcess = await startMxkit(config, port, httpPort, nodeArgs);
     return {
