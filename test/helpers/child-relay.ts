@@ -19,8 +19,8 @@ interface ReadyLine {
 }
 
 /** Starts the relay and resolves once it logs "relay ready" (with the bound ports). */
-export function startChildRelay(configPath: string): Promise<ChildRelay> {
-  const child = spawn(process.execPath, [BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChildRelay(configPath: string, nodeArgs: readonly string[] = []): Promise<ChildRelay> {
+  const child = spawn(process.execPath, [...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
   const notify = () => {

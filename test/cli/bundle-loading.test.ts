@@ -1,0 +1,65 @@
+/**
+ * What the bundled relay loads (docs/architecture.md "What loads at start"): the cold groups of
+ * dist/mxkit.js -- `acme` (acme-client, selfsigned) and `mail` (mailauth's verifiers, libmime,
+ * tldts) -- are evaluated only on the paths that need them, never to start or to relay a submitted
+ * message; the start-to-ready figure of docs/benchmarks.md rests on it. A preload
+ * (helpers/cold-group-counter.cjs) reports which groups the process evaluated when it exits.
+ */
+import { join } from 'node:path';
+import { startChildRelay, type ChildRelay } from '../helpers/child-relay';
+import { writeRelayFiles } from '../helpers/relay';
+import { SmtpDialog } from '../helpers/smtp-dialog';
+import { smtpTransport } from '../helpers/submit';
+
+const COUNTER = ['--require', join(__dirname, '..', 'helpers', 'cold-group-counter.cjs')];
+
+async function evaluatedGroups(relay: ChildRelay): Promise<string> {
+  relay.process.kill('SIGTERM');
+  expect(await relay.exited).toBe(0);
+  return /cold groups evaluated: (\S+)/.exec(relay.output())?.[1] ?? 'no report';
+}
+
+describe('the bundled relay (dist/mxkit.js)', () => {
+  it('starts and takes a submitted message with plain ASCII headers without evaluating a cold group', async () => {
+    const files = await writeRelayFiles();
+    const relay = await startChildRelay(files.configPath, COUNTER);
+    const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert });
+    try {
+      const info = await transport.sendMail({ from: 'App <app@example.test>', to: 'someone@elsewhere.test', subject: 'plain', text: 'hello' });
+      expect(info.response).toMatch(/^250 /);
+    } finally {
+      transport.close();
+    }
+    expect(await evaluatedGroups(relay)).toBe('none');
+  });
+
+  it('evaluates the mail group for the first message on mx (its SPF, DKIM and DMARC checks), and only that group', async () => {
+    const files = await writeRelayFiles();
+    const relay = await startChildRelay(files.configPath, COUNTER);
+    const session = await SmtpDialog.open(relay.ports.mx);
+    try {
+      expect((await session.greet()).code).toBe(250);
+      expect((await session.command('MAIL FROM:<sender@sender.test>')).code).toBe(250);
+      expect((await session.command('RCPT TO:<info@example.test>')).code).toBe(250);
+      // Whatever the verdict (this world has no DNS), the checks ran.
+      const reply = await session.data('From: <sender@sender.test>\r\nSubject: inbound\r\n\r\nhello\r\n');
+      expect([250, 451, 550]).toContain(reply.code);
+    } finally {
+      session.close();
+    }
+    expect(await evaluatedGroups(relay)).toBe('mail');
+  });
+
+  it('evaluates the mail group for a From with an encoded word (libmime reads it)', async () => {
+    const files = await writeRelayFiles();
+    const relay = await startChildRelay(files.configPath, COUNTER);
+    const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert });
+    try {
+      const info = await transport.sendMail({ from: { name: 'Zoë Ørsted', address: 'app@example.test' }, to: 'someone@elsewhere.test', subject: 'encoded', text: 'hello' });
+      expect(info.response).toMatch(/^250 /);
+    } finally {
+      transport.close();
+    }
+    expect(await evaluatedGroups(relay)).toBe('mail');
+  });
+});
