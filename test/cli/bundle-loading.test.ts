@@ -19,18 +19,23 @@ async function evaluatedGroups(relay: ChildRelay): Promise<string> {
   return /cold groups evaluated: (\S+)/.exec(relay.output())?.[1] ?? 'no report';
 }
 
+/** Starts the bundle, submits one message from `from` (answered 250), stops it: the groups evaluated. */
+async function groupsForOneSubmission(from: string | { name: string; address: string }): Promise<string> {
+  const files = await writeRelayFiles();
+  const relay = await startChildRelay(files.configPath, COUNTER);
+  const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert });
+  try {
+    const info = await transport.sendMail({ from, to: 'someone@elsewhere.test', subject: 'hello', text: 'hello' });
+    expect(info.response).toMatch(/^250 /);
+  } finally {
+    transport.close();
+  }
+  return evaluatedGroups(relay);
+}
+
 describe('the bundled relay (dist/mxkit.js)', () => {
   it('starts and takes a submitted message with plain ASCII headers without evaluating a cold group', async () => {
-    const files = await writeRelayFiles();
-    const relay = await startChildRelay(files.configPath, COUNTER);
-    const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert });
-    try {
-      const info = await transport.sendMail({ from: 'App <app@example.test>', to: 'someone@elsewhere.test', subject: 'plain', text: 'hello' });
-      expect(info.response).toMatch(/^250 /);
-    } finally {
-      transport.close();
-    }
-    expect(await evaluatedGroups(relay)).toBe('none');
+    expect(await groupsForOneSubmission('App <app@example.test>')).toBe('none');
   });
 
   it('evaluates the mail group for the first message on mx (its SPF, DKIM and DMARC checks), and only that group', async () => {
@@ -51,15 +56,6 @@ describe('the bundled relay (dist/mxkit.js)', () => {
   });
 
   it('evaluates the mail group for a From with an encoded word (libmime reads it)', async () => {
-    const files = await writeRelayFiles();
-    const relay = await startChildRelay(files.configPath, COUNTER);
-    const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert });
-    try {
-      const info = await transport.sendMail({ from: { name: 'Zoë Ørsted', address: 'app@example.test' }, to: 'someone@elsewhere.test', subject: 'encoded', text: 'hello' });
-      expect(info.response).toMatch(/^250 /);
-    } finally {
-      transport.close();
-    }
-    expect(await evaluatedGroups(relay)).toBe('mail');
+    expect(await groupsForOneSubmission({ name: 'Zoë Ørsted', address: 'app@example.test' })).toBe('mail');
   });
 });
