@@ -10,11 +10,19 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { DirectorySync } from './directory-sync';
 import type { SpoolEnvelope } from './envelope';
 
 const COPY_CHUNK = 64 * 1024;
+/**
+ * Small pieces are gathered up to this many bytes and written together: a 5 KB message becomes
+ * one write instead of three (envelope line, Received and header section, body), each write a
+ * round trip to libuv's thread pool (docs/benchmarks.md: a third of the main thread's time went
+ * to the spool's file operations). A piece this large or larger is written at once, uncopied, so
+ * a large message still streams to disk; per draft at most this much waits in memory.
+ */
+const GATHER_BYTES = 16 * 1024;
 
 export interface DraftHead {
   envelope: SpoolEnvelope;
@@ -23,7 +31,11 @@ export interface DraftHead {
 }
 
 export class SpoolDraft {
+  /** The message's length so far: bytes on disk (`flushed`) plus the gathered ones. */
   private position: number;
+  private flushed: number;
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
   private closed = false;
   private headerBytes = 0;
 
@@ -36,6 +48,7 @@ export class SpoolDraft {
     private readonly headRoom = 0,
   ) {
     this.position = headRoom;
+    this.flushed = headRoom;
   }
 
   /** Bytes of message written so far (after the envelope line or the head room). */
@@ -51,13 +64,41 @@ export class SpoolDraft {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    await writeAll(this.handle, chunk, chunk.length, this.position);
+    if (chunk.length === 0) return;
     this.position += chunk.length;
+    if (this.gatheredBytes + chunk.length > GATHER_BYTES) await this.flush();
+    if (chunk.length >= GATHER_BYTES) {
+      await writeAll(this.handle, chunk, chunk.length, this.flushed);
+      this.flushed += chunk.length;
+      return;
+    }
+    // A copy: the caller may reuse its buffer once this resolves.
+    this.gathered.push(Buffer.from(chunk));
+    this.gatheredBytes += chunk.length;
+  }
+
+  /** Writes what has been gathered (`commit` and `readBack` do it first). */
+  async flush(): Promise<void> {
+    if (this.gatheredBytes === 0) return;
+    const bytes = this.gathered.length === 1 ? this.gathered[0] : Buffer.concat(this.gathered, this.gatheredBytes);
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    await writeAll(this.handle, bytes, bytes.length, this.flushed);
+    this.flushed += bytes.length;
   }
 
   /** What has been written after the head room, read back from the file (for inbound checks). */
   readBack(): Readable {
-    return createReadStream(this.tmpPath, { start: this.headRoom, highWaterMark: COPY_CHUNK });
+    const flush = () => this.flush();
+    const path = this.tmpPath;
+    const start = this.headRoom;
+    return Readable.from(
+      (async function* () {
+        await flush();
+        yield* createReadStream(path, { start, highWaterMark: COPY_CHUNK });
+      })(),
+      { objectMode: false },
+    );
   }
 
   /**
@@ -65,6 +106,7 @@ export class SpoolDraft {
    * commit). With a head room, `head` says what goes into it.
    */
   async commit(head?: DraftHead): Promise<void> {
+    await this.flush();
     if (this.headRoom > 0) {
       if (!head) throw new Error('a draft with head room needs its head at commit');
       await this.writeHead(head);
@@ -76,6 +118,8 @@ export class SpoolDraft {
   }
 
   async abort(): Promise<void> {
+    this.gathered = [];
+    this.gatheredBytes = 0;
     await this.close().catch(() => undefined);
     await rm(this.tmpPath, { force: true });
   }
