@@ -97,6 +97,19 @@ async function stopContainer(argv: readonly string[]): Promise<number> {
     if (argv[i] === '--time' || argv[i] === '-t') seconds = Number(argv[++i]);
     else names.push(argv[i]);
   }
+  return eachContainer(names, async (name, { pid }) => {
+    signal(pid, 'SIGTERM');
+    if (!(await waitForExit(pid, seconds * 1000))) signal(pid, 'SIGKILL');
+    await waitForExit(pid, 5000);
+    note('docker', `stop ${name}: stopped`);
+  });
+}
+
+/**
+ * Runs `act` for each named container, in order; a name with no container gets Docker's error line
+ * and makes the exit code 1, and the others still run (as `docker stop a b` and `docker kill a b` do).
+ */
+async function eachContainer(names: readonly string[], act: (name: string, state: ContainerState) => void | Promise<void>): Promise<number> {
   let code = 0;
   for (const name of names) {
     const state = readState(name);
@@ -105,10 +118,7 @@ async function stopContainer(argv: readonly string[]): Promise<number> {
       code = 1;
       continue;
     }
-    signal(state.pid, 'SIGTERM');
-    if (!(await waitForExit(state.pid, seconds * 1000))) signal(state.pid, 'SIGKILL');
-    await waitForExit(state.pid, 5000);
-    note('docker', `stop ${name}: stopped`);
+    await act(name, state);
   }
   return code;
 }
@@ -128,7 +138,7 @@ async function removeContainer(argv: readonly string[]): Promise<number> {
 }
 
 /** `docker kill [--signal SIG] NAME…`: the signal to the container's process (default SIGKILL), as Docker sends it. */
-function killContainer(argv: readonly string[]): number {
+function killContainer(argv: readonly string[]): Promise<number> {
   let name: NodeJS.Signals = 'SIGKILL';
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -137,19 +147,11 @@ function killContainer(argv: readonly string[]): number {
       name = (given.startsWith('SIG') ? given : `SIG${given}`) as NodeJS.Signals;
     } else names.push(argv[i]);
   }
-  let code = 0;
-  for (const container of names) {
-    const state = readState(container);
-    if (!state) {
-      process.stderr.write(`Error response from daemon: No such container: ${container}\n`);
-      code = 1;
-      continue;
-    }
+  return eachContainer(names, (container, state) => {
     signal(state.pid, name);
     note('docker', `kill ${container}: ${name}`);
     process.stdout.write(`${container}\n`);
-  }
-  return code;
+  });
 }
 
 /** `docker exec NAME CMD…`: the command in the container's mount namespace and root, same capabilities. */
