@@ -31,9 +31,8 @@ export interface DraftHead {
 }
 
 export class SpoolDraft {
-  /** The message's length so far: bytes on disk (`flushed`) plus the gathered ones. */
+  /** The message's length so far: what is on disk, then the `gatheredBytes` not written yet. */
   private position: number;
-  private flushed: number;
   private gathered: Buffer[] = [];
   private gatheredBytes = 0;
   private closed = false;
@@ -48,7 +47,6 @@ export class SpoolDraft {
     private readonly headRoom = 0,
   ) {
     this.position = headRoom;
-    this.flushed = headRoom;
   }
 
   /** Bytes of message written so far (after the envelope line or the head room). */
@@ -64,27 +62,24 @@ export class SpoolDraft {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (chunk.length === 0) return;
-    this.position += chunk.length;
     if (this.gatheredBytes + chunk.length > GATHER_BYTES) await this.flush();
     if (chunk.length >= GATHER_BYTES) {
-      await writeAll(this.handle, chunk, chunk.length, this.flushed);
-      this.flushed += chunk.length;
-      return;
+      await writeAll(this.handle, chunk, chunk.length, this.position);
+    } else {
+      // A copy: the caller may reuse its buffer once this resolves.
+      this.gathered.push(Buffer.from(chunk));
+      this.gatheredBytes += chunk.length;
     }
-    // A copy: the caller may reuse its buffer once this resolves.
-    this.gathered.push(Buffer.from(chunk));
-    this.gatheredBytes += chunk.length;
+    this.position += chunk.length;
   }
 
   /** Writes what has been gathered (`commit` and `readBack` do it first). */
   async flush(): Promise<void> {
     if (this.gatheredBytes === 0) return;
     const bytes = this.gathered.length === 1 ? this.gathered[0] : Buffer.concat(this.gathered, this.gatheredBytes);
+    await writeAll(this.handle, bytes, bytes.length, this.position - this.gatheredBytes);
     this.gathered = [];
     this.gatheredBytes = 0;
-    await writeAll(this.handle, bytes, bytes.length, this.flushed);
-    this.flushed += bytes.length;
   }
 
   /** What has been written after the head room, read back from the file (for inbound checks). */
