@@ -17,9 +17,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { measureLarge, type LargeFigures } from './growth/large';
-import { measureOutage, type OutageFigures } from './growth/outage';
-import { measureRecipients, type RecipientsFigures } from './growth/recipients';
+import { measureLarge } from './growth/large';
+import { measureOutage } from './growth/outage';
+import { measureRecipients } from './growth/recipients';
 import { measureStartup, type StartupFigures } from './growth/startup';
 import { runMemoryBench } from './memory';
 import { BUNDLE } from './mxkit';
@@ -196,15 +196,30 @@ async function startupSection(): Promise<void> {
   );
 }
 
-async function outageSection(): Promise<void> {
-  const rows: OutageFigures[] = [];
+/**
+ * Runs one growth scenario on every system in turn, printing each system's figures as they come,
+ * and records as failures what `lost` finds (a message lost or delivered twice).
+ */
+async function measureEach<T>(scenario: string, measure: (system: SystemName) => Promise<T>, lost: (figures: T) => string[]): Promise<T[]> {
+  const rows: T[] = [];
   for (const system of settings.systems) {
-    const figures = await measureOutage(system, { ...settings.outage, timeoutMs: TIMEOUT_MS });
-    console.log(`outage ${system}: ${JSON.stringify(figures, round)}`);
+    const figures = await measure(system);
+    console.log(`${scenario} ${system}: ${JSON.stringify(figures, round)}`);
     rows.push(figures);
-    if (figures.delivered < figures.messages) failures.push(`outage: ${system} delivered ${figures.delivered} of ${figures.messages}`);
-    if (figures.duplicates > 0) failures.push(`outage: ${system} delivered ${figures.duplicates} message(s) twice`);
+    failures.push(...lost(figures).map((problem) => `${scenario}: ${system} ${problem}`));
   }
+  return rows;
+}
+
+async function outageSection(): Promise<void> {
+  const rows = await measureEach(
+    'outage',
+    (system) => measureOutage(system, { ...settings.outage, timeoutMs: TIMEOUT_MS }),
+    (figures) => [
+      ...(figures.delivered < figures.messages ? [`delivered ${figures.delivered} of ${figures.messages}`] : []),
+      ...(figures.duplicates > 0 ? [`delivered ${figures.duplicates} message(s) twice`] : []),
+    ],
+  );
   const { retry } = settings.outage;
   console.log(`\n${settings.outage.messages} messages queued while the destination refused connections, then it came back (retries after ${retry.firstS} s, then every ${retry.laterS} s)\n`);
   table(
@@ -214,27 +229,25 @@ async function outageSection(): Promise<void> {
 }
 
 async function largeSection(): Promise<void> {
-  const rows: LargeFigures[] = [];
-  for (const system of settings.systems) {
-    const figures = await measureLarge(system, settings.large.messages, settings.large.bytes, TIMEOUT_MS);
-    console.log(`large ${system}: ${JSON.stringify(figures, round)}`);
-    rows.push(figures);
-    if (figures.delivered < figures.messages) failures.push(`large: ${system} delivered ${figures.delivered} of ${figures.messages}`);
-  }
+  const rows = await measureEach(
+    'large',
+    (system) => measureLarge(system, settings.large.messages, settings.large.bytes, TIMEOUT_MS),
+    (figures) => (figures.delivered < figures.messages ? [`delivered ${figures.delivered} of ${figures.messages}`] : []),
+  );
   console.log(`\n${settings.large.messages} messages of ${(settings.large.bytes / 2 ** 20).toFixed(0)} MiB, 10 sessions\n`);
   table(['system', 'MB/s (end to end)', 'peak memory (PSS, MiB)'], rows.map((row) => [LABELS[row.system], figure(row.megabytesPerSec), figure(row.peakPssMiB)]));
 }
 
 async function recipientsSection(): Promise<void> {
-  const rows: RecipientsFigures[] = [];
-  for (const system of settings.systems) {
-    const figures = await measureRecipients(system, { ...settings.recipients, timeoutMs: TIMEOUT_MS });
-    console.log(`recipients ${system}: ${JSON.stringify(figures, round)}`);
-    rows.push(figures);
-    const expected = settings.recipients.messages * settings.recipients.recipients;
-    if (figures.delivered < expected) failures.push(`recipients: ${system} delivered ${figures.delivered} of ${expected} recipients`);
-    if (figures.duplicates > 0) failures.push(`recipients: ${system} delivered ${figures.duplicates} recipient(s) twice`);
-  }
+  const expected = settings.recipients.messages * settings.recipients.recipients;
+  const rows = await measureEach(
+    'recipients',
+    (system) => measureRecipients(system, { ...settings.recipients, timeoutMs: TIMEOUT_MS }),
+    (figures) => [
+      ...(figures.delivered < expected ? [`delivered ${figures.delivered} of ${expected} recipients`] : []),
+      ...(figures.duplicates > 0 ? [`delivered ${figures.duplicates} recipient(s) twice`] : []),
+    ],
+  );
   const { messages, recipients, domains } = settings.recipients;
   console.log(`\n${messages} messages × ${recipients} recipients over ${domains} destination domains (each its own MX)\n`);
   table(
