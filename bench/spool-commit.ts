@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fsyncPath } from '../relay/src/spool/directory-sync';
+import { fsyncPath } from '../relay/src/spool/file-ops';
 import { newQueueId } from '../relay/src/spool/queue-id';
 import { Spool } from '../relay/src/spool/spool';
 

@@ -3,7 +3,7 @@
  * when many sessions commit at once, one fsync issued after all their renames covers them all,
  * so callers that arrive while a sync runs share the next one instead of queueing one each.
  */
-import { open } from 'node:fs/promises';
+import { fsyncPath } from './file-ops';
 
 export class DirectorySync {
   private running: Promise<void> | undefined;
@@ -34,15 +34,5 @@ export class DirectorySync {
 
   private fsyncOnce(): Promise<void> {
     return this.fsyncDirectory(this.directory);
-  }
-}
-
-/** fsync of a file or folder by path. */
-export async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

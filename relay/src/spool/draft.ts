@@ -9,20 +9,19 @@
  * second temp file behind them, in bounded chunks: slower, never wrong, never in memory.
  */
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { DirectorySync } from './directory-sync';
 import type { SpoolEnvelope } from './envelope';
+import { closeSync, fsyncFd, LARGE_WRITE_BYTES, openSync, readSync, renameSync, unlinkIfPresent, writeAllAt } from './file-ops';
 
 const COPY_CHUNK = 64 * 1024;
 /**
  * Small pieces are gathered up to this many bytes and written together: a 5 KB message becomes
- * one write instead of three (envelope line, Received and header section, body), each write a
- * round trip to libuv's thread pool (docs/benchmarks.md: a third of the main thread's time went
- * to the spool's file operations). A piece this large or larger is written at once, uncopied, so
- * a large message still streams to disk; per draft at most this much waits in memory.
+ * one write instead of three (envelope line, Received and header section, body). A piece this
+ * large or larger is written at once, uncopied, through the thread pool (file-ops.ts), so a large
+ * message still streams to disk; per draft at most this much waits in memory.
  */
-const GATHER_BYTES = 16 * 1024;
+const GATHER_BYTES = LARGE_WRITE_BYTES;
 
 export interface DraftHead {
   envelope: SpoolEnvelope;
@@ -42,7 +41,7 @@ export class SpoolDraft {
     readonly id: string,
     private tmpPath: string,
     private readonly finalPath: string,
-    private handle: FileHandle,
+    private fd: number,
     private readonly queueSync: DirectorySync,
     private readonly headRoom = 0,
   ) {
@@ -64,7 +63,7 @@ export class SpoolDraft {
   async write(chunk: Buffer): Promise<void> {
     if (this.gatheredBytes + chunk.length > GATHER_BYTES) await this.flush();
     if (chunk.length >= GATHER_BYTES) {
-      await writeAll(this.handle, chunk, chunk.length, this.position);
+      await writeAllAt(this.fd, chunk, chunk.length, this.position);
     } else {
       // A copy: the caller may reuse its buffer once this resolves.
       this.gathered.push(Buffer.from(chunk));
@@ -77,7 +76,7 @@ export class SpoolDraft {
   async flush(): Promise<void> {
     if (this.gatheredBytes === 0) return;
     const bytes = this.gathered.length === 1 ? this.gathered[0] : Buffer.concat(this.gathered, this.gatheredBytes);
-    await writeAll(this.handle, bytes, bytes.length, this.position - this.gatheredBytes);
+    await writeAllAt(this.fd, bytes, bytes.length, this.position - this.gatheredBytes);
     this.gathered = [];
     this.gatheredBytes = 0;
   }
@@ -106,17 +105,21 @@ export class SpoolDraft {
       if (!head) throw new Error('a draft with head room needs its head at commit');
       await this.writeHead(head);
     }
-    await this.handle.sync();
-    await this.close();
-    await rename(this.tmpPath, this.finalPath);
+    await fsyncFd(this.fd);
+    this.close();
+    renameSync(this.tmpPath, this.finalPath);
     await this.queueSync.sync();
   }
 
   async abort(): Promise<void> {
     this.gathered = [];
     this.gatheredBytes = 0;
-    await this.close().catch(() => undefined);
-    await rm(this.tmpPath, { force: true });
+    try {
+      this.close();
+    } catch {
+      // Already unusable; removing the file is what matters.
+    }
+    unlinkIfPresent(this.tmpPath);
   }
 
   private async writeHead({ envelope, prefix }: DraftHead): Promise<void> {
@@ -124,7 +127,7 @@ export class SpoolDraft {
     const padding = this.headRoom - json.length - 1 - prefix.length;
     if (padding >= 0) {
       const head = Buffer.concat([json, Buffer.alloc(padding, 0x20), Buffer.from('\n'), prefix]);
-      await writeAll(this.handle, head, head.length, 0);
+      await writeAllAt(this.fd, head, head.length, 0);
       return;
     }
     await this.moveBehind(Buffer.concat([json, Buffer.from('\n'), prefix]));
@@ -133,39 +136,32 @@ export class SpoolDraft {
   /** The head does not fit: a new temp file gets the head, then the message, copied in chunks. */
   private async moveBehind(head: Buffer): Promise<void> {
     const movedPath = `${this.tmpPath}.moved`;
-    const moved = await open(movedPath, 'wx', 0o600);
+    const moved = openSync(movedPath, 'wx', 0o600);
     try {
-      await writeAll(moved, head, head.length, 0);
+      await writeAllAt(moved, head, head.length, 0);
       const buffer = Buffer.alloc(COPY_CHUNK);
       let target = head.length;
       for (let source = this.headRoom; source < this.position; ) {
-        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(COPY_CHUNK, this.position - source), source);
+        const bytesRead = readSync(this.fd, buffer, 0, Math.min(COPY_CHUNK, this.position - source), source);
         if (bytesRead === 0) throw new Error('the spool draft is shorter than written');
-        await writeAll(moved, buffer, bytesRead, target);
+        await writeAllAt(moved, buffer, bytesRead, target);
         source += bytesRead;
         target += bytesRead;
       }
     } catch (error) {
-      await moved.close().catch(() => undefined);
-      await rm(movedPath, { force: true });
+      closeSync(moved);
+      unlinkIfPresent(movedPath);
       throw error;
     }
-    await this.handle.close();
-    await rm(this.tmpPath, { force: true });
-    this.handle = moved;
+    closeSync(this.fd);
+    unlinkIfPresent(this.tmpPath);
+    this.fd = moved;
     this.tmpPath = movedPath;
   }
 
-  private async close(): Promise<void> {
+  private close(): void {
     if (this.closed) return;
     this.closed = true;
-    await this.handle.close();
-  }
-}
-
-async function writeAll(handle: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
-  for (let offset = 0; offset < length; ) {
-    const { bytesWritten } = await handle.write(buffer, offset, length - offset, position + offset);
-    offset += bytesWritten;
+    closeSync(this.fd);
   }
 }

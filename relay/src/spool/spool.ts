@@ -12,10 +12,12 @@
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { fstatSync } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import { SpoolDraft } from './draft';
+import { closeSync, createExclusive, openSync, readStart, readSync, removeIfPresent } from './file-ops';
 import { envelopeFromDisk, type SpoolEnvelope, type SpooledMessage } from './envelope';
 import { FailedStore, type FailedRecord } from './failed';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
@@ -32,33 +34,38 @@ function envelopeLine(data: Buffer, path: string, searchFrom = 0): SpooledMessag
 }
 
 /**
- * A whole file in as few operations as possible: every file operation costs the event loop a
- * hand-off to libuv's pool (tens of microseconds on this kind of machine, docs/benchmarks.md), so
- * a message that fits the first read is open, read, close -- no stat.
+ * A whole file in as few operations as possible, on the event loop (file-ops.ts says why): a
+ * message that fits the first read is open, read, close -- no stat.
  */
-async function readWhole(path: string): Promise<Buffer> {
-  const handle = await open(path, 'r');
+function readWhole(path: string): Buffer {
+  const fd = openSync(path, 'r');
   try {
-    const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    const { bytesRead } = await handle.read(first, 0, first.length, 0);
+    const first = firstReadScratch;
+    const bytesRead = readSync(fd, first, 0, first.length, 0);
     // Copied out, so a small message does not pin the whole first-read buffer.
     if (bytesRead < first.length) return Buffer.from(first.subarray(0, bytesRead));
-    const { size } = await handle.stat();
+    const { size } = fstatSync(fd);
     const whole = Buffer.allocUnsafe(Math.max(size, bytesRead));
     first.copy(whole, 0, 0, bytesRead);
     let filled = bytesRead;
     while (filled < whole.length) {
-      const { bytesRead: more } = await handle.read(whole, filled, whole.length - filled, filled);
+      const more = readSync(fd, whole, filled, whole.length - filled, filled);
       if (more === 0) break;
       filled += more;
     }
     return whole.subarray(0, filled);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
 const FIRST_READ_BYTES = 64 * 1024;
+/**
+ * Where first reads land: the reads are synchronous, so one buffer serves them all, and what is
+ * kept is copied out of it (a fresh 64 KiB per message delivered was most of the main thread's
+ * garbage).
+ */
+const firstReadScratch = Buffer.allocUnsafe(FIRST_READ_BYTES);
 
 export class Spool {
   readonly root: string;
@@ -144,7 +151,7 @@ export class Spool {
    */
   async load(id: string): Promise<{ message: SpooledMessage; body: Buffer }> {
     const path = this.pathOf(id);
-    const data = await readWhole(path);
+    const data = readWhole(path);
     const message = envelopeLine(data, path);
     if (!message) throw new Error(`spool file ${path} has no envelope line`);
     return { message, body: data.subarray(message.bodyOffset) };
@@ -157,15 +164,7 @@ export class Spool {
    */
   async head(id: string): Promise<{ message: SpooledMessage; body?: Buffer }> {
     const path = this.pathOf(id);
-    const handle = await open(path, 'r');
-    let data: Buffer;
-    try {
-      const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
-      const { bytesRead } = await handle.read(first, 0, first.length, 0);
-      data = first.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    const data = firstReadScratch.subarray(0, readStart(path, firstReadScratch));
     const message = envelopeLine(data, path);
     if (!message) return { message: await this.read(id) };
     if (data.length < FIRST_READ_BYTES) return { message, body: Buffer.from(data.subarray(message.bodyOffset)) };
@@ -292,13 +291,7 @@ export class Spool {
 
   /** Removes a message and its delivery state (delivered, bounced, or `mxkit queue remove`). */
   async remove(id: string): Promise<boolean> {
-    let existed = true;
-    try {
-      await unlink(this.pathOf(id));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      existed = false;
-    }
+    const existed = await removeIfPresent(this.pathOf(id));
     await this.queueSync.sync();
     await this.state.remove(id);
     return existed;
@@ -319,7 +312,7 @@ export class Spool {
    */
   async begin(id: string, options: { headRoom?: number } = {}): Promise<SpoolDraft> {
     const tmpPath = join(this.tmpDir, `${id}.tmp`);
-    const handle = await open(tmpPath, 'wx+', 0o600);
-    return new SpoolDraft(id, tmpPath, this.pathOf(id), handle, this.queueSync, options.headRoom ?? 0);
+    const fd = await createExclusive(tmpPath, 0o600);
+    return new SpoolDraft(id, tmpPath, this.pathOf(id), fd, this.queueSync, options.headRoom ?? 0);
   }
 }

@@ -5,9 +5,10 @@
  * between the remote 250 and this write can still repeat that one delivery: at-least-once is the
  * promise (RFC 5321 6.1 asks that a message not be lost; duplicates are the lesser evil).
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectorySync } from './directory-sync';
+import { unlinkIfPresent } from './file-ops';
 import type { NoDsnReason } from './failed';
 import { QUEUE_ID_PATTERN } from './queue-id';
 
@@ -101,8 +102,6 @@ export class StateStore {
   async remove(id: string): Promise<void> {
     const path = this.pathOf(id);
     if (this.fresh.delete(id)) return;
-    await unlink(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    unlinkIfPresent(path);
   }
 }
