@@ -1,0 +1,82 @@
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createExclusive, LARGE_WRITE_BYTES, removeIfPresent, unlinkIfPresent, writeAllAt } from '../../relay/src/spool/file-ops';
+import { newQueueId, QUEUE_ID_PATTERN } from '../../relay/src/spool/queue-id';
+import { Spool } from '../../relay/src/spool/spool';
+import { tempDir } from '../helpers/relay';
+
+describe('the spool file operations', () => {
+  it.each([
+    ['a small piece (written on the event loop)', 100],
+    ['a piece just under the large-write size', LARGE_WRITE_BYTES - 1],
+    ['a large piece (written through the thread pool)', LARGE_WRITE_BYTES * 5 + 3],
+  ])('write %s at its offset, every byte of it', async (_name, length) => {
+    const path = join(tempDir(), 'file');
+    const fd = await createExclusive(path, 0o600);
+    try {
+      const bytes = Buffer.alloc(length + 10, 0x61);
+      bytes.fill(0x62, 10);
+      await writeAllAt(fd, Buffer.from('0123456789'), 10, 0);
+      await writeAllAt(fd, bytes.subarray(10), length, 10);
+    } finally {
+      closeSync(fd);
+    }
+    const written = readFileSync(path);
+    expect(written.length).toBe(length + 10);
+    expect(written.subarray(0, 10).toString()).toBe('0123456789');
+    expect(written.subarray(10).every((byte) => byte === 0x62)).toBe(true);
+  });
+
+  it('refuses to create a temp file that already exists, so two drafts never share one', async () => {
+    const path = join(tempDir(), 'taken');
+    writeFileSync(path, 'first');
+    await expect(createExclusive(path, 0o600)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(readFileSync(path, 'utf8')).toBe('first');
+  });
+
+  it('removes a file once and reports the second removal as already gone, in either variant', async () => {
+    const dir = tempDir();
+    for (const remove of [async (path: string) => removeIfPresent(path), async (path: string) => unlinkIfPresent(path)]) {
+      const path = join(dir, 'gone');
+      closeSync(openSync(path, 'w'));
+      expect(await remove(path)).toBe(true);
+      expect(existsSync(path)).toBe(false);
+      expect(await remove(path)).toBe(false);
+    }
+  });
+
+  it('passes on an error that is not "already gone" instead of calling the file removed', async () => {
+    const dir = tempDir();
+    // Unlinking a folder fails with EISDIR (or EPERM), never ENOENT.
+    await expect(removeIfPresent(dir)).rejects.toMatchObject({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) });
+    expect(() => unlinkIfPresent(dir)).toThrow(/EISDIR|EPERM/);
+  });
+});
+
+describe('queue ids', () => {
+  it('stay unique when thousands are made in the same millisecond (across refills of the random page)', () => {
+    const ids = Array.from({ length: 5_000 }, () => newQueueId(1_700_000_000_000));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id) => QUEUE_ID_PATTERN.test(id))).toBe(true);
+  });
+});
+
+describe('a spooled message read back for delivery', () => {
+  it('comes back whole, envelope and bytes, whatever was read for the message before it', async () => {
+    const spool = new Spool(tempDir());
+    await spool.open();
+    const bodies = [Buffer.alloc(70 * 1024, 0x78), Buffer.from('Subject: small\r\n\r\nsmall\r\n')];
+    const ids: string[] = [];
+    for (const body of bodies) {
+      const envelope = await spool.enqueue({ mailFrom: 'a@b.test', rcptTo: ['c@d.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '8bitmime' }, body);
+      ids.push(envelope.id);
+    }
+    // The large one first: its first read fills the shared buffer that the small one reuses.
+    const large = await spool.head(ids[0]);
+    const small = await spool.head(ids[1]);
+    expect(large.body).toBeUndefined();
+    expect(small.body?.toString()).toBe(bodies[1].toString());
+    expect((await spool.load(ids[0])).body.equals(bodies[0])).toBe(true);
+    expect(small.body?.toString()).toBe(bodies[1].toString());
+  });
+});
