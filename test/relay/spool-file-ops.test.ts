@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExclusive, LARGE_WRITE_BYTES, removeIfPresent, unlinkIfPresent, writeAllAt } from '../../relay/src/spool/file-ops';
+import type { SpoolEnvelope } from '../../relay/src/spool/envelope';
 import { newQueueId, QUEUE_ID_PATTERN } from '../../relay/src/spool/queue-id';
 import { Spool } from '../../relay/src/spool/spool';
 import { tempDir } from '../helpers/relay';
@@ -62,21 +63,35 @@ describe('queue ids', () => {
 });
 
 describe('a spooled message read back for delivery', () => {
-  it('comes back whole, envelope and bytes, whatever was read for the message before it', async () => {
+  const envelope: Omit<SpoolEnvelope, 'id' | 'receivedAt'> = { mailFrom: 'a@b.test', rcptTo: ['c@d.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '8bitmime' };
+
+  it('comes back whole, envelope and bytes, whatever was read on the event loop before it', async () => {
     const spool = new Spool(tempDir());
     await spool.open();
     const bodies = [Buffer.alloc(70 * 1024, 0x78), Buffer.from('Subject: small\r\n\r\nsmall\r\n')];
     const ids: string[] = [];
-    for (const body of bodies) {
-      const envelope = await spool.enqueue({ mailFrom: 'a@b.test', rcptTo: ['c@d.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '8bitmime' }, body);
-      ids.push(envelope.id);
-    }
+    for (const body of bodies) ids.push((await spool.enqueue(envelope, body)).id);
     // The large one first: its first read fills the shared buffer that the small one reuses.
-    const large = await spool.head(ids[0]);
-    const small = await spool.head(ids[1]);
+    const large = await spool.head(ids[0], { recent: true });
+    const small = await spool.head(ids[1], { recent: true });
+    expect(large.message.envelope.id).toBe(ids[0]);
     expect(large.body).toBeUndefined();
     expect(small.body?.toString()).toBe(bodies[1].toString());
+    await spool.head(ids[0], { recent: true });
     expect((await spool.load(ids[0])).body.equals(bodies[0])).toBe(true);
     expect(small.body?.toString()).toBe(bodies[1].toString());
+  });
+
+  it('comes back whole when many are read through the thread pool at once (files from before a restart)', async () => {
+    const spool = new Spool(tempDir());
+    await spool.open();
+    const bodies = Array.from({ length: 16 }, (_, index) => Buffer.from(`Subject: ${index}\r\n\r\n${String(index).repeat(500 + index)}\r\n`));
+    const ids: string[] = [];
+    for (const body of bodies) ids.push((await spool.enqueue(envelope, body)).id);
+    const heads = await Promise.all(ids.map((id) => spool.head(id)));
+    heads.forEach((head, index) => {
+      expect(head.message.envelope.id).toBe(ids[index]);
+      expect(head.body?.equals(bodies[index])).toBe(true);
+    });
   });
 });

@@ -68,7 +68,8 @@ export async function attemptMessage(ctx: AttemptContext, id: string, reserveMem
  */
 async function load(ctx: AttemptContext, id: string): Promise<{ message: SpooledMessage; head?: Buffer } | undefined> {
   try {
-    const { message, body } = await ctx.spool.head(id);
+    // A message this process just spooled is in the page cache: read on the event loop (spool.ts).
+    const { message, body } = await ctx.spool.head(id, { recent: ctx.spool.state.isFresh(id) });
     return { message, head: body };
   } catch (error) {
     // Only a missing file means the message is gone; any other error (EMFILE, EIO) is passing:

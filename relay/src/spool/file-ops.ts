@@ -14,6 +14,7 @@
  * streams in 64 KiB writes, which can block in the kernel's dirty-page throttling).
  */
 import { closeSync, fsync, open, openSync, readSync, renameSync, unlink, unlinkSync, write, writeSync } from 'node:fs';
+import { open as openHandle } from 'node:fs/promises';
 
 /** Pieces at least this large are written through the thread pool (see above). */
 export const LARGE_WRITE_BYTES = 16 * 1024;
@@ -83,5 +84,15 @@ export function readStart(path: string, buffer: Buffer): number {
     return readSync(fd, buffer, 0, buffer.length, 0);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** As `readStart`, through the thread pool: for a file that may not be in the page cache. */
+export async function readStartInPool(path: string, buffer: Buffer): Promise<number> {
+  const handle = await openHandle(path, 'r');
+  try {
+    return (await handle.read(buffer, 0, buffer.length, 0)).bytesRead;
+  } finally {
+    await handle.close();
   }
 }

@@ -12,12 +12,11 @@
  *   spoolDir/srs.secret       the SRS signing secret, made once
  */
 import { randomBytes } from 'node:crypto';
-import { fstatSync } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DirectorySync } from './directory-sync';
 import { SpoolDraft } from './draft';
-import { closeSync, createExclusive, openSync, readStart, readSync, removeIfPresent } from './file-ops';
+import { createExclusive, readStart, readStartInPool, removeIfPresent } from './file-ops';
 import { envelopeFromDisk, type SpoolEnvelope, type SpooledMessage } from './envelope';
 import { FailedStore, type FailedRecord } from './failed';
 import { newQueueId, QUEUE_ID_PATTERN } from './queue-id';
@@ -34,36 +33,36 @@ function envelopeLine(data: Buffer, path: string, searchFrom = 0): SpooledMessag
 }
 
 /**
- * A whole file in as few operations as possible, on the event loop (file-ops.ts says why): a
- * message that fits the first read is open, read, close -- no stat.
+ * A whole file in as few operations as possible, through the thread pool (it may be large, and
+ * not in the page cache): a message that fits the first read is open, read, close -- no stat.
  */
-function readWhole(path: string): Buffer {
-  const fd = openSync(path, 'r');
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
   try {
-    const first = firstReadScratch;
-    const bytesRead = readSync(fd, first, 0, first.length, 0);
+    const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
+    const { bytesRead } = await handle.read(first, 0, first.length, 0);
     // Copied out, so a small message does not pin the whole first-read buffer.
     if (bytesRead < first.length) return Buffer.from(first.subarray(0, bytesRead));
-    const { size } = fstatSync(fd);
+    const { size } = await handle.stat();
     const whole = Buffer.allocUnsafe(Math.max(size, bytesRead));
     first.copy(whole, 0, 0, bytesRead);
     let filled = bytesRead;
     while (filled < whole.length) {
-      const more = readSync(fd, whole, filled, whole.length - filled, filled);
+      const { bytesRead: more } = await handle.read(whole, filled, whole.length - filled, filled);
       if (more === 0) break;
       filled += more;
     }
     return whole.subarray(0, filled);
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
 const FIRST_READ_BYTES = 64 * 1024;
 /**
- * Where first reads land: the reads are synchronous, so one buffer serves them all, and what is
- * kept is copied out of it (a fresh 64 KiB per message delivered was most of the main thread's
- * garbage).
+ * Where `head` reads land: one buffer serves them all (a fresh 64 KiB per message delivered was
+ * most of the main thread's garbage), and what is kept is copied out of it before anything else
+ * can read into it.
  */
 const firstReadScratch = Buffer.allocUnsafe(FIRST_READ_BYTES);
 
@@ -151,7 +150,7 @@ export class Spool {
    */
   async load(id: string): Promise<{ message: SpooledMessage; body: Buffer }> {
     const path = this.pathOf(id);
-    const data = readWhole(path);
+    const data = await readWhole(path);
     const message = envelopeLine(data, path);
     if (!message) throw new Error(`spool file ${path} has no envelope line`);
     return { message, body: data.subarray(message.bodyOffset) };
@@ -161,10 +160,17 @@ export class Spool {
    * The envelope, and the message bytes too when the whole file came in the first read (a small
    * message, the usual case: then no second read is needed). A large message stays on disk: its
    * bytes are read where they are needed (`load`, or delivery's worker), not held here.
+   *
+   * `recent`: this process wrote the file moments ago, so it is in the page cache and the read
+   * runs on the event loop (file-ops.ts says why). Any other file -- queued before a restart,
+   * perhaps on a cold disk -- is read through the thread pool, so a queue of them being retried
+   * never stalls the sessions.
    */
-  async head(id: string): Promise<{ message: SpooledMessage; body?: Buffer }> {
+  async head(id: string, { recent = false }: { recent?: boolean } = {}): Promise<{ message: SpooledMessage; body?: Buffer }> {
     const path = this.pathOf(id);
-    const data = firstReadScratch.subarray(0, readStart(path, firstReadScratch));
+    // The shared buffer only for the synchronous read: two reads in the pool could overlap.
+    const buffer = recent ? firstReadScratch : Buffer.allocUnsafe(FIRST_READ_BYTES);
+    const data = buffer.subarray(0, recent ? readStart(path, buffer) : await readStartInPool(path, buffer));
     const message = envelopeLine(data, path);
     if (!message) return { message: await this.read(id) };
     if (data.length < FIRST_READ_BYTES) return { message, body: Buffer.from(data.subarray(message.bodyOffset)) };

@@ -73,6 +73,11 @@ export class StateStore {
     this.fresh.add(id);
   }
 
+  /** Whether this process spooled the message and has written no state for it yet. */
+  isFresh(id: string): boolean {
+    return this.fresh.has(id);
+  }
+
   /** The stored state, or undefined when the message has never been attempted. */
   async read(id: string): Promise<DeliveryState | undefined> {
     if (this.fresh.has(id)) return undefined;
