@@ -1,6 +1,6 @@
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createExclusive, LARGE_WRITE_BYTES, removeIfPresent, unlinkIfPresent, writeAllAt } from '../../relay/src/spool/file-ops';
+import { createExclusive, LARGE_WRITE_BYTES, removeIfPresent, writeAllAt } from '../../relay/src/spool/file-ops';
 import type { SpoolEnvelope } from '../../relay/src/spool/envelope';
 import { newQueueId, QUEUE_ID_PATTERN } from '../../relay/src/spool/queue-id';
 import { Spool } from '../../relay/src/spool/spool';
@@ -35,22 +35,17 @@ describe('the spool file operations', () => {
     expect(readFileSync(path, 'utf8')).toBe('first');
   });
 
-  it('removes a file once and reports the second removal as already gone, in either variant', async () => {
-    const dir = tempDir();
-    for (const remove of [async (path: string) => removeIfPresent(path), async (path: string) => unlinkIfPresent(path)]) {
-      const path = join(dir, 'gone');
-      closeSync(openSync(path, 'w'));
-      expect(await remove(path)).toBe(true);
-      expect(existsSync(path)).toBe(false);
-      expect(await remove(path)).toBe(false);
-    }
+  it('removes a file once and reports the second removal as already gone', async () => {
+    const path = join(tempDir(), 'gone');
+    closeSync(openSync(path, 'w'));
+    expect(await removeIfPresent(path)).toBe(true);
+    expect(existsSync(path)).toBe(false);
+    expect(await removeIfPresent(path)).toBe(false);
   });
 
   it('passes on an error that is not "already gone" instead of calling the file removed', async () => {
-    const dir = tempDir();
     // Unlinking a folder fails with EISDIR (or EPERM), never ENOENT.
-    await expect(removeIfPresent(dir)).rejects.toMatchObject({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) });
-    expect(() => unlinkIfPresent(dir)).toThrow(/EISDIR|EPERM/);
+    await expect(removeIfPresent(tempDir())).rejects.toMatchObject({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) });
   });
 });
 
@@ -93,5 +88,36 @@ describe('a spooled message read back for delivery', () => {
       expect(head.message.envelope.id).toBe(ids[index]);
       expect(head.body?.equals(bodies[index])).toBe(true);
     });
+  });
+});
+
+describe('a spool draft with head room', () => {
+  const envelope = (id: string): SpoolEnvelope => ({ id, receivedAt: '2026-11-30T00:00:00.000Z', mailFrom: 'a@b.test', rcptTo: ['c@d.test'], origin: 'inbound', listener: 'mx', clientAddress: '127.0.0.1', smtpUtf8: false, bodyType: '8bitmime' });
+
+  it.each([
+    ['fits the room', 4096, 'X-Check: pass\r\n'],
+    ['is larger than the room (the message is copied behind it)', 16, `X-Check: ${'long '.repeat(20_000)}\r\n`],
+  ])('commits envelope, headers and message in order when the head %s', async (_name, headRoom, prefix) => {
+    const spool = new Spool(tempDir());
+    await spool.open();
+    const id = newQueueId();
+    const draft = await spool.begin(id, { headRoom });
+    const message = Buffer.concat([Buffer.from('Subject: s\r\n\r\n'), Buffer.alloc(200 * 1024, 0x79), Buffer.from('\r\n')]);
+    for (let offset = 0; offset < message.length; offset += 7_000) await draft.write(message.subarray(offset, offset + 7_000));
+    await draft.commit({ envelope: envelope(id), prefix: Buffer.from(prefix) });
+    const { message: spooled, body } = await spool.load(id);
+    expect(spooled.envelope.id).toBe(id);
+    expect(body.equals(Buffer.concat([Buffer.from(prefix), message]))).toBe(true);
+    expect(readdirSync(spool.tmpDir)).toEqual([]);
+  });
+
+  it('leaves nothing behind when aborted', async () => {
+    const spool = new Spool(tempDir());
+    await spool.open();
+    const draft = await spool.begin(newQueueId(), { headRoom: 64 });
+    await draft.write(Buffer.alloc(40 * 1024, 0x7a));
+    await draft.abort();
+    expect(readdirSync(spool.tmpDir)).toEqual([]);
+    expect(await spool.count()).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { DirectorySync } from './directory-sync';
 import type { SpoolEnvelope } from './envelope';
-import { closeSync, fsyncFd, LARGE_WRITE_BYTES, openSync, readSync, renameSync, unlinkIfPresent, writeAllAt } from './file-ops';
+import { closeSync, createExclusive, fsyncFd, LARGE_WRITE_BYTES, readSync, removeIfPresent, renameSync, writeAllAt } from './file-ops';
 
 const COPY_CHUNK = 64 * 1024;
 /**
@@ -119,7 +119,7 @@ export class SpoolDraft {
     } catch {
       // Already unusable; removing the file is what matters.
     }
-    unlinkIfPresent(this.tmpPath);
+    await removeIfPresent(this.tmpPath);
   }
 
   private async writeHead({ envelope, prefix }: DraftHead): Promise<void> {
@@ -136,7 +136,7 @@ export class SpoolDraft {
   /** The head does not fit: a new temp file gets the head, then the message, copied in chunks. */
   private async moveBehind(head: Buffer): Promise<void> {
     const movedPath = `${this.tmpPath}.moved`;
-    const moved = openSync(movedPath, 'wx', 0o600);
+    const moved = await createExclusive(movedPath, 0o600);
     try {
       await writeAllAt(moved, head, head.length, 0);
       const buffer = Buffer.alloc(COPY_CHUNK);
@@ -150,11 +150,11 @@ export class SpoolDraft {
       }
     } catch (error) {
       closeSync(moved);
-      unlinkIfPresent(movedPath);
+      await removeIfPresent(movedPath);
       throw error;
     }
     closeSync(this.fd);
-    unlinkIfPresent(this.tmpPath);
+    await removeIfPresent(this.tmpPath);
     this.fd = moved;
     this.tmpPath = movedPath;
   }

@@ -13,13 +13,13 @@
  * fsync (it waits for the device to acknowledge), and writes of large pieces (a 10 MiB message
  * streams in 64 KiB writes, which can block in the kernel's dirty-page throttling).
  */
-import { closeSync, fsync, open, openSync, readSync, renameSync, unlink, unlinkSync, write, writeSync } from 'node:fs';
+import { closeSync, fsync, open, openSync, readSync, renameSync, unlink, write, writeSync } from 'node:fs';
 import { open as openHandle } from 'node:fs/promises';
 
 /** Pieces at least this large are written through the thread pool (see above). */
 export const LARGE_WRITE_BYTES = 16 * 1024;
 
-export { closeSync, openSync, readSync, renameSync };
+export { closeSync, readSync, renameSync };
 
 /** Creates (exclusively) and opens `path` through the thread pool: creating takes ext4's journal. */
 export function createExclusive(path: string, mode: number): Promise<number> {
@@ -54,17 +54,6 @@ export function removeIfPresent(path: string): Promise<boolean> {
       else reject(error);
     }),
   );
-}
-
-/** Unlinks `path`; false when it was already gone. */
-export function unlinkIfPresent(path: string): boolean {
-  try {
-    unlinkSync(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
 }
 
 /** fsync of a file or folder by path. */

@@ -8,7 +8,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectorySync } from './directory-sync';
-import { unlinkIfPresent } from './file-ops';
+import { removeIfPresent } from './file-ops';
 import type { NoDsnReason } from './failed';
 import { QUEUE_ID_PATTERN } from './queue-id';
 
@@ -107,6 +107,6 @@ export class StateStore {
   async remove(id: string): Promise<void> {
     const path = this.pathOf(id);
     if (this.fresh.delete(id)) return;
-    unlinkIfPresent(path);
+    await removeIfPresent(path);
   }
 }
