@@ -24,8 +24,10 @@ export const relayCommand: Command = {
  * The relay process asks V8 to favour memory over speed. Measured by `npm run bench`
  * (docs/benchmarks.md, issue 17): peak PSS under the 20-session load fell from ~145-180 MiB to
  * ~95-105 MiB (the main heap's young generation stays 4-16 MiB instead of 32, and the old
- * generation is collected before it doubles) with no change in msgs/s or CPU per message beyond
- * the run-to-run spread; 200 x 10 MiB messages went 312 -> 195 MiB peak at 74 -> 64 MB/s. A V8
+ * generation is collected before it doubles); 200 x 10 MiB messages went 312 -> 195 MiB peak at
+ * 74 -> 64 MB/s. It costs speed: round 4 measured 2.5 against 2.2-2.3 ms of CPU per message
+ * without it, most of it TurboFan recompiling code discarded for "weak objects" (reduce-memory
+ * collections keep no unused maps). The memory goal is worth more here. A V8
  * flag changed after start is documented as unpredictable in general; this one is read by the
  * garbage collector's heuristics each time they run, which is what the bench measures. It is
  * process-wide, so the delivery worker threads started later use it too. Set here, not in

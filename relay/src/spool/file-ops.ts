@@ -1,17 +1,19 @@
 /**
  * The spool's file operations, and which of them run on the event loop.
  *
- * Opening, closing, renaming, unlinking, and reading or writing a few kilobytes of a local file
- * are each a few microseconds of kernel time that never wait for the disk (they hit the page
- * cache). Handing one of them to libuv's thread pool costs far more than doing it: a queue
- * hand-off, a wake-up of a pool thread, an eventfd write back and a promise, about 35 µs of CPU
- * each on the bench machine (open, write, close, rename, open, read, close, unlink: 330-380 µs
- * through `fs/promises`, 47-78 µs with the synchronous calls; docs/benchmarks.md, round 4). A
- * message took about a dozen of them, so these run synchronously.
+ * Opening a file to read it, closing, renaming, and reading or writing a few kilobytes of a file
+ * in the page cache are each a few microseconds of kernel time. Handing one of them to libuv's
+ * thread pool costs far more than doing it: a queue hand-off, a wake-up of a pool thread, an
+ * eventfd write back and a promise, about 35 µs of CPU each on the bench machine (open, write,
+ * close, rename, open, read, close, unlink: 330-380 µs through `fs/promises`, 47-78 µs with the
+ * synchronous calls; docs/benchmarks.md, round 4). A message took about a dozen of them, so these
+ * run synchronously.
  *
- * What can wait for the disk goes to the pool, so the event loop keeps serving other sessions:
- * fsync (it waits for the device to acknowledge), and writes of large pieces (a 10 MiB message
- * streams in 64 KiB writes, which can block in the kernel's dirty-page throttling).
+ * What can wait goes to the pool, so the event loop keeps serving other sessions: fsync (it waits
+ * for the device); creating and removing files (both take ext4's journal, and wait behind another
+ * session's fsync: tried on the event loop, `unlinkSync` took a tenth of the main thread); writes
+ * of large pieces (a 10 MiB message streams in 64 KiB writes, which can block in the kernel's
+ * dirty-page throttling); and reads of files that may not be in the page cache (`readStartInPool`).
  */
 import { closeSync, fsync, open, openSync, readSync, renameSync, unlink, write, writeSync } from 'node:fs';
 import { open as openHandle } from 'node:fs/promises';
