@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { RELAY_NODE_OPTIONS } from '../relay/src/ops/heap-mode';
 import { waitForBanner } from './net';
 
 export interface MxkitRelay {
@@ -78,7 +79,7 @@ export async function writeMxkitConfig(root: string, settings: MxkitSettings): P
 
 export async function startMxkit(configPath: string, port: number, httpPort: number, nodeArgs: readonly string[] = []): Promise<MxkitRelay> {
   const started = Date.now();
-  const child = spawn(process.execPath, [...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...RELAY_NODE_OPTIONS, ...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await Promise.race([waitForReady(httpPort), exited.then(() => Promise.reject(new Error(`mxkit exited (${child.exitCode}) before it was ready`)))]);
   const startToReadyMs = Date.now() - started;

@@ -6,6 +6,7 @@
  * flags: docs.docker.com/reference/cli/docker/container/run/.
  */
 import { HOST_CONFIG_FILE, HOST_DATA_DIR, HOST_SECRETS_DIR } from '../builders/relay-config';
+import { RELAY_NODE_OPTIONS } from '../../relay/src/ops/heap-mode';
 
 export const BUNDLE_PATH_ON_HOST = '/opt/mxkit/mxkit.js';
 export const PREPARE_SCRIPT = '/usr/local/libexec/mxkit-prepare';
@@ -45,7 +46,7 @@ export function relayContainer(image: string, withBundle: boolean): ContainerSpe
     ],
     tmpfs: ['/tmp:rw,noexec,nosuid,size=64m'],
     capAdd: ['NET_BIND_SERVICE'],
-    command: [...(withBundle ? ['node', BUNDLE_PATH_ON_HOST] : []), 'relay', '--config', HOST_CONFIG_FILE],
+    command: [...(withBundle ? ['node', ...RELAY_NODE_OPTIONS, BUNDLE_PATH_ON_HOST] : []), 'relay', '--config', HOST_CONFIG_FILE],
   };
 }
 

@@ -1,6 +1,7 @@
 /** Runs the built bundle (`dist/mxkit.js relay`) as a child process, as production does. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { RELAY_NODE_OPTIONS } from '../../relay/src/ops/heap-mode';
 
 export const BUNDLE = join(__dirname, '..', '..', 'dist', 'mxkit.js');
 
@@ -18,9 +19,12 @@ interface ReadyLine {
   addresses?: Record<string, { port: number }>;
 }
 
-/** Starts the relay and resolves once it logs "relay ready" (with the bound ports). */
-export function startChildRelay(configPath: string, nodeArgs: readonly string[] = []): Promise<ChildRelay> {
-  const child = spawn(process.execPath, [...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the relay and resolves once it logs "relay ready" (with the bound ports). It runs with the
+ * node options every real start uses (RELAY_NODE_OPTIONS) unless `relayNodeOptions` says otherwise.
+ */
+export function startChildRelay(configPath: string, nodeArgs: readonly string[] = [], relayNodeOptions: readonly string[] = RELAY_NODE_OPTIONS): Promise<ChildRelay> {
+  const child = spawn(process.execPath, [...relayNodeOptions, ...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
   const notify = () => {

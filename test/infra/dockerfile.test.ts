@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NODE_IMAGE } from '../../infra/components/user-data';
 import { architectureOf } from '../../infra/config';
+import { RELAY_NODE_OPTIONS } from '../../relay/src/ops/heap-mode';
 
 const dockerfile = readFileSync(path.join(__dirname, '../../relay/Dockerfile'), 'utf8');
 const stages = [...dockerfile.matchAll(/^FROM\s+(.*)$/gm)].map((m) => m[1]);
@@ -20,5 +21,10 @@ describe('the relay image', () => {
 
   test('starts from the same pinned Node.js image as the bundle deployment', () => {
     expect(dockerfile).toContain(`ARG NODE_IMAGE=${NODE_IMAGE}\n`);
+  });
+
+  test('starts the relay with the node options every other start uses', () => {
+    const entrypoint = /^ENTRYPOINT\s+(\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(JSON.parse(entrypoint ?? 'null')).toEqual(['node', ...RELAY_NODE_OPTIONS, '/opt/mxkit/mxkit.js']);
   });
 });

@@ -81,7 +81,7 @@ describe('boot configuration', () => {
     const command = dockerRunCommand(relayContainer(NODE_IMAGE, true));
     expect(command).toContain('--read-only --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges');
     expect(command).toContain('--mount type=bind,source=/run/mxkit,target=/run/mxkit,readonly');
-    expect(command).toMatch(/node \/opt\/mxkit\/mxkit\.js relay --config \/run\/mxkit\/relay\.json$/);
+    expect(command).toMatch(/node --max-semi-space-size=4 \/opt\/mxkit\/mxkit\.js relay --config \/run\/mxkit\/relay\.json$/);
   });
 
   test('reads the deployment\'s shared parameters too, and the changing ones again every minute', () => {

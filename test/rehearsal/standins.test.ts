@@ -44,7 +44,7 @@ describe('the docker stand-in reads the docker run line', () => {
       { source: '/opt/mxkit/mxkit.js', target: '/opt/mxkit/mxkit.js', readOnly: true },
     ]);
     expect(run.tmpfs).toEqual([{ target: '/tmp', options: 'rw,noexec,nosuid,size=64m' }]);
-    expect(run.command).toEqual(['node', '/opt/mxkit/mxkit.js', 'relay', '--config', '/run/mxkit/relay.json']);
+    expect(run.command).toEqual(['node', '--max-semi-space-size=4', '/opt/mxkit/mxkit.js', 'relay', '--config', '/run/mxkit/relay.json']);
     expect(boundingSet(run)).toBe('-all,+net_bind_service');
   });
 
@@ -55,7 +55,7 @@ describe('the docker stand-in reads the docker run line', () => {
     expect(script).toContain(`mount -o remount,bind,ro "$root"'/run/mxkit'`);
     expect(script).not.toContain(`mount -o remount,bind,ro "$root"'/var/lib/mxkit'`);
     expect(script).toContain('mount -o remount,ro "$root"\n');
-    expect(script).toContain("/usr/bin/setpriv --no-new-privs --inh-caps -all --bounding-set -all,+net_bind_service -- 'node' '/opt/mxkit/mxkit.js' 'relay'");
+    expect(script).toContain("/usr/bin/setpriv --no-new-privs --inh-caps -all --bounding-set -all,+net_bind_service -- 'node' '--max-semi-space-size=4' '/opt/mxkit/mxkit.js' 'relay'");
   });
 
   test('starts node of another architecture through its prefix (qemu for arm64)', () => {

@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { loadRelay } from '../load-relay';
 import { createLogger } from '../ops/logger';
 import { startRelay } from '../relay';
+import { relayHeapMode } from '../ops/heap-mode';
 import { noMorePositionals, requiredString, type Command, type ParsedCommandLine } from './contract';
 
 export const relayCommand: Command = {
@@ -20,25 +21,12 @@ export const relayCommand: Command = {
   run: runRelayCommand,
 };
 
-/**
- * The relay process asks V8 to favour memory over speed. Measured by `npm run bench`
- * (docs/benchmarks.md, issue 17): peak PSS under the 20-session load fell from ~145-180 MiB to
- * ~95-105 MiB (the main heap's young generation stays 4-16 MiB instead of 32, and the old
- * generation is collected before it doubles); 200 x 10 MiB messages went 312 -> 195 MiB peak at
- * 74 -> 64 MB/s. It costs speed: round 4 measured 2.5 against 2.2-2.3 ms of CPU per message
- * without it, most of it TurboFan recompiling code discarded for "weak objects" (reduce-memory
- * collections keep no unused maps). The memory goal is worth more here. A V8
- * flag changed after start is documented as unpredictable in general; this one is read by the
- * garbage collector's heuristics each time they run, which is what the bench measures. It is
- * process-wide, so the delivery worker threads started later use it too. Set here, not in
- * startRelay: the process is the relay's only when this command runs it. (Set before the bundle
- * is evaluated, on the node command line, it saved 8 MiB more at idle but cost 50 ms of start.)
- */
-const RELAY_V8_FLAGS = '--optimize-for-size';
-
 async function runRelayCommand(args: ParsedCommandLine): Promise<number> {
   noMorePositionals(args, 0);
-  setFlagsFromString(RELAY_V8_FLAGS);
+  // Before anything is loaded; process-wide, so the delivery workers started later use it too.
+  // Set here, not in startRelay: the process is the relay's only when this command runs it.
+  const heapMode = relayHeapMode(process.execArgv, process.env.NODE_OPTIONS);
+  setFlagsFromString(heapMode.runtimeFlags);
   const configPath = requiredString(args, 'config');
   const loaded = await loadRelay(configPath);
   const logger = createLogger(loaded.config.log?.level);
@@ -58,7 +46,7 @@ async function runRelayCommand(args: ParsedCommandLine): Promise<number> {
     logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the config and TLS files');
     void relay.reloadConfig().then(() => relay.reloadTls());
   });
-  logger.info({ addresses: relay.addresses }, 'relay ready');
+  logger.info({ addresses: relay.addresses, heapMode: heapMode.name }, 'relay ready');
   await stopped;
   return 0;
 }

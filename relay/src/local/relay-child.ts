@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { RELAY_NODE_OPTIONS } from '../ops/heap-mode';
 import { LocalError } from './errors';
 
 /** What the relay's ready line reports: one entry per configured listener (`https`: the MTA-STS policy). */
@@ -46,7 +47,7 @@ function parseLine(line: string): (LogLine & Record<string, unknown>) | undefine
 
 export function startRelayChild(options: RelayChildOptions): Promise<RelayChild> {
   const log = createWriteStream(options.logPath, { flags: 'a', mode: 0o600 });
-  const child = spawn(process.execPath, [options.bundle, 'relay', '--config', options.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...RELAY_NODE_OPTIONS, options.bundle, 'relay', '--config', options.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   // Last resort: if this process exits without stopping the relay (an uncaught error), the relay
   // must not live on holding the ports and the spool.
   const killOnExit = () => child.kill('SIGKILL');
