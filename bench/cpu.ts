@@ -30,3 +30,31 @@ function processTicks(pid: number): number {
 export function treeCpuMs(roots: readonly number[]): number {
   return (processTree(roots).reduce((sum, pid) => sum + processTicks(pid), 0) * 1000) / clockTicks();
 }
+
+/**
+ * CPU milliseconds of the harness so far: this process (the bench, which reads the sink's counter
+ * and samples memory) with the children it has reaped (smtp-source), and the processes in `others`
+ * (the sink). Not part of any system's figure; it shows what the load itself costs on the same cores.
+ */
+export function harnessCpuMs(others: readonly number[]): number {
+  return ((processTicks(process.pid) + others.reduce((sum, pid) => sum + processTicks(pid), 0)) * 1000) / clockTicks();
+}
+
+export interface CoreTimes {
+  busy: number;
+  total: number;
+}
+
+/** The machine's CPU time so far, all cores (/proc/stat's first line: idle and iowait are not busy). */
+export function coreTimes(): CoreTimes {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  const idle = fields[3] + fields[4];
+  return { busy: total - idle, total };
+}
+
+/** Share of all cores' time that was busy between two readings, in percent. */
+export function busyPercent(before: CoreTimes, after: CoreTimes): number {
+  const total = after.total - before.total;
+  return total > 0 ? (100 * (after.busy - before.busy)) / total : 0;
+}

@@ -143,6 +143,8 @@ async function throughputSection(): Promise<void> {
     [`memory (PSS) with ${settings.idleSessions} idle sessions (MiB)`, 'idlePssMiB'],
     ['start to ready (ms)', 'startToReadyMs'],
     ['CPU time per message (ms, all cores)', 'cpuMsPerMessage'],
+    ['load generator, sink and bench CPU per message (ms)', 'harnessCpuMsPerMessage'],
+    ['cores busy during the load (%)', 'coresBusyPercent'],
   ];
   const medianOf = (system: SystemName, key: keyof ThroughputFigures) => median((results.get(system) ?? []).map((figures) => figures[key]));
   const ratioColumns = settings.systems.filter((system) => system !== 'mxkit' && settings.systems.includes('mxkit'));

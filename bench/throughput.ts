@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { treeCpuMs } from './cpu';
+import { busyPercent, coreTimes, harnessCpuMs, treeCpuMs } from './cpu';
 import { openIdleSessions, runLoad } from './load-client';
 import { freePort, waitForBanner } from './net';
 import { samplePeakRss, treeRssKiB } from './rss';
@@ -32,6 +32,10 @@ export interface ThroughputFigures {
   startToReadyMs: number;
   /** CPU time of the system's processes per message, from the first connect to the last delivery. */
   cpuMsPerMessage: number;
+  /** The same for smtp-source, smtp-sink and the bench itself: the load's own cost on the same cores. */
+  harnessCpuMsPerMessage: number;
+  /** How busy both cores were over the same span (100 = saturated: speed then follows CPU per message). */
+  coresBusyPercent: number;
   delivered: number;
 }
 
@@ -62,12 +66,17 @@ export async function measureThroughput(name: SystemName, options: ThroughputOpt
   const system = await startSystem(name, { root, destination: { relay: { host: '127.0.0.3', port: sinkPort } } });
   try {
     const pss = samplePeakRss(system.pids);
+    const sinkPid = sink.process.pid ?? 0;
     const cpuBefore = treeCpuMs(system.pids());
+    const harnessBefore = harnessCpuMs([sinkPid]);
+    const coresBefore = coreTimes();
     const began = Date.now();
     await smtpSource(system.port, options.messages, options.sessions);
     const acceptedAt = Date.now();
     const deliveredAt = await within(sink.reach(options.messages), DELIVERY_TIMEOUT_MS, NaN);
     const cpuMsPerMessage = (treeCpuMs(system.pids()) - cpuBefore) / options.messages;
+    const harnessCpuMsPerMessage = (harnessCpuMs([sinkPid]) - harnessBefore) / options.messages;
+    const coresBusy = busyPercent(coresBefore, coreTimes());
     const peakPssMiB = pss.stop();
     const delivered = sink.count();
     const latency = await runLoad({ host: '127.0.0.1', port: system.port, messages: options.latencyMessages, concurrency: options.sessions, messageBytes: 5120, from: SENDER, to: RECIPIENT });
@@ -83,6 +92,8 @@ export async function measureThroughput(name: SystemName, options: ThroughputOpt
       idlePssMiB,
       startToReadyMs: system.startToReadyMs,
       cpuMsPerMessage,
+      harnessCpuMsPerMessage,
+      coresBusyPercent: coresBusy,
       delivered: Math.min(delivered, options.messages),
     };
   } finally {
