@@ -149,7 +149,12 @@ export class SpoolDraft {
         target += bytesRead;
       }
     } catch (error) {
-      closeSync(moved);
+      try {
+        closeSync(moved);
+      } catch {
+        // The copy failed already: removing the half-made file is what matters, and the copy's
+        // error is the one to report.
+      }
       await removeIfPresent(movedPath);
       throw error;
     }
