@@ -26,18 +26,24 @@ function processTicks(pid: number): number {
   }
 }
 
+/** CPU milliseconds the processes `pids` have used so far (each with its threads and reaped children). */
+function cpuMsOf(pids: readonly number[]): number {
+  return (pids.reduce((sum, pid) => sum + processTicks(pid), 0) * 1000) / clockTicks();
+}
+
 /** CPU milliseconds the tree under `roots` has used so far. */
 export function treeCpuMs(roots: readonly number[]): number {
-  return (processTree(roots).reduce((sum, pid) => sum + processTicks(pid), 0) * 1000) / clockTicks();
+  return cpuMsOf(processTree(roots));
 }
 
 /**
  * CPU milliseconds of the harness so far: this process (the bench, which reads the sink's counter
  * and samples memory) with the children it has reaped (smtp-source), and the processes in `others`
  * (the sink). Not part of any system's figure; it shows what the load itself costs on the same cores.
+ * Not the tree under this process: the system under test is a child of it too.
  */
 export function harnessCpuMs(others: readonly number[]): number {
-  return ((processTicks(process.pid) + others.reduce((sum, pid) => sum + processTicks(pid), 0)) * 1000) / clockTicks();
+  return cpuMsOf([process.pid, ...others]);
 }
 
 export interface CoreTimes {
