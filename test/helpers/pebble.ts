@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 
@@ -57,6 +57,23 @@ export async function freePort(): Promise<number> {
     if (await bindable(port)) return port;
   }
   throw new Error('no free port between 20000 and 32000 after 50 tries');
+}
+
+/** Resolves once 127.0.0.1:`port` accepts a TCP connection, retrying while refused until `gone` settles. */
+async function untilAccepting(port: number, gone: Promise<void>): Promise<void> {
+  let stopped = false;
+  void gone.then(() => (stopped = true));
+  while (!stopped) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (accepted) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 function bindable(port: number): Promise<boolean> {
@@ -140,8 +157,12 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       notify();
     });
 
+  // Pebble logs "Listening on" before it binds (cmd/pebble/main.go: the log line, then
+  // ListenAndServeTLS; the management interface likewise in its own goroutine), so the line only
+  // says it is about to: a test that used the port at once was refused now and then. Ready is when
+  // both ports accept a connection.
   await Promise.race([
-    waitFor(/Listening on: /),
+    waitFor(/Listening on: /).then(() => Promise.all([untilAccepting(listenPort, exited), untilAccepting(managementPort, exited)])),
     exited.then(() => {
       throw new Error(`pebble exited before it listened:\n${output}`);
     }),
