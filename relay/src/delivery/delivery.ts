@@ -17,6 +17,7 @@ import { attemptMessage } from './attempt';
 import { DELAY_WARNING_MS, type AttemptContext } from './attempt-context';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
+import { IntakeFirst } from './intake-first';
 import { LoadBudget } from './load-budget';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { Port25Probe } from './port25-probe';
@@ -177,10 +178,17 @@ export async function startDelivery(deps: DeliveryDeps): Promise<Delivery> {
       reservation.release();
     }
   };
-  const active = new Scheduler(attempt, LIMITS.messagesInFlight, (id, error) => {
-    logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
-    return settings.context.retryScheduleMs[0];
-  });
+  const intakeFirst = new IntakeFirst();
+  const active = new Scheduler(
+    attempt,
+    LIMITS.messagesInFlight,
+    (id, error) => {
+      logger.error({ queueId: id, err: error }, 'delivery attempt failed unexpectedly; will retry');
+      return settings.context.retryScheduleMs[0];
+    },
+    Date.now,
+    intakeFirst,
+  );
   late.scheduler = active;
 
   logger.info({ smarthost: smarthost ? `${smarthost.host}:${smarthost.port}` : undefined }, 'delivery started');
@@ -233,6 +241,7 @@ export async function startDelivery(deps: DeliveryDeps): Promise<Delivery> {
       return settings.inbound;
     },
     onSpooled: (envelope) => {
+      intakeFirst.noteArrival(Date.now());
       spool.state.markFresh(envelope.id);
       seenThisRun?.add(envelope.id);
       active.schedule(envelope.id, Date.now());

@@ -8,6 +8,7 @@
  * queued messages schedules them all without 100,000 timers (docs/benchmarks.md, start-up).
  */
 import { DueHeap } from './due-heap';
+import type { AttemptHold } from './intake-first';
 
 export type RunAttempt = (id: string) => Promise<number | undefined>;
 
@@ -36,6 +37,8 @@ export class Scheduler {
     private readonly concurrency: number,
     private readonly onError: (id: string, error: unknown) => number,
     private readonly now: () => number = Date.now,
+    /** Asked before each start; a held attempt stays first in line (intake-first.ts). */
+    private readonly hold?: AttemptHold,
   ) {}
 
   get size(): number {
@@ -82,16 +85,24 @@ export class Scheduler {
         continue;
       }
       if (next.at > now) break;
+      if (this.hold?.holds(next.at, now)) {
+        // Due in order, so every later one waits too; look again when the hold may be over.
+        this.arm(this.hold.recheckAt(next.at, now));
+        return;
+      }
       this.due.pop();
       this.start(next.id, entry);
     }
     this.arm();
   }
 
-  /** One timer, for the earliest due time, and only while there is room to start something. */
-  private arm(): void {
+  /**
+   * One timer, for the earliest due time (or `heldUntil`, when the first due attempt is held),
+   * and only while there is room to start something.
+   */
+  private arm(heldUntil?: number): void {
     const next = this.due.peek();
-    const at = this.stopped || this.inFlight >= this.concurrency || !next ? Infinity : next.at;
+    const at = this.stopped || this.inFlight >= this.concurrency || !next ? Infinity : (heldUntil ?? next.at);
     if (at === this.timerAt) return;
     clearTimeout(this.timer);
     this.timer = undefined;

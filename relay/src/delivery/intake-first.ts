@@ -1,0 +1,99 @@
+/**
+ * Intake first: while a burst of incoming mail keeps the relay's main thread saturated, new
+ * delivery attempts wait, so the CPU serves the senders and their messages are taken in (and made
+ * durable) sooner; delivery catches up when the burst ends. Postfix behaves the same way by
+ * construction -- its smtpd processes take mail into the queue while the queue manager's
+ * deliveries lag -- and on the bench's two cores this is what lets intake run ahead of delivery
+ * (docs/benchmarks.md, round 6: intake alone takes ~1,050 msgs/s; intake and delivery together
+ * ~600, and together they cost more CPU per message than the two phases apart).
+ *
+ * Bounded so that it cannot starve delivery or delay mail on a relay that keeps up:
+ * - "saturated" needs both a burst (at least BURST_ARRIVALS messages taken in during the last
+ *   second) and a busy main thread (event-loop utilisation of at least BUSY_UTILISATION over the
+ *   last sample): a steady stream the relay handles easily never waits;
+ * - no attempt waits more than MAX_HOLD_MS past its due time: under overload that outlasts it,
+ *   delivery runs at the arrival rate, MAX_HOLD_MS behind.
+ */
+import { performance } from 'node:perf_hooks';
+
+export const BURST_ARRIVALS = 50;
+export const BUSY_UTILISATION = 0.5;
+export const MAX_HOLD_MS = 30_000;
+/** How often the utilisation is sampled, and how soon a held attempt is looked at again. */
+export const SAMPLE_MS = 250;
+
+/** What the scheduler asks before it starts an attempt (scheduler.ts). */
+export interface AttemptHold {
+  /** Whether an attempt due at `dueAt` should wait at `now`. */
+  holds(dueAt: number, now: number): boolean;
+  /** When to ask again about an attempt held at `now`. */
+  recheckAt(dueAt: number, now: number): number;
+}
+
+export interface IntakeFirstOptions {
+  burstArrivals?: number;
+  busyUtilisation?: number;
+  maxHoldMs?: number;
+  /** The main thread's event-loop utilisation since the previous call (0..1). */
+  utilisation?: () => number;
+}
+
+/** The event loop's utilisation between successive calls (perf_hooks). */
+function eventLoopUtilisationMeter(): () => number {
+  let previous = performance.eventLoopUtilization();
+  return () => {
+    const current = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(current, previous);
+    previous = current;
+    return delta.utilization;
+  };
+}
+
+export class IntakeFirst implements AttemptHold {
+  private readonly burstArrivals: number;
+  private readonly busyUtilisation: number;
+  private readonly maxHoldMs: number;
+  private readonly utilisation: () => number;
+  /** The last `burstArrivals` arrival times, oldest at `next` once the ring is full. */
+  private readonly arrivals: number[] = [];
+  private next = 0;
+  private sampledAt = -Infinity;
+  private busy = false;
+
+  constructor(options: IntakeFirstOptions = {}) {
+    this.burstArrivals = options.burstArrivals ?? BURST_ARRIVALS;
+    this.busyUtilisation = options.busyUtilisation ?? BUSY_UTILISATION;
+    this.maxHoldMs = options.maxHoldMs ?? MAX_HOLD_MS;
+    this.utilisation = options.utilisation ?? eventLoopUtilisationMeter();
+  }
+
+  /** A message was taken in by a listener (not one the relay made itself). */
+  noteArrival(now: number): void {
+    if (this.arrivals.length < this.burstArrivals) this.arrivals.push(now);
+    else this.arrivals[this.next] = now;
+    this.next = (this.next + 1) % this.burstArrivals;
+  }
+
+  holds(dueAt: number, now: number): boolean {
+    if (now - dueAt >= this.maxHoldMs) return false;
+    if (!this.inBurst(now)) return false;
+    if (now - this.sampledAt >= SAMPLE_MS) {
+      // A sample spanning a long quiet spell says nothing about now: it only restarts the meter.
+      const fresh = now - this.sampledAt < 2 * SAMPLE_MS;
+      const utilisation = this.utilisation();
+      this.busy = fresh && utilisation >= this.busyUtilisation;
+      this.sampledAt = now;
+    }
+    return this.busy;
+  }
+
+  recheckAt(dueAt: number, now: number): number {
+    return Math.min(dueAt + this.maxHoldMs, now + SAMPLE_MS);
+  }
+
+  /** At least `burstArrivals` messages arrived within the last second. */
+  private inBurst(now: number): boolean {
+    if (this.arrivals.length < this.burstArrivals) return false;
+    return now - this.arrivals[this.next] < 1000;
+  }
+}
