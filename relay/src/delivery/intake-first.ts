@@ -10,17 +10,15 @@
  * Bounded so that it cannot starve delivery or delay mail on a relay that keeps up:
  * - "saturated" needs both a burst (at least BURST_ARRIVALS messages taken in during the last
  *   second) and a busy main thread (event-loop utilisation of at least BUSY_UTILISATION over the
- *   last sample): a steady stream the relay handles easily never waits;
+ *   last sample, ops/main-thread-load.ts): a steady stream the relay handles easily never waits;
  * - no attempt waits more than MAX_HOLD_MS past its due time: under overload that outlasts it,
  *   delivery runs at the arrival rate, MAX_HOLD_MS behind.
  */
-import { performance } from 'node:perf_hooks';
+import { MainThreadLoad } from '../ops/main-thread-load';
 
 export const BURST_ARRIVALS = 50;
 export const BUSY_UTILISATION = 0.5;
 export const MAX_HOLD_MS = 30_000;
-/** How often the utilisation is sampled, and how soon a held attempt is looked at again. */
-export const SAMPLE_MS = 250;
 
 /** What the scheduler asks before it starts an attempt (scheduler.ts). */
 export interface AttemptHold {
@@ -34,37 +32,24 @@ export interface IntakeFirstOptions {
   burstArrivals?: number;
   busyUtilisation?: number;
   maxHoldMs?: number;
-  /** The main thread's event-loop utilisation since the previous call (0..1). */
-  utilisation?: () => number;
-}
-
-/** The event loop's utilisation between successive calls (perf_hooks). */
-function eventLoopUtilisationMeter(): () => number {
-  let previous = performance.eventLoopUtilization();
-  return () => {
-    const current = performance.eventLoopUtilization();
-    const delta = performance.eventLoopUtilization(current, previous);
-    previous = current;
-    return delta.utilization;
-  };
+  /** The main thread's load (a test gives its own). */
+  load?: MainThreadLoad;
 }
 
 export class IntakeFirst implements AttemptHold {
   private readonly burstArrivals: number;
   private readonly busyUtilisation: number;
   private readonly maxHoldMs: number;
-  private readonly utilisation: () => number;
+  private readonly load: MainThreadLoad;
   /** The last `burstArrivals` arrival times, oldest at `next` once the ring is full. */
   private readonly arrivals: number[] = [];
   private next = 0;
-  private sampledAt = -Infinity;
-  private busy = false;
 
   constructor(options: IntakeFirstOptions = {}) {
     this.burstArrivals = options.burstArrivals ?? BURST_ARRIVALS;
     this.busyUtilisation = options.busyUtilisation ?? BUSY_UTILISATION;
     this.maxHoldMs = options.maxHoldMs ?? MAX_HOLD_MS;
-    this.utilisation = options.utilisation ?? eventLoopUtilisationMeter();
+    this.load = options.load ?? new MainThreadLoad();
   }
 
   /** A message was taken in by a listener (not one the relay made itself). */
@@ -77,18 +62,11 @@ export class IntakeFirst implements AttemptHold {
   holds(dueAt: number, now: number): boolean {
     if (now - dueAt >= this.maxHoldMs) return false;
     if (!this.inBurst(now)) return false;
-    if (now - this.sampledAt >= SAMPLE_MS) {
-      // A sample spanning a long quiet spell says nothing about now: it only restarts the meter.
-      const fresh = now - this.sampledAt < 2 * SAMPLE_MS;
-      const utilisation = this.utilisation();
-      this.busy = fresh && utilisation >= this.busyUtilisation;
-      this.sampledAt = now;
-    }
-    return this.busy;
+    return (this.load.utilisation(now) ?? 0) >= this.busyUtilisation;
   }
 
   recheckAt(dueAt: number, now: number): number {
-    return Math.min(dueAt + this.maxHoldMs, now + SAMPLE_MS);
+    return Math.min(dueAt + this.maxHoldMs, now + this.load.sampleMs);
   }
 
   /** At least `burstArrivals` messages arrived within the last second. */

@@ -1,10 +1,11 @@
-import { IntakeFirst, MAX_HOLD_MS, SAMPLE_MS, type AttemptHold } from '../../../relay/src/delivery/intake-first';
+import { IntakeFirst, MAX_HOLD_MS, type AttemptHold } from '../../../relay/src/delivery/intake-first';
+import { MainThreadLoad, SAMPLE_MS } from '../../../relay/src/ops/main-thread-load';
 import { Scheduler } from '../../../relay/src/delivery/scheduler';
 
 /** An IntakeFirst whose event-loop utilisation the test sets. */
 function intakeFirst(burstArrivals = 5) {
   const meter = { utilisation: 0.9 };
-  const hold = new IntakeFirst({ burstArrivals, utilisation: () => meter.utilisation });
+  const hold = new IntakeFirst({ burstArrivals, load: new MainThreadLoad(() => meter.utilisation) });
   const burst = (at: number) => {
     for (let i = 0; i < burstArrivals; i++) hold.noteArrival(at - 100 + i);
   };
@@ -86,5 +87,34 @@ describe('the delivery scheduler with a hold', () => {
     await both;
     expect(started).toEqual(['A', 'B']);
     await scheduler.stop(0);
+  });
+});
+
+describe("the main thread's load", () => {
+  it('is the utilisation measured over the last sample, sampled at most once per period', () => {
+    const values = [0.1, 0.9, 0.3];
+    const load = new MainThreadLoad(() => values.shift() ?? 0, 250);
+    expect(load.utilisation(1000)).toBeUndefined(); // the first sample only starts the meter
+    expect(load.utilisation(1250)).toBe(0.9);
+    expect(load.utilisation(1400)).toBe(0.9);
+    expect(load.utilisation(1500)).toBe(0.3);
+  });
+
+  it('says nothing about now after a quiet spell: a sample spanning it is discarded', () => {
+    const load = new MainThreadLoad(() => 0.8, 250);
+    load.utilisation(1000);
+    expect(load.utilisation(1250)).toBe(0.8);
+    expect(load.utilisation(60_000)).toBeUndefined();
+    expect(load.utilisation(60_250)).toBe(0.8);
+  });
+
+  it('measures the real event loop: a busy loop reads as busy', () => {
+    const load = new MainThreadLoad(undefined, 200);
+    load.utilisation(performance.now());
+    const until = performance.now() + 220;
+    while (performance.now() < until) {
+      // Busy: the loop runs this callback instead of waiting for I/O (the running callback counts).
+    }
+    expect(load.utilisation(performance.now())).toBeGreaterThan(0.5);
   });
 });
