@@ -65,8 +65,12 @@ export class IntakeFirst implements AttemptHold {
     return (this.load.utilisation(now) ?? 0) >= this.busyUtilisation;
   }
 
+  /**
+   * At the load's next sample, which is when its answer can change: the same time for every
+   * arrival within one sample, so the scheduler's timer is not set again for each message taken in.
+   */
   recheckAt(dueAt: number, now: number): number {
-    return Math.min(dueAt + this.maxHoldMs, now + this.load.sampleMs);
+    return Math.min(dueAt + this.maxHoldMs, Math.max(now, this.load.nextSampleAt()));
   }
 
   /** At least `burstArrivals` messages arrived within the last second. */

@@ -41,4 +41,9 @@ export class MainThreadLoad {
     }
     return this.current;
   }
+
+  /** When `utilisation` next takes a sample (until then it answers the last one). */
+  nextSampleAt(): number {
+    return this.sampledAt + this.sampleMs;
+  }
 }

@@ -57,6 +57,15 @@ describe('intake first: new deliveries wait while a burst of incoming mail satur
     expect(hold.recheckAt(now + 1, later - 10)).toBe(now + 1 + MAX_HOLD_MS);
   });
 
+  it('looks again at the next sample of the load, the same time for every arrival within it', () => {
+    const { hold, burst } = intakeFirst();
+    burst(now);
+    expect(askTwice(hold, now, now)).toBe(true);
+    expect(hold.holds(now, now + 100)).toBe(true);
+    expect(hold.recheckAt(now, now)).toBe(now + SAMPLE_MS);
+    expect(hold.recheckAt(now, now + 100)).toBe(now + SAMPLE_MS);
+  });
+
   it('judges the first sample after a quiet spell as not busy (it spans the quiet time)', () => {
     const { hold, burst } = intakeFirst();
     burst(now);
