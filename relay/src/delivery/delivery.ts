@@ -17,7 +17,7 @@ import { attemptMessage } from './attempt';
 import { DELAY_WARNING_MS, type AttemptContext } from './attempt-context';
 import { dkimSigners } from './dkim';
 import { InboundAuthenticator } from './inbound';
-import { IntakeFirst } from './intake-first';
+import { IntakeFirst, type IntakeFirstOptions } from './intake-first';
 import { LoadBudget } from './load-budget';
 import { MtaStsPolicies, type MtaStsFetchOverride } from './mta-sts';
 import { Port25Probe } from './port25-probe';
@@ -45,6 +45,8 @@ export interface DeliveryHooks {
   throttleMinuteMs?: number;
   /** Delivery worker threads (default: transmit-pool.ts; 0 runs transactions in place). */
   transmitWorkers?: number;
+  /** Intake first's thresholds and load meter (tests make a burst without saturating a core). */
+  intakeFirst?: Omit<IntakeFirstOptions, 'onChange'>;
 }
 
 /** How often the failed list is pruned of entries past delivery.failedRetention. */
@@ -178,7 +180,13 @@ export async function startDelivery(deps: DeliveryDeps): Promise<Delivery> {
       reservation.release();
     }
   };
-  const intakeFirst = new IntakeFirst();
+  const intakeFirst = new IntakeFirst({
+    ...deps.hooks?.intakeFirst,
+    onChange: (change) => {
+      metrics.deliveryHeld.set(change.held ? 1 : 0);
+      if (!change.held) metrics.deliveryHeldSeconds.inc(change.heldMs / 1000);
+    },
+  });
   const active = new Scheduler(
     attempt,
     LIMITS.messagesInFlight,

@@ -14,7 +14,7 @@
  * - no attempt waits more than MAX_HOLD_MS past its due time: under overload that outlasts it,
  *   delivery runs at the arrival rate, MAX_HOLD_MS behind.
  */
-import { MainThreadLoad } from '../ops/main-thread-load';
+import { MainThreadLoad, type LoadMeter } from '../ops/main-thread-load';
 
 export const BURST_ARRIVALS = 50;
 export const BUSY_UTILISATION = 0.5;
@@ -26,30 +26,44 @@ export interface AttemptHold {
   holds(dueAt: number, now: number): boolean;
   /** When to ask again about an attempt held at `now`. */
   recheckAt(dueAt: number, now: number): number;
+  /**
+   * Told when the first due attempt starts waiting on this hold (`held` true) and when nothing
+   * waits on it any more (false): it started, was removed, or the scheduler stopped.
+   */
+  holding?(held: boolean, now: number): void;
 }
+
+/** A hold that began or ended (for the relay's metrics). */
+export type HoldChange = { held: true } | { held: false; heldMs: number };
 
 export interface IntakeFirstOptions {
   burstArrivals?: number;
   busyUtilisation?: number;
   maxHoldMs?: number;
   /** The main thread's load (a test gives its own). */
-  load?: MainThreadLoad;
+  load?: LoadMeter;
+  /** Told when a hold begins and ends, with how long it lasted. */
+  onChange?: (change: HoldChange) => void;
 }
 
 export class IntakeFirst implements AttemptHold {
   private readonly burstArrivals: number;
   private readonly busyUtilisation: number;
   private readonly maxHoldMs: number;
-  private readonly load: MainThreadLoad;
+  private readonly load: LoadMeter;
   /** The last `burstArrivals` arrival times, oldest at `next` once the ring is full. */
   private readonly arrivals: number[] = [];
   private next = 0;
+  /** When the current hold began; undefined while nothing is held. */
+  private heldSince: number | undefined;
+  private readonly onChange: ((change: HoldChange) => void) | undefined;
 
   constructor(options: IntakeFirstOptions = {}) {
     this.burstArrivals = options.burstArrivals ?? BURST_ARRIVALS;
     this.busyUtilisation = options.busyUtilisation ?? BUSY_UTILISATION;
     this.maxHoldMs = options.maxHoldMs ?? MAX_HOLD_MS;
     this.load = options.load ?? new MainThreadLoad();
+    this.onChange = options.onChange;
   }
 
   /** A message was taken in by a listener (not one the relay made itself). */
@@ -71,6 +85,17 @@ export class IntakeFirst implements AttemptHold {
    */
   recheckAt(dueAt: number, now: number): number {
     return Math.min(dueAt + this.maxHoldMs, Math.max(now, this.load.nextSampleAt()));
+  }
+
+  holding(held: boolean, now: number): void {
+    if (held && this.heldSince === undefined) {
+      this.heldSince = now;
+      this.onChange?.({ held: true });
+    } else if (!held && this.heldSince !== undefined) {
+      const heldMs = Math.max(0, now - this.heldSince);
+      this.heldSince = undefined;
+      this.onChange?.({ held: false, heldMs });
+    }
   }
 
   /** At least `burstArrivals` messages arrived within the last second. */

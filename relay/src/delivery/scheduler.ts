@@ -87,12 +87,15 @@ export class Scheduler {
       if (next.at > now) break;
       if (this.hold?.holds(next.at, now)) {
         // Due in order, so every later one waits too; look again when the hold may be over.
+        this.hold.holding?.(true, now);
         this.arm(this.hold.recheckAt(next.at, now));
         return;
       }
       this.due.pop();
       this.start(next.id, entry);
     }
+    // Whatever stopped the loop (nothing due, no room, stopped), no attempt waits on the hold now.
+    this.hold?.holding?.(false, now);
     this.arm();
   }
 
@@ -140,6 +143,7 @@ export class Scheduler {
   /** Stops starting attempts and waits for running ones (or the timeout). */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    this.hold?.holding?.(false, this.now());
     clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;

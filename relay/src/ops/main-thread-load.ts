@@ -19,7 +19,15 @@ export function eventLoopUtilisationMeter(): () => number {
   };
 }
 
-export class MainThreadLoad {
+/** What intake first asks of the main thread's load (delivery/intake-first.ts); tests give their own. */
+export interface LoadMeter {
+  /** The utilisation (0..1) over the last sample, or undefined when there is no recent one. */
+  utilisation(now: number): number | undefined;
+  /** When the answer can next change. */
+  nextSampleAt(): number;
+}
+
+export class MainThreadLoad implements LoadMeter {
   private sampledAt = -Infinity;
   private current: number | undefined;
 

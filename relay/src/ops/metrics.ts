@@ -34,6 +34,8 @@ export class RelayMetrics {
   // Outbound route (delivery/port25-probe.ts): 1 when sending through delivery.smarthost.
   readonly outboundSmarthost = new Gauge({ name: 'mxkit_outbound_smarthost', help: '1 when delivery goes through delivery.smarthost, 0 when direct to MX hosts', registers: [this.registry] });
   readonly port25Open = new Gauge({ name: 'mxkit_outbound_port25_open', help: 'Direct delivery only: 1 when a TCP connection to port 25 of the probe target succeeded at the last probe, 0 when it failed', labelNames: ['target'], registers: [this.registry] });
+  readonly deliveryHeld = new Gauge({ name: 'mxkit_delivery_held', help: '1 while new delivery attempts wait because a burst of incoming mail keeps the main thread busy (intake first; at most 30 s past their due time), else 0', registers: [this.registry] });
+  readonly deliveryHeldSeconds = new Counter({ name: 'mxkit_delivery_held_seconds_total', help: 'Seconds new delivery attempts waited for a burst of incoming mail (intake first), counted when each hold ends; rate() is the share of time held', registers: [this.registry] });
   readonly sessions = new Counter({ name: 'mxkit_delivery_sessions_total', help: 'Outbound SMTP sessions that held a transaction, by TLS use (TLS share = yes / all)', labelNames: ['tls'], registers: [this.registry] });
   readonly queueAge = new Histogram({
     name: 'mxkit_delivery_queue_age_seconds',

@@ -66,6 +66,17 @@ describe('intake first: new deliveries wait while a burst of incoming mail satur
     expect(hold.recheckAt(now, now + 100)).toBe(now + SAMPLE_MS);
   });
 
+  it('reports a hold once when it begins and, when it ends, how long it lasted', () => {
+    const changes: unknown[] = [];
+    const hold = new IntakeFirst({ onChange: (change) => changes.push(change) });
+    hold.holding(false, now);
+    hold.holding(true, now);
+    hold.holding(true, now + 100);
+    hold.holding(false, now + 400);
+    hold.holding(false, now + 500);
+    expect(changes).toEqual([{ held: true }, { held: false, heldMs: 400 }]);
+  });
+
   it('judges the first sample after a quiet spell as not busy (it spans the quiet time)', () => {
     const { hold, burst } = intakeFirst();
     burst(now);
@@ -96,6 +107,38 @@ describe('the delivery scheduler with a hold', () => {
     await both;
     expect(started).toEqual(['A', 'B']);
     await scheduler.stop(0);
+  });
+
+  it('tells the hold when the first due attempt starts waiting on it and when nothing waits any more', async () => {
+    let holding = true;
+    const told: boolean[] = [];
+    const hold: AttemptHold = {
+      holds: () => holding,
+      recheckAt: (_dueAt, at) => at + 20,
+      holding: (held) => {
+        if (told[told.length - 1] !== held) told.push(held);
+      },
+    };
+    let started: () => void = () => undefined;
+    const scheduler = new Scheduler(() => (started(), Promise.resolve(undefined)), 4, () => 1000, Date.now, hold);
+    scheduler.schedule('A');
+    scheduler.schedule('B');
+    expect(told).toEqual([true]);
+    const ran = new Promise<void>((resolve) => (started = resolve));
+    holding = false;
+    await ran;
+    expect(told).toEqual([true, false]);
+    await scheduler.stop(0);
+  });
+
+  it('ends a hold when the scheduler stops', async () => {
+    const told: boolean[] = [];
+    const hold: AttemptHold = { holds: () => true, recheckAt: (_dueAt, at) => at + 20, holding: (held) => void told.push(held) };
+    const scheduler = new Scheduler(() => Promise.resolve(undefined), 4, () => 1000, Date.now, hold);
+    scheduler.schedule('A');
+    expect(told[told.length - 1]).toBe(true);
+    await scheduler.stop(0);
+    expect(told[told.length - 1]).toBe(false);
   });
 });
 
