@@ -80,38 +80,22 @@ const CRLF = Buffer.from('\r\n');
  * a CRLF after the last line. Only CRLF ends a line (a bare CR or LF is content, as everywhere in
  * the relay).
  *
- * As pieces of the body itself wherever it is already canonical, found with native searches (a TAB,
- * two spaces, a space before a line end): a base64 attachment never has any, so a 10 MiB message is
- * hashed in place instead of being turned into a string, a string per line and back (that took
- * ~200 ms of the delivery worker per 10 MiB, and most of its garbage; docs/benchmarks.md, round 7).
- * Only the lines with something to change are copied.
+ * At most three pieces, whatever the body: the body itself up to the first line with something to
+ * change (a TAB, two spaces, a space before a line end; found with native searches, and a base64
+ * attachment has none), the rest canonicalised in one pass into one buffer, and the final CRLF. A
+ * large message is not turned into a string, a string per line and back (that took ~200 ms of the
+ * delivery worker per 10 MiB and most of its garbage; docs/benchmarks.md, round 7), and a hostile
+ * body of millions of short lines costs one pass and one copy, not an object per line.
  */
 export function relaxedBodyPieces(body: Buffer): Buffer[] {
   const end = canonicalEnd(body);
   if (end === 0) return [];
-  const pieces: Buffer[] = [];
-  const next = { tab: -2, double: -2, trailing: -2 };
-  const find = (from: number): number => {
-    // Each search runs again only once its last answer is behind `from` (-1: none left).
-    if (next.tab !== -1 && next.tab < from) next.tab = body.indexOf(TAB, from);
-    if (next.double !== -1 && next.double < from) next.double = body.indexOf('  ', from, 'latin1');
-    if (next.trailing !== -1 && next.trailing < from) next.trailing = body.indexOf(' \r\n', from, 'latin1');
-    const found = [next.tab, next.double, next.trailing].filter((at) => at >= 0 && at < end);
-    return found.length === 0 ? -1 : Math.min(...found);
-  };
-  let position = 0;
-  for (let trouble = find(0); trouble >= 0; trouble = find(position)) {
-    const previousLineEnd = body.lastIndexOf(CRLF, trouble);
-    const lineStart = Math.max(position, previousLineEnd < 0 ? 0 : previousLineEnd + 2);
-    const lineEnd = body.indexOf(CRLF, trouble);
-    const stop = lineEnd < 0 || lineEnd > end ? end : lineEnd;
-    if (lineStart > position) pieces.push(body.subarray(position, lineStart));
-    pieces.push(relaxedLine(body.subarray(lineStart, stop)));
-    position = stop;
-  }
-  if (position < end) pieces.push(body.subarray(position, end));
-  pieces.push(CRLF);
-  return pieces;
+  const trouble = firstTrouble(body, end);
+  if (trouble < 0) return [body.subarray(0, end), CRLF];
+  const previousLineEnd = body.lastIndexOf(CRLF, trouble);
+  const lineStart = previousLineEnd < 0 ? 0 : previousLineEnd + 2;
+  const rest = relaxedSpan(body, lineStart, end);
+  return lineStart > 0 ? [body.subarray(0, lineStart), rest, CRLF] : [rest, CRLF];
 }
 
 /** The whole canonical body in one buffer (tests; delivery hashes the pieces). */
@@ -129,14 +113,32 @@ function canonicalEnd(body: Buffer): number {
   }
 }
 
-/** One line (no CRLF in it): WSP runs to one SP, none at its end. */
-function relaxedLine(line: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(line.length);
+/** The first byte before `end` that relaxed canonicalisation changes, or -1. */
+function firstTrouble(body: Buffer, end: number): number {
+  const found = [body.indexOf(TAB), body.indexOf('  ', 0, 'latin1'), body.indexOf(' \r\n', 0, 'latin1')].filter((at) => at >= 0 && at < end);
+  return found.length === 0 ? -1 : Math.min(...found);
+}
+
+/**
+ * body[start, end) canonicalised in one pass. `end` is canonicalEnd's, so the span ends with
+ * content and nothing is left pending after it.
+ */
+function relaxedSpan(body: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
   let length = 0;
+  // Line ends and a WSP run seen but not written yet: written when content follows them.
+  let pendingLineEnds = 0;
   let pendingSpace = false;
-  for (const byte of line) {
-    if (byte === SP || byte === TAB) pendingSpace = true;
-    else {
+  for (let i = start; i < end; i++) {
+    const byte = body[i];
+    if (byte === CR && body[i + 1] === LF && i + 1 < end) {
+      pendingLineEnds++;
+      pendingSpace = false; // WSP at the end of a line is dropped
+      i++;
+    } else if (byte === SP || byte === TAB) {
+      pendingSpace = true;
+    } else {
+      for (; pendingLineEnds > 0; pendingLineEnds--) length += CRLF.copy(out, length);
       if (pendingSpace) out[length++] = SP;
       pendingSpace = false;
       out[length++] = byte;

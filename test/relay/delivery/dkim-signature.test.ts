@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { dkimSign } from 'mailauth/lib/dkim/sign';
 import { dkimVerify } from 'mailauth/lib/dkim/verify';
 import { dkimValue } from '../../../infra/builders/records';
-import { dkimSignature, relaxedBody, relaxedHeader } from '../../../relay/src/delivery/dkim-signature';
+import { dkimSignature, relaxedBody, relaxedBodyPieces, relaxedHeader } from '../../../relay/src/delivery/dkim-signature';
 import { RelaxedHash } from 'mailauth/lib/dkim/body/relaxed';
 import { run, SYSTEM_PYTHON } from '../../helpers/run';
 
@@ -124,6 +124,17 @@ describe('DKIM signatures with over-signing', () => {
       const body = Buffer.from(Array.from({ length: next() % 40 }, () => pieces[next() % pieces.length]).join(''), 'latin1');
       expect({ body: body.toString('latin1'), canonical: relaxedBody(body).toString('latin1') }).toEqual({ body: body.toString('latin1'), canonical: byStrings(body).toString('latin1') });
     }
+  });
+
+  it('hashes a clean body in place and bounds a hostile one (100,000 lines of whitespace) to one copy, not a piece per line', () => {
+    const clean = Buffer.from('aGVsbG8gd29ybGQ=\r\n'.repeat(1000) + '\r\n\r\n');
+    const cleanPieces = relaxedBodyPieces(clean);
+    expect(cleanPieces).toHaveLength(2);
+    expect(cleanPieces[0].buffer).toBe(clean.buffer);
+    const hostile = Buffer.from('ok\r\n' + 'a \t \r\n'.repeat(100_000));
+    const pieces = relaxedBodyPieces(hostile);
+    expect(pieces.length).toBeLessThanOrEqual(3);
+    expect(Buffer.concat(pieces).toString()).toBe('ok\r\n' + 'a\r\n'.repeat(100_000));
   });
 
   it('hashes CRLF bodies as the relaxed body hash of mailauth does (500 random bodies)', () => {
