@@ -5,6 +5,7 @@ import { dnsblZoneSchema } from '../../../relay/src/config/spam-schema';
 import { RelayMetrics } from '../../../relay/src/ops/metrics';
 import { DnsblChecker } from '../../../relay/src/spam/dnsbl';
 import { startDnsServer, type TestDnsServer } from '../../helpers/dns-server';
+import { metricValue } from '../../helpers/metrics';
 
 function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
@@ -15,12 +16,6 @@ function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>>
     },
   });
   return { logger: pino({ level: 'debug' }, sink), lines };
-}
-
-async function metricValue(metrics: RelayMetrics, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = (await metrics.registry.getMetricsAsJSON()).find((entry) => entry.name === name);
-  const value = metric?.values.find((entry) => Object.entries(labels).every(([key, wanted]) => entry.labels[key] === wanted));
-  return value?.value ?? 0;
 }
 
 const zone = (input: Record<string, unknown>) => dnsblZoneSchema.parse(input);
