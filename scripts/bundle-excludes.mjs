@@ -1,7 +1,9 @@
 // How the bundle leaves out what the relay never runs, and carries each package's code once.
 import { build as esbuild } from 'esbuild';
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
+import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 
 // Parts of dependencies the relay never runs, replaced in the bundle by a stub that throws if it
 // is ever called (so a future caller fails loudly in tests, never silently).
@@ -89,9 +91,10 @@ export function dedupeIdenticalCopies(root = process.cwd()) {
 
 /**
  * Packages the relay needs only on some paths are bundled on their own, in groups, and carried in
- * dist/mxkit.js as strings; a group is evaluated the first time one of its packages is required.
- * A string costs V8 next to nothing to read at start, while code is parsed whatever runs: this
- * keeps about 2 MB of code out of every start (docs/benchmarks.md, issue 17).
+ * dist/mxkit.js as compressed strings (packChunk); a group is unpacked and evaluated the first time
+ * one of its packages is required. A string costs V8 next to nothing to parse at start, while code
+ * is parsed whatever runs: this keeps about 2 MB of code out of every start (docs/benchmarks.md,
+ * issue 17).
  *
  * - `acme`: acme-client with its HTTP and X.509 libraries (only with tls.acme), selfsigned (a
  *   stand-in certificate; `mxkit local`). One group, so what they share (@peculiar/x509, asn1js)
@@ -108,6 +111,17 @@ export const COLD_GROUPS = {
   acme: ['acme-client', 'selfsigned'],
   mail: ['mailauth', 'mailauth/lib/spf', 'libmime', 'tldts'],
 };
+
+/**
+ * A group's code as the bundle carries it: brotli at its best quality, then base64 (~0.7 MB for
+ * ~2.3 MB of code). Carried as plain text it cost ~35 ms of every start on the bench machine
+ * (reading and decoding 1.6 MB more of the file: issue 17 round 8); unpacking costs ~10 ms, once,
+ * when the group is first needed.
+ */
+function packChunk(source) {
+  const code = Buffer.from(source);
+  return brotliCompressSync(code, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: zlibConstants.BROTLI_MAX_QUALITY, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: code.length } }).toString('base64');
+}
 
 export function embedColdPackages(common, groups = COLD_GROUPS) {
   const groupOf = new Map(Object.entries(groups).flatMap(([group, specifiers]) => specifiers.map((specifier) => [specifier, group])));
@@ -138,9 +152,10 @@ export function embedColdPackages(common, groups = COLD_GROUPS) {
       build.onLoad({ filter: /.*/, namespace: 'cold' }, async (args) => {
         if (args.path.startsWith('cold-chunk:')) {
           // Evaluated once, on first use, as a CommonJS module of its own.
+          const packed = packChunk(await chunkSource(args.path.slice('cold-chunk:'.length)));
           return {
             loader: 'js',
-            contents: `const source = ${JSON.stringify(await chunkSource(args.path.slice('cold-chunk:'.length)))};
+            contents: `const source = require('node:zlib').brotliDecompressSync(Buffer.from(${JSON.stringify(packed)}, 'base64')).toString();
 const chunk = { exports: {} };
 new Function('module', 'exports', 'require', source)(chunk, chunk.exports, require);
 module.exports = chunk.exports;`,
