@@ -12,6 +12,7 @@ import { SmtpDialog } from '../helpers/smtp-dialog';
 import { smtpTransport } from '../helpers/submit';
 
 const COUNTER = ['--require', join(__dirname, '..', 'helpers', 'cold-group-counter.cjs')];
+const TLS_CONTEXT_COUNTER = ['--require', join(__dirname, '..', 'helpers', 'tls-context-counter.cjs')];
 
 async function evaluatedGroups(relay: ChildRelay): Promise<string> {
   relay.process.kill('SIGTERM');
@@ -58,4 +59,31 @@ describe('the bundled relay (dist/mxkit.js)', () => {
   it('evaluates the mail group for a From with an encoded word (libmime reads it)', async () => {
     expect(await groupsForOneSubmission({ name: 'Zoë Ørsted', address: 'app@example.test' })).toBe('mail');
   });
+
+  it('serves TLS on every listener without loading a CA list into its contexts (no public roots parsed at start)', async () => {
+    const files = await writeRelayFiles((config) => {
+      config.listen.https = { host: '127.0.0.1', port: 0 };
+    });
+    const relay = await startChildRelay(files.configPath, TLS_CONTEXT_COUNTER);
+    try {
+      // STARTTLS on submission and TLS from the first byte on submissions still work for a client.
+      for (const listener of ['submission', 'submissions'] as const) {
+        const transport = smtpTransport({ port: relay.ports[listener], ca: files.certificate.cert }, { listener });
+        try {
+          const info = await transport.sendMail({ from: 'App <app@example.test>', to: 'someone@elsewhere.test', subject: 'tls', text: 'tls' });
+          expect(info.response).toMatch(/^250 /);
+        } finally {
+          transport.close();
+        }
+      }
+    } finally {
+      relay.process.kill('SIGTERM');
+    }
+    expect(await relay.exited).toBe(0);
+    // The key check at start, mx, submission, submissions and the HTTPS listener: none with Node's roots.
+    const [, serving, withoutCaList] = /serving tls contexts: (\d+), without a CA list: (\d+)/.exec(relay.output()) ?? [];
+    expect(Number(serving)).toBeGreaterThanOrEqual(5);
+    expect(Number(withoutCaList)).toBe(0);
+  });
 });
+

@@ -7,6 +7,7 @@ import { constants as cryptoConstants } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { TlsMaterial } from '../tls/material';
+import { WITHOUT_CLIENT_CAS } from '../tls/server-context';
 import { ConfigError, type RelayConfig } from '../config/schema';
 import { parseDuration } from '../config/duration';
 import { installPatches, type PatchedServerOptions } from '../patches';
@@ -58,6 +59,7 @@ export const SMTP_TLS_OPTIONS = {
   ].join(':'),
   honorCipherOrder: true,
   secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+  ...WITHOUT_CLIENT_CAS,
 } as const;
 
 function watchdogOptions(kind: ListenerKind, config: RelayConfig, context: IntakeContext): WatchdogOptions {

@@ -2,8 +2,7 @@
  * What the relay needs to know about a certificate it serves (validity, names, serial), and the
  * temporary self-signed stand-in used until the ACME CA (RFC 8555) has issued a real one.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { TlsMaterial } from './material';
 
 /** Where the certificate in use came from. */
@@ -27,14 +26,6 @@ export function describeCertificate(material: TlsMaterial): CertificateInfo {
     .filter((entry) => entry.startsWith('DNS:'))
     .map((entry) => entry.slice(4).toLowerCase());
   return { serial: leaf.serialNumber, notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo), names, issuer: leaf.issuer };
-}
-
-/** Throws unless key and certificate load together into a TLS context. */
-export function checkKeyFits(material: TlsMaterial): void {
-  createSecureContext({ key: material.key, cert: material.cert });
-  if (!new X509Certificate(material.cert).checkPrivateKey(createPrivateKey(material.key))) {
-    throw new Error("the key is not the certificate's");
-  }
 }
 
 /** Names that `names` asks for but the certificate does not cover (exact match; no wildcards). */

@@ -10,7 +10,9 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { TlsMaterial } from './material';
+import { WITHOUT_CLIENT_CAS } from './server-context';
 import { ConfigError } from '../config/schema';
 import type { PolicySource } from './mta-sts-policy';
 
@@ -74,6 +76,11 @@ export function createAcmeHttpServer(challenges: ChallengeStore): HttpServer {
   });
 }
 
+/** The HTTPS listener's TLS settings, at start and after each certificate change. */
+export function mtaStsContext(material: TlsMaterial): SecureContextOptions {
+  return { key: material.key, cert: material.cert, minVersion: 'TLSv1.2', ...WITHOUT_CLIENT_CAS };
+}
+
 /**
  * The policy is the exact text infra/builders/records.ts builds (directly, or through
  * mtaSts.policyFile), so the `_mta-sts` TXT id published in DNS (a hash of that text) matches what
@@ -81,7 +88,7 @@ export function createAcmeHttpServer(challenges: ChallengeStore): HttpServer {
  */
 export function createMtaStsServer(material: TlsMaterial, domains: readonly string[], policy: PolicySource): HttpsServer {
   const hosts = new Set(domains.map((domain) => `mta-sts.${domain}`));
-  return createHttpsServer({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' }, (request, response) => {
+  return createHttpsServer(mtaStsContext(material), (request, response) => {
     const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
     const wanted = pathOf(request) === MTA_STS_PATH && (request.method === 'GET' || request.method === 'HEAD') && hosts.has(host);
     if (!wanted) return notFound(response);

@@ -16,7 +16,7 @@ import type { AcmeManager, TlsRuntimeOptions } from './acme-manager';
 import type { CertificateSource } from './certificate';
 import type { TlsMaterial } from './material';
 import type { AcmeStart } from './startup';
-import { accountThumbprint, ChallengeStore, closeWeb, createAcmeHttpServer, createMtaStsServer, listenWeb } from './http-servers';
+import { accountThumbprint, ChallengeStore, closeWeb, createAcmeHttpServer, createMtaStsServer, listenWeb, mtaStsContext } from './http-servers';
 import { openPolicySource } from './mta-sts-policy';
 import { CertificateState } from './state';
 
@@ -64,7 +64,7 @@ export async function startTlsServices(deps: TlsServicesDeps): Promise<TlsServic
 
   const install = (material: TlsMaterial, source: CertificateSource): void => {
     deps.swapSmtp(material);
-    https?.setSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' });
+    https?.setSecureContext(mtaStsContext(material));
     state?.install(material, source);
   };
 

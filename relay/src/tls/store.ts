@@ -9,7 +9,8 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TlsMaterial } from './material';
-import { checkKeyFits, describeCertificate, missingNames, type CertificateInfo } from './certificate';
+import { describeCertificate, missingNames, type CertificateInfo } from './certificate';
+import { checkKeyFits } from './server-context';
 
 export const CERTIFICATE_FILE = 'certificate.pem';
 export const METADATA_FILE = 'certificate.json';
