@@ -307,7 +307,10 @@ export function describeConfigError(error: z.ZodError): string {
 }
 
 export function parseRelayConfig(document: unknown): RelayConfig {
-  const result = relayConfigSchema.safeParse(document);
+  // jitless: zod would otherwise compile a parser (new Function) for each object on the first
+  // parse, which pays off for hot parsing; the config is parsed once per start or reload, and the
+  // compiling cost ~10 ms of every start (docs/benchmarks.md, issue 17 round 8).
+  const result = relayConfigSchema.safeParse(document, { jitless: true });
   if (!result.success) throw new ConfigError(describeConfigError(result.error));
   return result.data;
 }

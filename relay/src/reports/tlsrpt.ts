@@ -5,38 +5,42 @@
  * DMARC side.
  */
 import * as z from 'zod';
+import { builtOnFirstUse } from '../built-on-first-use';
 import { printable } from '../printable';
 import { ReportFormatError } from './dmarc';
 
-const count = z.number().int().min(0).max(1_000_000_000);
-const text = (max: number) => z.string().max(4096).transform((value) => printable(value, max));
+// Built when the first report arrives, not at every start (built-on-first-use.ts).
+const reportSchema = builtOnFirstUse(() => {
+  const count = z.number().int().min(0).max(1_000_000_000);
+  const text = (max: number) => z.string().max(4096).transform((value) => printable(value, max));
 
-const failureSchema = z.object({
-  'result-type': text(64),
-  'sending-mta-ip': text(64).optional(),
-  'receiving-mx-hostname': text(255).optional(),
-  'receiving-ip': text(64).optional(),
-  'failed-session-count': count,
-  'failure-reason-code': text(255).optional(),
-  'additional-information': text(255).optional(),
-});
+  const failureSchema = z.object({
+    'result-type': text(64),
+    'sending-mta-ip': text(64).optional(),
+    'receiving-mx-hostname': text(255).optional(),
+    'receiving-ip': text(64).optional(),
+    'failed-session-count': count,
+    'failure-reason-code': text(255).optional(),
+    'additional-information': text(255).optional(),
+  });
 
-const policySchema = z.object({
-  policy: z.object({
-    'policy-type': text(32),
-    'policy-domain': text(255),
-    'mx-host': z.array(text(255)).max(50).optional(),
-  }),
-  summary: z.object({ 'total-successful-session-count': count, 'total-failure-session-count': count }),
-  'failure-details': z.array(failureSchema).max(1000).optional(),
-});
+  const policySchema = z.object({
+    policy: z.object({
+      'policy-type': text(32),
+      'policy-domain': text(255),
+      'mx-host': z.array(text(255)).max(50).optional(),
+    }),
+    summary: z.object({ 'total-successful-session-count': count, 'total-failure-session-count': count }),
+    'failure-details': z.array(failureSchema).max(1000).optional(),
+  });
 
-const reportSchema = z.object({
-  'organization-name': text(255),
-  'date-range': z.object({ 'start-datetime': z.string().datetime({ offset: true }), 'end-datetime': z.string().datetime({ offset: true }) }),
-  'contact-info': text(255).optional(),
-  'report-id': text(255),
-  policies: z.array(policySchema).max(100),
+  return z.object({
+    'organization-name': text(255),
+    'date-range': z.object({ 'start-datetime': z.string().datetime({ offset: true }), 'end-datetime': z.string().datetime({ offset: true }) }),
+    'contact-info': text(255).optional(),
+    'report-id': text(255),
+    policies: z.array(policySchema).max(100),
+  });
 });
 
 export interface TlsFailure {
@@ -70,7 +74,7 @@ export function parseTlsRptJson(json: string): TlsReport {
   } catch (error) {
     throw new ReportFormatError(`not JSON: ${(error as Error).message.slice(0, 100)}`);
   }
-  const parsed = reportSchema.safeParse(document);
+  const parsed = reportSchema().safeParse(document);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ReportFormatError(`${issue.path.join('.') || '(document)'}: ${issue.message}`);

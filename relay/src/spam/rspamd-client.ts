@@ -9,6 +9,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import * as z from 'zod';
+import { builtOnFirstUse } from '../built-on-first-use';
 
 /** The message: in memory, or a source that can be opened as a stream (a spool file). */
 export type MessageBody = Buffer | { size: number; open(): Readable };
@@ -61,16 +62,19 @@ export class RspamdError extends Error {
 /** A reply bigger than this is not a scan result (rspamd's are a few KB). */
 const MAX_REPLY_BYTES = 1024 * 1024;
 
-const replySchema = z.object({
-  action: z.string().max(64),
-  score: z.number(),
-  required_score: z.number().optional(),
-  symbols: z
-    .record(z.string(), z.object({ name: z.string().optional(), score: z.number().optional(), options: z.array(z.string()).optional() }).passthrough())
-    .optional(),
-  messages: z.object({ smtp_message: z.string().optional() }).passthrough().optional(),
-  subject: z.string().optional(),
-});
+// Built at the first scan, not at every start (built-on-first-use.ts).
+const replySchema = builtOnFirstUse(() =>
+  z.object({
+    action: z.string().max(64),
+    score: z.number(),
+    required_score: z.number().optional(),
+    symbols: z
+      .record(z.string(), z.object({ name: z.string().optional(), score: z.number().optional(), options: z.array(z.string()).optional() }).passthrough())
+      .optional(),
+    messages: z.object({ smtp_message: z.string().optional() }).passthrough().optional(),
+    subject: z.string().optional(),
+  }),
+);
 
 /** Header values go on one line: anything that could break the request is replaced. */
 function headerValue(text: string): string {
@@ -179,7 +183,7 @@ export function parseReply(text: string): RspamdResult {
   } catch {
     throw new RspamdError('bad_reply', 'rspamd answered something that is not JSON');
   }
-  const parsed = replySchema.safeParse(document);
+  const parsed = replySchema().safeParse(document);
   if (!parsed.success) throw new RspamdError('bad_reply', `rspamd's reply lacks ${parsed.error.issues[0]?.path.join('.') || 'fields'}`);
   const reply = parsed.data;
   const symbols = Object.entries(reply.symbols ?? {}).map(([key, symbol]) => ({ name: symbol.name ?? key, score: symbol.score ?? 0, options: symbol.options ?? [] }));
