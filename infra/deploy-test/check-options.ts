@@ -1,5 +1,5 @@
 /** From a test stack's outputs and config to the options of `mxkit check` (pure, unit-tested). */
-import { DEFAULT_DNSBL_ZONES } from '../../relay/src/check/reputation';
+import { DEFAULT_DNSBL_ZONES } from '../../relay/src/check/defaults';
 import type { CheckOptions } from '../../relay/src/check/types';
 import type { StackConfig, StackOutputs } from './orchestrate';
 

@@ -7,8 +7,6 @@
 import { fail, pass, warn, type CheckResult } from './types';
 
 const ID = 'service.outbound-port-25';
-/** The relay's listen.http on a deployed host (infra/builders/relay-config.ts). */
-export const DEFAULT_RELAY_METRICS = 'http://127.0.0.1:8025/metrics';
 
 export interface RelayMetricsOptions {
   url: string;

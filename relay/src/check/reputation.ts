@@ -6,8 +6,6 @@
 import { reverseName, type DnsClient } from './dns-client';
 import { fail, pass, warn, type CheckResult } from './types';
 
-export const DEFAULT_DNSBL_ZONES = ['zen.spamhaus.org', 'bl.spamcop.net'];
-
 /** RFC 5782 §2.1 (IPv4: octets reversed) and §2.4 (IPv6: nibbles reversed). */
 export function dnsblQueryName(address: string, zone: string): string {
   return reverseName(address, zone);

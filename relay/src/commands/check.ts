@@ -3,8 +3,7 @@
  * CheckOptions, run, print, exit code (0 all pass or warn, 1 anything failed, 64 bad usage).
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_RELAY_METRICS } from '../check/outbound-check';
-import { DEFAULT_DNSBL_ZONES } from '../check/reputation';
+import { DEFAULT_DNSBL_ZONES, DEFAULT_RELAY_METRICS } from '../check/defaults';
 import type { CheckOptions } from '../check/types';
 import { flag, noMorePositionals, optionalString, requiredString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 

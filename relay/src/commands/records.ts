@@ -4,8 +4,6 @@
  * stack publishes with (infra/builders/records-command.ts).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { recordsFor } from '../../../infra/builders/records-command';
-import { formatJson, formatZone } from '../../../infra/builders/zone';
 import { readConfigFile } from '../config/load';
 import { noMorePositionals, optionalString, requiredString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
@@ -29,6 +27,8 @@ async function runRecordsCommand(args: ParsedCommandLine, print: Print): Promise
   const ip6 = optionalString(args, 'ip6');
   if (ip !== undefined && !isIPv4(ip)) throw new UsageError(`--ip ${ip} is not an IPv4 address`);
   if (ip6 !== undefined && !isIPv6(ip6)) throw new UsageError(`--ip6 ${ip6} is not an IPv6 address`);
+  // Loaded when run, not at every relay start (docs/architecture.md "What loads at start").
+  const [{ recordsFor }, { formatJson, formatZone }] = await Promise.all([import('../../../infra/builders/records-command.js'), import('../../../infra/builders/zone.js')]);
   const records = await recordsFor(await readConfigFile(configPath), { ip, ip6, reportsTo: optionalString(args, 'reports-to') });
   const text = format === 'json' ? formatJson(records) : formatZone(records);
   for (const line of text.replace(/\n$/, '').split('\n')) print(line);

@@ -6,7 +6,6 @@
  */
 import { readConfigFile } from '../config/load';
 import { readReports } from '../reports/store';
-import { formatReportsText, summariseReports } from '../reports/summary';
 import { spoolLayout } from '../spool/layout';
 import { flag, integerOption, noMorePositionals, requiredString, type Command, type ParsedCommandLine, type Print } from './contract';
 
@@ -26,6 +25,8 @@ async function runReportsCommand(args: ParsedCommandLine, print: Print): Promise
   const days = integerOption(args, 'days', 30, 1, 3650, 'a number of days');
   const config = await readConfigFile(requiredString(args, 'config'));
   const since = Date.now() - days * 86_400_000;
+  // Loaded when run, not at every relay start (docs/architecture.md "What loads at start").
+  const { formatReportsText, summariseReports } = await import('../reports/summary.js');
   const summary = summariseReports(await readReports(spoolLayout(config.spoolDir).reports, since), since);
   if (flag(args, 'json')) print(JSON.stringify(summary, null, 2));
   else {

@@ -7,8 +7,6 @@
 import { readConfigFile } from '../config/load';
 import { spoolLayout } from '../spool/layout';
 import { QUEUE_ID_PATTERN } from '../spool/queue-id';
-import { endings, formatTraceText } from '../trace/format';
-import { readTrace } from '../trace/reader';
 import { flag, integerOption, noMorePositionals, requiredString, UsageError, type Command, type ParsedCommandLine, type Print } from './contract';
 
 export const traceCommand: Command = {
@@ -30,6 +28,8 @@ async function runTraceCommand(args: ParsedCommandLine, print: Print): Promise<n
   if (!isId && !/^[^@\s]+@[^@\s]+$/.test(subject)) throw new UsageError(`"${subject}" is neither a queue id nor an address`);
   const limit = integerOption(args, 'limit', 20, 1, 1000, 'a number');
   const config = await readConfigFile(requiredString(args, 'config'));
+  // Loaded when run, not at every relay start (docs/architecture.md "What loads at start").
+  const [{ endings, formatTraceText }, { readTrace }] = await Promise.all([import('../trace/format.js'), import('../trace/reader.js')]);
   const traces = await readTrace(spoolLayout(config.spoolDir).trace, isId ? { id: subject } : { address: subject, limit });
   if (flag(args, 'json')) print(JSON.stringify(traces.map((trace) => ({ ...trace, endings: endings(trace) })), null, 2));
   else formatTraceText(traces).forEach(print);
