@@ -116,10 +116,10 @@ const usersSchema = z.array(
   }).strict(),
 );
 // A zone name, or a zone with its own action/returnCodes/name (the relay's spam.dnsbl entry).
-const dnsblSchema = z.array(z.preprocess((entry) => (typeof entry === 'string' ? { zone: entry } : entry), dnsblZoneSchema.partial({ action: true })));
+const dnsblSchema = z.array(z.preprocess((entry) => (typeof entry === 'string' ? { zone: entry } : entry), dnsblZoneSchema().partial({ action: true })));
 // The relay's auth.oauth entry; on a deployed host only a jwksUrl can work (no key file is shipped).
 const oauthSchema = z.array(
-  oauthProviderSchema.refine((provider) => provider.jwksFile === undefined, { message: 'jwksFile is not available on a deployed host; give the provider\'s jwksUrl', path: ['jwksFile'] }),
+  oauthProviderSchema().refine((provider) => provider.jwksFile === undefined, { message: 'jwksFile is not available on a deployed host; give the provider\'s jwksUrl', path: ['jwksFile'] }),
 );
 const smarthostSchema = z.object({
   host: z.string().min(1),

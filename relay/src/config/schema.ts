@@ -10,6 +10,7 @@ import { DURATION_PATTERN } from './duration';
 import { spamDefaults, spamSchema } from './spam-schema';
 import { normalizeAddress, normalizeDomain } from '../mail/address';
 import { authDefaults, authSchema } from './oauth-schema';
+import { builtOnFirstUse } from './built-on-first-use';
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
 
@@ -63,22 +64,26 @@ const addressPattern = z.string().transform((value, ctx) => {
   return z.NEVER;
 });
 
-export const acmeSchema = z
-  .object({
-    directoryUrl: z.string().url(),
-    accountKeyFile: z.string().min(1),
-    email: z.string().email(),
-    names: z.array(hostname).min(1),
-    stateDir: z.string().min(1),
-    // Optional (docs/tls.md): extra CA PEM trusted for the directory's HTTPS (a test CA such as
-    // pebble); how often the certificate's expiry and renewal time are checked; the bounds of the
-    // jittered, doubling wait between failed orders.
-    caFile: z.string().min(1).optional(),
-    checkInterval: duration.default('1m'),
-    retryMin: duration.default('1m'),
-    retryMax: duration.default('6h'),
-  })
-  .strict();
+// Built the first time a config with tls.acme is parsed (taken through z.lazy below): what a module
+// builds while it loads is paid at every start (docs/architecture.md "What loads at start").
+const acmeSchema = builtOnFirstUse(() =>
+  z
+    .object({
+      directoryUrl: z.string().url(),
+      accountKeyFile: z.string().min(1),
+      email: z.string().email(),
+      names: z.array(hostname).min(1),
+      stateDir: z.string().min(1),
+      // Optional (docs/tls.md): extra CA PEM trusted for the directory's HTTPS (a test CA such as
+      // pebble); how often the certificate's expiry and renewal time are checked; the bounds of the
+      // jittered, doubling wait between failed orders.
+      caFile: z.string().min(1).optional(),
+      checkInterval: duration.default('1m'),
+      retryMin: duration.default('1m'),
+      retryMax: duration.default('6h'),
+    })
+    .strict(),
+);
 
 export const relayConfigSchema = z
   .object({
@@ -98,7 +103,7 @@ export const relayConfigSchema = z
       .object({
         certFile: z.string().min(1).optional(),
         keyFile: z.string().min(1).optional(),
-        acme: acmeSchema.optional(),
+        acme: z.lazy(acmeSchema).optional(),
       })
       .strict()
       .optional(),
@@ -119,7 +124,7 @@ export const relayConfigSchema = z
       )
       .default([]),
     // OAuth 2.0 bearer tokens for submission (SASL XOAUTH2 / OAUTHBEARER, RFC 7628): oauth-schema.ts.
-    auth: authSchema.default(authDefaults),
+    auth: z.lazy(authSchema).default(authDefaults),
     trustedNetworks: z.array(cidr).default([]),
     routes: z.array(z.object({ match: addressPattern, forward: z.array(addressPattern).min(1) }).strict()).default([]),
     spoolDir: z.string().min(1),
@@ -146,7 +151,7 @@ export const relayConfigSchema = z
         port25Probe: port25Probe.nullable().default(DEFAULT_PORT25_PROBE),
         // How long `mxkit trace` can look back (docs/deliverability.md).
         traceRetention: duration.default('14d'),
-        throttle: throttleSchema.default(THROTTLE_DEFAULTS),
+        throttle: z.lazy(throttleSchema).default(THROTTLE_DEFAULTS),
         // Test and `mxkit local` setups only: MX hosts may resolve to loopback/private addresses.
         allowPrivateAddresses: z.boolean().default(false),
       })
@@ -223,11 +228,11 @@ export const relayConfigSchema = z
       })
       .strict()
       .optional(),
-    spam: spamSchema.default(spamDefaults),
+    spam: z.lazy(spamSchema).default(spamDefaults),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().optional(),
-    reports: reportsSchema.optional(),
-    suppression: suppressionSchema.default({ enabled: true, maxEntries: 100_000 }),
-    alerts: alertsSchema.optional(),
+    reports: z.lazy(reportsSchema).optional(),
+    suppression: z.lazy(suppressionSchema).default({ enabled: true, maxEntries: 100_000 }),
+    alerts: z.lazy(alertsSchema).optional(),
   })
   .strict()
   .superRefine((config, ctx) => {

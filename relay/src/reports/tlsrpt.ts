@@ -5,11 +5,11 @@
  * DMARC side.
  */
 import * as z from 'zod';
-import { builtOnFirstUse } from '../built-on-first-use';
+import { builtOnFirstUse } from '../config/built-on-first-use';
 import { printable } from '../printable';
 import { ReportFormatError } from './dmarc';
 
-// Built when the first report arrives, not at every start (built-on-first-use.ts).
+// Built when the first report arrives, not at every start (config/built-on-first-use.ts).
 const reportSchema = builtOnFirstUse(() => {
   const count = z.number().int().min(0).max(1_000_000_000);
   const text = (max: number) => z.string().max(4096).transform((value) => printable(value, max));

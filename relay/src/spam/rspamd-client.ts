@@ -9,7 +9,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import * as z from 'zod';
-import { builtOnFirstUse } from '../built-on-first-use';
+import { builtOnFirstUse } from '../config/built-on-first-use';
 
 /** The message: in memory, or a source that can be opened as a stream (a spool file). */
 export type MessageBody = Buffer | { size: number; open(): Readable };
@@ -62,7 +62,7 @@ export class RspamdError extends Error {
 /** A reply bigger than this is not a scan result (rspamd's are a few KB). */
 const MAX_REPLY_BYTES = 1024 * 1024;
 
-// Built at the first scan, not at every start (built-on-first-use.ts).
+// Built at the first scan, not at every start (config/built-on-first-use.ts).
 const replySchema = builtOnFirstUse(() =>
   z.object({
     action: z.string().max(64),

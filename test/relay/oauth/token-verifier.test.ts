@@ -19,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => jwks.close());
 
 function provider(overrides: Partial<OAuthProvider> = {}): OAuthProvider {
-  return oauthProviderSchema.parse({ issuer: ISSUER, jwksUrl: jwks.url, audience: AUDIENCE, allowedFrom: ['self'], ...overrides });
+  return oauthProviderSchema().parse({ issuer: ISSUER, jwksUrl: jwks.url, audience: AUDIENCE, allowedFrom: ['self'], ...overrides });
 }
 
 async function verifier(providers: OAuthProvider[] = [provider()], cooldownMs = 0): Promise<OAuthVerifier> {
@@ -131,7 +131,7 @@ describe('OAuth bearer tokens', () => {
 
 describe('auth.oauth config', () => {
   it('needs exactly one of jwksUrl and jwksFile, HTTPS off loopback, and at least one allowed sender', () => {
-    const parse = (input: Record<string, unknown>) => oauthProviderSchema.safeParse({ issuer: ISSUER, audience: AUDIENCE, allowedFrom: ['self'], ...input });
+    const parse = (input: Record<string, unknown>) => oauthProviderSchema().safeParse({ issuer: ISSUER, audience: AUDIENCE, allowedFrom: ['self'], ...input });
     expect(parse({}).success).toBe(false);
     expect(parse({ jwksUrl: 'https://idp.example/keys', jwksFile: '/k.json' }).success).toBe(false);
     expect(parse({ jwksUrl: 'http://idp.example/keys' }).success).toBe(false);

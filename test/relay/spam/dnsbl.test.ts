@@ -18,7 +18,7 @@ function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>>
   return { logger: pino({ level: 'debug' }, sink), lines };
 }
 
-const zone = (input: Record<string, unknown>) => dnsblZoneSchema.parse(input);
+const zone = (input: Record<string, unknown>) => dnsblZoneSchema().parse(input);
 
 describe('DNSBL lookups through the relay resolver', () => {
   let dns: TestDnsServer;

@@ -1,4 +1,4 @@
-import { builtOnFirstUse } from '../../relay/src/built-on-first-use';
+import { builtOnFirstUse } from '../../relay/src/config/built-on-first-use';
 
 describe('a value built on first use', () => {
   it('is not built until it is asked for, then built once and the same value is returned every time', () => {
