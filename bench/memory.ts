@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { RELAY_NODE_OPTIONS } from '../relay/src/ops/heap-mode';
-import { BUNDLE, waitForReady } from './mxkit';
+import { BUNDLE, relayEnvironment, waitForReady } from './mxkit';
 import { freePort, waitForBanner } from './net';
 import { startPostfix } from './postfix';
 import { samplePeakRss } from './rss';
@@ -170,8 +170,8 @@ function makeMemoryCgroup(limit: number): MemoryCgroup | string {
 async function startRelay(configPath: string, mxPort: number, httpPort: number, cgroup?: MemoryCgroup): Promise<{ child: ChildProcess; exit: Promise<NodeJS.Signals | number | null>; stop(): Promise<void> }> {
   // Inside a cgroup: a shell joins it, then execs node, so only the relay is in it.
   const child = cgroup
-    ? spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec "$0" "$@"`, process.execPath, ...RELAY_NODE_OPTIONS, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(process.execPath, [...RELAY_NODE_OPTIONS, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+    ? spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec "$0" "$@"`, process.execPath, ...RELAY_NODE_OPTIONS, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'], env: relayEnvironment() })
+    : spawn(process.execPath, [...RELAY_NODE_OPTIONS, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'], env: relayEnvironment() });
   const exit = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   await waitForReady(httpPort);
   await waitForBanner('127.0.0.1', mxPort);
