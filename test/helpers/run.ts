@@ -18,6 +18,11 @@ export function run(command: string, args: readonly string[], input: string | Bu
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A program may exit without reading its input (a script that decides before reading): the
+    // write then fails with EPIPE, which says nothing about the program -- its exit code does.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin.end(input);
   });
 }
