@@ -12,9 +12,8 @@ import { DURATION_PATTERN } from './duration';
 const duration = () => z.string().regex(DURATION_PATTERN, 'must be a duration like "90s", "5m", "4h" or "5d"');
 const hostnamePattern = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-// Each section's schema is built the first time a config with that section is parsed (schema.ts
-// takes them through z.lazy): most configs have few of them, and what a module builds while it
-// loads is paid at every start (docs/architecture.md "What loads at start").
+// Each section's schema is built when a config with that section is first parsed (schema.ts takes
+// them through z.lazy; why: built-on-first-use.ts).
 
 /** One provider: the MX host suffixes that identify it, and how hard it may be pushed. */
 const providerSchema = builtOnFirstUse(() => {

@@ -21,9 +21,8 @@ function isLoopback(hostname: string): boolean {
   return host === '::1';
 }
 
-// The schemas are built the first time a config with an `auth` block is parsed (schema.ts takes
-// them through z.lazy): most configs have none, and what a module builds while it loads is paid at
-// every start (docs/architecture.md "What loads at start").
+// Built when a config with an `auth` block is first parsed (schema.ts takes them through z.lazy;
+// why: built-on-first-use.ts).
 export const oauthProviderSchema = builtOnFirstUse(() => {
   const senderPattern = z
     .string()

@@ -64,8 +64,8 @@ const addressPattern = z.string().transform((value, ctx) => {
   return z.NEVER;
 });
 
-// Built the first time a config with tls.acme is parsed (taken through z.lazy below): what a module
-// builds while it loads is paid at every start (docs/architecture.md "What loads at start").
+// Built when a config with tls.acme is first parsed (taken through z.lazy below; why:
+// built-on-first-use.ts).
 const acmeSchema = builtOnFirstUse(() =>
   z
     .object({

@@ -18,9 +18,8 @@ function isReturnCode(value: string): boolean {
   return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= 32);
 }
 
-// The schemas are built the first time a config with a `spam` block is parsed (schema.ts takes
-// them through z.lazy): what a module builds while it loads is paid at every start
-// (docs/architecture.md "What loads at start").
+// Built when a config with a `spam` block is first parsed (schema.ts takes them through z.lazy;
+// why: built-on-first-use.ts).
 export const dnsblZoneSchema = builtOnFirstUse(() =>
   z
     .object({
