@@ -3,7 +3,7 @@
  * (trustedNetworks = loopback, like mynetworks), fsync'ed spool and DKIM signing on, delivering
  * to the sink as its smarthost (or, with `routes`, to each domain's MX through a bench DNS server).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +30,17 @@ export const BUNDLE = join(__dirname, '..', 'dist', 'mxkit.js');
  */
 export function relayEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS'));
+}
+
+/**
+ * The bundle's code cache, made once before the bench as the relay's image makes it when it is
+ * built (relay/Dockerfile: `mxkit code-cache` with the relay's node options and Node.js): the bench
+ * starts the relay as it starts where it is deployed. Returns the command's line ("wrote ...").
+ */
+export function makeCodeCache(): string {
+  const made = spawnSync(process.execPath, [...RELAY_NODE_OPTIONS, BUNDLE, 'code-cache'], { env: relayEnvironment(), encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`mxkit code-cache failed (${made.status}): ${made.stderr}`);
+  return made.stdout.trim();
 }
 
 export interface MxkitDestination {

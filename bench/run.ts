@@ -22,7 +22,7 @@ import { measureOutage } from './growth/outage';
 import { measureRecipients } from './growth/recipients';
 import { measureStartup, type StartupFigures } from './growth/startup';
 import { runMemoryBench } from './memory';
-import { BUNDLE } from './mxkit';
+import { BUNDLE, makeCodeCache } from './mxkit';
 import { figure, median, spread } from './stats';
 import { LABELS, SYSTEMS, type SystemName } from './systems';
 import { measureThroughput, type ThroughputFigures } from './throughput';
@@ -269,6 +269,7 @@ const SECTIONS: Record<Scenario, () => Promise<void>> = {
 async function main(): Promise<void> {
   ensurePeers();
   if (!existsSync(BUNDLE)) throw new Error('dist/mxkit.js is missing: run npm run build');
+  console.log(makeCodeCache());
   if (values.memory === true) {
     const ok = await runMemoryBench({
       sessions: number(values.sessions, 100, 10),

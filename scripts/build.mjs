@@ -8,9 +8,13 @@
 // The delivery worker (relay/src/delivery/transmit-pool.ts) is bundled first, on its own, and
 // carried inside dist/mxkit.js as source (relay/src/delivery/embedded-worker.ts): one file still,
 // and a worker thread that loads only what it runs.
+//
+// The program goes into the file behind a small loader that can compile it from V8's code cache
+// (scripts/program-carrier.mjs, `mxkit code-cache`); a cache of an earlier build is removed.
 import { build } from 'esbuild';
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dedupeIdenticalCopies, embedColdPackages, excludeUnusedParts } from './bundle-excludes.mjs';
+import { carryProgram, loaderSource, programText } from './program-carrier.mjs';
 import { workerSource as bundleWorker } from './worker-bundle.mjs';
 
 const outfile = 'dist/mxkit.js';
@@ -37,12 +41,14 @@ const result = await build({
   ...common,
   entryPoints: ['relay/src/cli.ts'],
   outfile,
-  banner: { js: '#!/usr/bin/env node' },
+  write: false,
   define: { __MXKIT_TRANSMIT_WORKER__: JSON.stringify(workerSource) },
   plugins: [...common.plugins, embedColdPackages(common)],
   metafile,
 });
+writeFileSync(outfile, carryProgram(programText(result.outputFiles[0].text), await loaderSource(common)));
 chmodSync(outfile, 0o755);
+rmSync(`${outfile}.code-cache`, { force: true });
 console.log(`built ${outfile} (${Math.round(statSync(outfile).size / 1024)} KiB, of which the delivery worker ${Math.round(workerSource.length / 1024)} KiB)`);
 if (metafile) {
   // `node scripts/build.mjs --metafile`: what each package adds to the bundle, largest first.

@@ -14,7 +14,7 @@ const names = COMMANDS.map((command) => command.name);
 
 describe('every mxkit command', () => {
   test('the registry holds the commands of the contract (a new command is added here too)', () => {
-    expect(names).toEqual(['relay', 'local', 'hash-password', 'queue', 'records', 'trace', 'suppress', 'reports', 'check', 'client-settings']);
+    expect(names).toEqual(['relay', 'local', 'hash-password', 'queue', 'records', 'trace', 'suppress', 'reports', 'check', 'client-settings', 'code-cache']);
   });
 
   test.each(names)('%s --help and -h print its usage on stdout and exit 0', async (name) => {

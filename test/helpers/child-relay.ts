@@ -21,10 +21,11 @@ interface ReadyLine {
 
 /**
  * Starts the relay and resolves once it logs "relay ready" (with the bound ports). It runs with the
- * node options every real start uses (RELAY_NODE_OPTIONS) unless `relayNodeOptions` says otherwise.
+ * node options every real start uses (RELAY_NODE_OPTIONS) unless `relayNodeOptions` says otherwise,
+ * from dist/mxkit.js unless `bundle` names a copy.
  */
-export function startChildRelay(configPath: string, nodeArgs: readonly string[] = [], relayNodeOptions: readonly string[] = RELAY_NODE_OPTIONS): Promise<ChildRelay> {
-  const child = spawn(process.execPath, [...relayNodeOptions, ...nodeArgs, BUNDLE, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChildRelay(configPath: string, nodeArgs: readonly string[] = [], relayNodeOptions: readonly string[] = RELAY_NODE_OPTIONS, bundle = BUNDLE): Promise<ChildRelay> {
+  const child = spawn(process.execPath, [...relayNodeOptions, ...nodeArgs, bundle, 'relay', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
   const notify = () => {

@@ -27,4 +27,11 @@ describe('the relay image', () => {
     const entrypoint = /^ENTRYPOINT\s+(\[.*\])$/m.exec(dockerfile)?.[1];
     expect(JSON.parse(entrypoint ?? 'null')).toEqual(['node', ...RELAY_NODE_OPTIONS, '/opt/mxkit/mxkit.js']);
   });
+
+  test('makes the code cache of its bundle with the node options its entrypoint starts the relay with', () => {
+    const runs = [...dockerfile.matchAll(/^RUN\s+(\[.*\])$/gm)].map((m) => JSON.parse(m[1]) as string[]);
+    expect(runs).toContainEqual(['node', ...RELAY_NODE_OPTIONS, '/opt/mxkit/mxkit.js', 'code-cache']);
+    // After the bundle is in place, in the image that runs it.
+    expect(dockerfile.indexOf('code-cache"]')).toBeGreaterThan(dockerfile.indexOf('COPY --from=build /src/dist/mxkit.js /opt/mxkit/mxkit.js'));
+  });
 });

@@ -1,6 +1,7 @@
 /** Every `mxkit` command, in the order `mxkit --help` lists them. Adding one: docs/architecture.md. */
 import { checkCommand } from './check';
 import { clientSettingsCommand } from './client-settings';
+import { codeCacheCommand } from './code-cache';
 import type { Command } from './contract';
 import { hashPasswordCommand } from './hash-password';
 import { localCommand } from './local';
@@ -22,4 +23,5 @@ export const COMMANDS: readonly Command[] = [
   reportsCommand,
   checkCommand,
   clientSettingsCommand,
+  codeCacheCommand,
 ];

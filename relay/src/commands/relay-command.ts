@@ -3,6 +3,7 @@
  * again (users, routes, limits, ...: relay/src/config/reload.ts) and the TLS files.
  */
 import { setFlagsFromString } from 'node:v8';
+import { carriedProgram } from '../code-cache/carried-program';
 import { loadRelay } from '../load-relay';
 import { createLogger } from '../ops/logger';
 import { startRelay } from '../relay';
@@ -46,7 +47,8 @@ async function runRelayCommand(args: ParsedCommandLine): Promise<number> {
     logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the config and TLS files');
     void relay.reloadConfig().then(() => relay.reloadTls());
   });
-  logger.info({ addresses: relay.addresses, heapMode: heapMode.name }, 'relay ready');
+  // codeCache: whether this start was compiled from the code cache (`mxkit code-cache`).
+  logger.info({ addresses: relay.addresses, heapMode: heapMode.name, codeCache: carriedProgram()?.status ?? 'not-bundled' }, 'relay ready');
   await stopped;
   return 0;
 }
