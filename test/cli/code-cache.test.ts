@@ -4,7 +4,7 @@
  * never in the way: a cache of another build, one V8 refuses, or none, and the program compiles
  * from its source. The relay's ready line says which (`codeCache`).
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeCacheCommand } from '../../relay/src/commands/code-cache';
 import { RELAY_NODE_OPTIONS } from '../../relay/src/ops/heap-mode';
@@ -20,8 +20,8 @@ function bundleCopy(): string {
   return bundle;
 }
 
-function makeCodeCache(bundle: string, nodeOptions: readonly string[] = RELAY_NODE_OPTIONS) {
-  return run(process.execPath, [...nodeOptions, bundle, 'code-cache']);
+function makeCodeCache(bundle: string, nodeOptions: readonly string[] = RELAY_NODE_OPTIONS, env: NodeJS.ProcessEnv = process.env) {
+  return run(process.execPath, [...nodeOptions, bundle, 'code-cache'], '', env);
 }
 
 /** Starts the copy, reads its ready line's codeCache, submits one message (answered 250), stops it. */
@@ -51,9 +51,13 @@ describe('the code cache of the bundled relay', () => {
 
   it('is written beside the bundle by `mxkit code-cache`, and the next start is compiled from it and takes mail', async () => {
     const bundle = bundleCopy();
-    const made = await makeCodeCache(bundle);
+    // It starts and stops a relay on loopback first (its code goes into the cache), in a
+    // temporary folder that is gone afterwards.
+    const scratch = tempDir();
+    const made = await makeCodeCache(bundle, RELAY_NODE_OPTIONS, { ...process.env, TMPDIR: scratch });
     expect(made).toMatchObject({ code: 0, stderr: '' });
     expect(made.stdout).toContain(`wrote ${bundle}.code-cache`);
+    expect(readdirSync(scratch)).toEqual([]);
     expect(readFileSync(`${bundle}.code-cache`).subarray(0, 17).toString()).toBe('mxkit-code-cache ');
     expect(await startAndSubmit(bundle)).toBe('used');
   });
