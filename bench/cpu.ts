@@ -64,3 +64,22 @@ export function busyPercent(before: CoreTimes, after: CoreTimes): number {
   const total = after.total - before.total;
   return total > 0 ? (100 * (after.busy - before.busy)) / total : 0;
 }
+
+/** A machine counts as quiet when under this share of all cores was busy over one window. */
+const QUIET_PERCENT = 10;
+const QUIET_WINDOW_MS = 200;
+
+/**
+ * Waits until the machine is quiet (under 10% of all cores busy over 200 ms) or `maxMs` passed, and
+ * returns how long that took. Every system starts on a machine the previous one has left: a stopped
+ * Postfix's ~1,000 idle smtpd processes may still be exiting, the kernel freeing their memory, and
+ * a start measured then would carry another system's teardown.
+ */
+export async function untilQuiet(maxMs = 10_000): Promise<number> {
+  const began = Date.now();
+  for (;;) {
+    const before = coreTimes();
+    await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS));
+    if (busyPercent(before, coreTimes()) < QUIET_PERCENT || Date.now() - began >= maxMs) return Date.now() - began;
+  }
+}

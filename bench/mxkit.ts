@@ -106,6 +106,12 @@ export async function startMxkit(configPath: string, port: number, httpPort: num
   await Promise.race([waitForReady(httpPort), exited.then(() => Promise.reject(new Error(`mxkit exited (${child.exitCode}) before it was ready`)))]);
   const startToReadyMs = Date.now() - started;
   await waitForBanner('127.0.0.1', port);
+  // The bench made the cache (makeCodeCache): a start that did not use it is not the start measured.
+  const codeCache = await codeCacheStatus(httpPort);
+  if (codeCache !== 'used') {
+    child.kill('SIGTERM');
+    throw new Error(`mxkit started without its code cache (mxkit_code_cache_info status ${codeCache}): run the bench after makeCodeCache`);
+  }
   return {
     port,
     httpPort,
@@ -127,6 +133,12 @@ export async function waitForReady(httpPort: number): Promise<void> {
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The status label of the relay's mxkit_code_cache_info (how its start compiled the program). */
+export async function codeCacheStatus(httpPort: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return /^mxkit_code_cache_info\{status="([^"]+)"\} 1$/m.exec(text)?.[1] ?? 'not reported';
 }
 
 /** One metric's value from the relay's /metrics (sum over its label sets), NaN when absent. */

@@ -4,6 +4,7 @@
  * - `postfix-dkim`: Postfix with OpenDKIM as its signing milter (the same job as mxkit);
  * - `postfix`: Postfix without DKIM (less work than mxkit does: the bar to beat on speed).
  */
+import { untilQuiet } from './cpu';
 import { freePort } from './net';
 import { metric, startMxkit, writeMxkitConfig } from './mxkit';
 import { startOpenDkim, type OpenDkim } from './opendkim';
@@ -49,6 +50,7 @@ export interface RunningSystem {
 }
 
 export async function startSystem(name: SystemName, settings: SystemSettings): Promise<RunningSystem> {
+  await untilQuiet();
   const port = settings.ports?.smtp ?? (await freePort());
   if (name === 'mxkit') {
     const httpPort = settings.ports?.http ?? (await freePort());

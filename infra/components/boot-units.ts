@@ -8,7 +8,10 @@
 import { HOST_CONFIG_FILE, HOST_DATA_DIR, HOST_SECRETS_DIR } from '../builders/relay-config';
 import { RELAY_NODE_OPTIONS } from '../../relay/src/ops/heap-mode';
 
-export const BUNDLE_PATH_ON_HOST = '/opt/mxkit/mxkit.js';
+export const BUNDLE_DIR_ON_HOST = '/opt/mxkit';
+export const BUNDLE_PATH_ON_HOST = `${BUNDLE_DIR_ON_HOST}/mxkit.js`;
+/** V8's code cache of the bundle, beside it (relay/src/code-cache/carried-program.ts codeCacheFile). */
+export const CODE_CACHE_PATH_ON_HOST = `${BUNDLE_PATH_ON_HOST}.code-cache`;
 export const PREPARE_SCRIPT = '/usr/local/libexec/mxkit-prepare';
 export const SPOOL_MOUNT_SCRIPT = '/usr/local/libexec/mxkit-spool-mount';
 /** The oneshot unit that mounts the spool volume; every unit using HOST_DATA_DIR requires it. */
@@ -42,11 +45,28 @@ export function relayContainer(image: string, withBundle: boolean): ContainerSpe
     mounts: [
       { source: HOST_SECRETS_DIR, target: HOST_SECRETS_DIR, readOnly: true },
       { source: HOST_DATA_DIR, target: HOST_DATA_DIR, readOnly: false },
-      ...(withBundle ? [{ source: BUNDLE_PATH_ON_HOST, target: BUNDLE_PATH_ON_HOST, readOnly: true }] : []),
+      // The folder, not the file: the code cache beside the bundle is read when it is there.
+      ...(withBundle ? [{ source: BUNDLE_DIR_ON_HOST, target: BUNDLE_DIR_ON_HOST, readOnly: true }] : []),
     ],
     tmpfs: ['/tmp:rw,noexec,nosuid,size=64m'],
     capAdd: ['NET_BIND_SERVICE'],
     command: [...(withBundle ? ['node', ...RELAY_NODE_OPTIONS, BUNDLE_PATH_ON_HOST] : []), 'relay', '--config', HOST_CONFIG_FILE],
+  };
+}
+
+/**
+ * `mxkit code-cache` in the relay's own image (the same Node.js, hence a cache V8 takes) with the
+ * relay's node options, writing the cache beside the bundle: the one container that may write
+ * there. It starts and stops a relay on loopback free ports first (commands/code-cache.ts).
+ */
+export function codeCacheContainer(image: string): ContainerSpec {
+  return {
+    name: 'mxkit-code-cache',
+    image,
+    mounts: [{ source: BUNDLE_DIR_ON_HOST, target: BUNDLE_DIR_ON_HOST, readOnly: false }],
+    tmpfs: ['/tmp:rw,noexec,nosuid,size=64m'],
+    capAdd: [],
+    command: ['node', ...RELAY_NODE_OPTIONS, BUNDLE_PATH_ON_HOST, 'code-cache'],
   };
 }
 

@@ -24,14 +24,16 @@ function makeCodeCache(bundle: string, nodeOptions: readonly string[] = RELAY_NO
   return run(process.execPath, [...nodeOptions, bundle, 'code-cache'], '', env);
 }
 
-/** Starts the copy, reads its ready line's codeCache, submits one message (answered 250), stops it. */
+/** Starts the copy, submits one message (answered 250), stops it: its ready line's codeCache. */
 async function startAndSubmit(bundle: string, nodeArgs: readonly string[] = []): Promise<string> {
   const files = await writeRelayFiles();
   const relay = await startChildRelay(files.configPath, nodeArgs, RELAY_NODE_OPTIONS, bundle);
   const transport = smtpTransport({ port: relay.ports.submissions, ca: files.certificate.cert });
+  let metrics = '';
   try {
     const info = await transport.sendMail({ from: 'app@example.test', to: 'someone@elsewhere.test', subject: 'hello', text: 'hello' });
     expect(info.response).toMatch(/^250 /);
+    metrics = await (await fetch(`http://127.0.0.1:${relay.ports.http}/metrics`)).text();
   } finally {
     transport.close();
     relay.process.kill('SIGTERM');
@@ -41,7 +43,10 @@ async function startAndSubmit(bundle: string, nodeArgs: readonly string[] = []):
     .output()
     .split('\n')
     .find((line) => line.includes('"relay ready"'));
-  return (JSON.parse(ready ?? '{}') as { codeCache?: string }).codeCache ?? 'no codeCache in the ready line';
+  const status = (JSON.parse(ready ?? '{}') as { codeCache?: string }).codeCache ?? 'no codeCache in the ready line';
+  // /metrics says the same, for monitoring.
+  expect(metrics).toMatch(new RegExp(`^mxkit_code_cache_info\\{status="${status}"\\} 1$`, 'm'));
+  return status;
 }
 
 describe('the code cache of the bundled relay', () => {

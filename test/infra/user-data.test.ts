@@ -58,6 +58,22 @@ describe('boot configuration', () => {
     expect(prepare).toContain('! echo "$MXKIT_BUNDLE_SHA256  /opt/mxkit/mxkit.js" | sha256sum --check --quiet --status');
   });
 
+  test("makes the bundle's code cache in the relay's own image once per bundle, after the bundle is in place, and starts without it when that fails", () => {
+    const prepare = file('/usr/local/libexec/mxkit-prepare');
+    // Only when there is none or the bundle is newer: a restart does not make it again.
+    expect(prepare).toContain('! [ /opt/mxkit/mxkit.js.code-cache -nt /opt/mxkit/mxkit.js ]; then\n  rm -f /opt/mxkit/mxkit.js.code-cache\n');
+    expect(prepare).toContain('--mount type=bind,source=/opt/mxkit,target=/opt/mxkit \\\n');
+    expect(prepare).toContain(`${NODE_IMAGE} \\\n    node --max-semi-space-size=4 /opt/mxkit/mxkit.js code-cache \\\n    || echo "mxkit: no code cache`);
+    expect(prepare.indexOf('code-cache')).toBeGreaterThan(prepare.indexOf('mv /opt/mxkit/mxkit.js.tmp /opt/mxkit/mxkit.js'));
+    // The relay reads the folder (bundle and cache) read-only.
+    expect(dockerRunCommand(relayContainer(NODE_IMAGE, true))).toContain('--mount type=bind,source=/opt/mxkit,target=/opt/mxkit,readonly');
+  });
+
+  test('leaves the code cache to a prebuilt relay image, which makes its own (relay/Dockerfile)', () => {
+    const prebuilt = load(renderUserData({ ...input, bundle: undefined, image: 'registry.example/mxkit-relay:0.1.0@sha256:' + 'c'.repeat(64) })) as CloudConfig;
+    expect(prebuilt.write_files.find((f) => f.path === '/usr/local/libexec/mxkit-prepare')?.content).not.toContain('code-cache');
+  });
+
   test('formats the spool volume only when it is blank and mounts it by label', () => {
     const script = file('/usr/local/libexec/mxkit-spool-mount');
     expect(script).toContain(`if ! blkid "$device" >/dev/null 2>&1; then mkfs.xfs -L ${SPOOL_LABEL} "$device"; fi`);

@@ -103,9 +103,15 @@ class Rehearsal {
     if (node.status !== 0) throw new Error(`docker exec mxkit-relay node failed: ${node.stderr}`);
     detail(`relay ready on ${this.world.publicIp} (curl 127.0.0.1:8025/readyz on the host); in the container: ${node.stdout.trim()}`);
     // CAP_NET_BIND_SERVICE is bit 10 (linux/capability.h).
-    const relay = containerFacts(instance, 'mxkit-relay', { mounts: [['/', 'ro'], ['/run/mxkit', 'ro'], ['/opt/mxkit/mxkit.js', 'ro'], ['/var/lib/mxkit', 'rw'], ['/tmp', 'rw']], capabilities: '0000000000000400', uid: '0' });
+    const relay = containerFacts(instance, 'mxkit-relay', { mounts: [['/', 'ro'], ['/run/mxkit', 'ro'], ['/opt/mxkit', 'ro'], ['/var/lib/mxkit', 'rw'], ['/tmp', 'rw']], capabilities: '0000000000000400', uid: '0' });
     if (!relay.argv.endsWith('/opt/mxkit/mxkit.js relay --config /run/mxkit/relay.json')) throw new Error(`the relay runs as "${relay.argv}"`);
     detail(`the relay process: "${relay.argv}"; ${relay.summary}`);
+    // The bundle's code cache, made by the prepare step in the relay's image (Node.js 22 of the
+    // instance's CPU), is what the relay compiled from: an operator's check of /metrics.
+    const metrics = await instance.exec(['curl', '-sf', 'http://127.0.0.1:8025/metrics']);
+    const codeCache = /^mxkit_code_cache_info\{status="([^"]+)"\} 1$/m.exec(metrics.stdout)?.[1] ?? 'not reported';
+    if (codeCache !== 'used') throw new Error(`the relay started without the bundle's code cache (mxkit_code_cache_info status ${codeCache}):\n${instance.log('mxkit-relay.service').slice(-3000)}`);
+    detail('the relay was compiled from the code cache the prepare step made (mxkit_code_cache_info status "used")');
     if (this.withRspamd) await this.rspamdUp(instance);
   }
 

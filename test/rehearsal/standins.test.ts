@@ -41,7 +41,7 @@ describe('the docker stand-in reads the docker run line', () => {
     expect(run.mounts).toEqual([
       { source: '/run/mxkit', target: '/run/mxkit', readOnly: true },
       { source: '/var/lib/mxkit', target: '/var/lib/mxkit', readOnly: false },
-      { source: '/opt/mxkit/mxkit.js', target: '/opt/mxkit/mxkit.js', readOnly: true },
+      { source: '/opt/mxkit', target: '/opt/mxkit', readOnly: true },
     ]);
     expect(run.tmpfs).toEqual([{ target: '/tmp', options: 'rw,noexec,nosuid,size=64m' }]);
     expect(run.command).toEqual(['node', '--max-semi-space-size=4', '/opt/mxkit/mxkit.js', 'relay', '--config', '/run/mxkit/relay.json']);

@@ -47,8 +47,10 @@ async function runRelayCommand(args: ParsedCommandLine): Promise<number> {
     logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the config and TLS files');
     void relay.reloadConfig().then(() => relay.reloadTls());
   });
-  // codeCache: whether this start was compiled from the code cache (`mxkit code-cache`).
-  logger.info({ addresses: relay.addresses, heapMode: heapMode.name, codeCache: carriedProgram()?.status ?? 'not-bundled' }, 'relay ready');
+  // Whether this start was compiled from the code cache (`mxkit code-cache`).
+  const codeCache = carriedProgram()?.status ?? 'not-bundled';
+  relay.metrics.codeCacheInfo.set({ status: codeCache }, 1);
+  logger.info({ addresses: relay.addresses, heapMode: heapMode.name, codeCache }, 'relay ready');
   await stopped;
   return 0;
 }

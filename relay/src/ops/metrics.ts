@@ -18,6 +18,8 @@ export class RelayMetrics {
   readonly configLastReloadSuccessful = new Gauge({ name: 'mxkit_config_last_reload_successful', help: '1 if the last config reload was applied (or none was tried), 0 if it was refused', registers: [this.registry] });
   readonly configRestartNeeded = new Gauge({ name: 'mxkit_config_restart_needed', help: '1 when a reloaded config changed settings only a restart applies (listen, spoolDir, tls, mtaSts, ...)', registers: [this.registry] });
   readonly configInfo = new Gauge({ name: 'mxkit_config_info', help: 'The config in use: 1 for its revision (first 12 hex digits of the file\'s SHA-256)', labelNames: ['revision'], registers: [this.registry] });
+  // How this start compiled the program (relay/src/code-cache/; `mxkit code-cache`): used | rejected | other-build | absent | unreadable | not-bundled.
+  readonly codeCacheInfo = new Gauge({ name: 'mxkit_code_cache_info', help: 'How this start compiled the relay: 1 for the code cache status (used, rejected, other-build, absent, unreadable, not-bundled)', labelNames: ['status'], registers: [this.registry] });
   readonly spoolMessages = new Gauge({ name: 'mxkit_spool_messages', help: 'Messages in the spool queue', registers: [this.registry] });
   readonly spoolRecovering = new Gauge({ name: 'mxkit_spool_recovering', help: '1 while the queue found at start is still being scheduled (the relay takes mail meanwhile), then 0', registers: [this.registry] });
   // TLS (relay/src/tls/state.ts sets it; docs/tls.md). source: acme | file | temporary (self-signed stand-in).
