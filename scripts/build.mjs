@@ -12,7 +12,8 @@
 // The program goes into the file behind a small loader that can compile it from V8's code cache
 // (scripts/program-carrier.mjs, `mxkit code-cache`); a cache of an earlier build is removed.
 import { build } from 'esbuild';
-import { chmodSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { dedupeIdenticalCopies, embedColdPackages, excludeUnusedParts } from './bundle-excludes.mjs';
 import { carryProgram, loaderSource, programText } from './program-carrier.mjs';
 import { workerSource as bundleWorker } from './worker-bundle.mjs';
@@ -46,6 +47,8 @@ const result = await build({
   plugins: [...common.plugins, embedColdPackages(common)],
   metafile,
 });
+// esbuild wrote nothing (write: false), so the folder may not exist yet on a fresh clone.
+mkdirSync(dirname(outfile), { recursive: true });
 writeFileSync(outfile, carryProgram(programText(result.outputFiles[0].text), await loaderSource(common)));
 chmodSync(outfile, 0o755);
 rmSync(`${outfile}.code-cache`, { force: true });
