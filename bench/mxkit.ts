@@ -135,15 +135,20 @@ export async function waitForReady(httpPort: number): Promise<void> {
   }
 }
 
+/** The relay's /metrics, as text. */
+async function metricsText(httpPort: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+}
+
 /** The status label of the relay's mxkit_code_cache_info (how its start compiled the program). */
 export async function codeCacheStatus(httpPort: number): Promise<string> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const text = await metricsText(httpPort);
   return /^mxkit_code_cache_info\{status="([^"]+)"\} 1$/m.exec(text)?.[1] ?? 'not reported';
 }
 
 /** One metric's value from the relay's /metrics (sum over its label sets), NaN when absent. */
 export async function metric(httpPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const text = await metricsText(httpPort);
   const values = text
     .split('\n')
     .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))

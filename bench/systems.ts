@@ -42,6 +42,8 @@ export interface RunningSystem {
   name: SystemName;
   port: number;
   startToReadyMs: number;
+  /** When the start began (Date.now()), after the wait for a quiet machine. */
+  startedAt: number;
   /** The processes whose memory counts (the relay; Postfix's master and children, OpenDKIM). */
   pids(): number[];
   /** Messages still queued. */
@@ -51,6 +53,7 @@ export interface RunningSystem {
 
 export async function startSystem(name: SystemName, settings: SystemSettings): Promise<RunningSystem> {
   await untilQuiet();
+  const startedAt = Date.now();
   const port = settings.ports?.smtp ?? (await freePort());
   if (name === 'mxkit') {
     const httpPort = settings.ports?.http ?? (await freePort());
@@ -70,6 +73,7 @@ export async function startSystem(name: SystemName, settings: SystemSettings): P
       name,
       port,
       startToReadyMs: relayProcess.startToReadyMs,
+      startedAt,
       pids: () => [relayProcess.process.pid ?? -1],
       queued: () => metric(httpPort, 'mxkit_spool_messages'),
       stop: relayProcess.stop,
@@ -92,6 +96,7 @@ export async function startSystem(name: SystemName, settings: SystemSettings): P
     name,
     port,
     startToReadyMs,
+    startedAt,
     // OpenDKIM's memory is part of what the baseline needs to do the same job.
     pids: () => [postfix.masterPid() ?? -1, ...(milter ? [milter.process.pid ?? -1] : [])],
     queued: () => Promise.resolve(postfixQueued(settings.root)),

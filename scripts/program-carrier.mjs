@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath, URL } from 'node:url';
 
 const SHEBANG = '#!/usr/bin/env node\n';
+const PROGRAM_ID_PLACEHOLDER = 'program-id-set-by-program-carrier';
 
 /** The program as the loader compiles it: the bundle wrapped the way Node wraps a CommonJS module. */
 export function programText(bundle) {
@@ -35,8 +36,6 @@ export function carryProgram(program, loader) {
   if (!loader.includes(placeholder)) throw new Error('the loader does not take the program ID');
   return `${SHEBANG}"use strict";function mxkitProgram() {\n//${program.split('\n').join('\n//')}\n}\n${loader.replace(placeholder, JSON.stringify(programId))}`;
 }
-
-const PROGRAM_ID_PLACEHOLDER = 'program-id-set-by-program-carrier';
 
 /** The loader, bundled on its own (Node's built-ins only), its program ID still a placeholder. */
 export async function loaderSource(common) {

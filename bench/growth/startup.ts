@@ -11,7 +11,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { untilQuiet } from '../cpu';
 import { runLoad } from '../load-client';
 import { metric } from '../mxkit';
 import { freePort } from '../net';
@@ -57,11 +56,10 @@ export async function measureStartup(name: Extract<SystemName, 'mxkit' | 'postfi
       await filler.stop();
     }
     const fillSeconds = (Date.now() - filling) / 1000;
-    // Filling the queue leaves the kernel writing it out: the start (and when the queue is
-    // scheduled, timed from here) begins on a quiet machine, as startSystem's own wait would.
-    await untilQuiet();
-    const started = Date.now();
+    // startSystem waits for a quiet machine first (filling the queue leaves the kernel writing it
+    // out); when the queue is scheduled is timed from the start that follows.
     const system = await startSystem(name, { root, destination, ports, ...(name === 'postfix' ? { postfixExtra: ['defer_transports = smtp'] } : {}) });
+    const started = system.startedAt;
     try {
       const firstAcceptMs = await firstAccept(system);
       let recoveredMs = NaN;

@@ -122,7 +122,7 @@ function codeCacheStep(image: string): string {
   const container = codeCacheContainer(image);
   return `# V8's code cache of the bundle, made in the relay's own image (a cache of another Node.js is
 # refused), once per bundle; the relay reads it read-only. Without one it compiles at every start.
-if [ -n "$MXKIT_BUNDLE_S3" ] && ! [ ${CODE_CACHE_PATH_ON_HOST} -nt ${BUNDLE_PATH_ON_HOST} ]; then
+if ! [ ${CODE_CACHE_PATH_ON_HOST} -nt ${BUNDLE_PATH_ON_HOST} ]; then
   rm -f ${CODE_CACHE_PATH_ON_HOST}
   /usr/bin/docker rm --force ${container.name} >/dev/null 2>&1 || true
   ${dockerRunCommand(container).replace(/\n/g, '\n  ')} \\
